@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# The local stack: Temporal dev server, MariaDB (the CLP DB), MinIO (S3) and
+# goaws (SQS), every one on 127.0.0.1, data under .stack/, logs in .stack/logs.
+#
+#   scripts/stack.sh install   build/install the servers (idempotent, cached)
+#   scripts/stack.sh up        install, then start whatever is not running
+#   scripts/stack.sh down      stop what this script started (by PID file)
+#   scripts/stack.sh status    one line per server
+#   scripts/stack.sh logs [s]  tail the logs (s = temporal|mariadb|minio|goaws)
+#
+# Binaries are built once into $CLP_INGESTOR_TOOLS (default
+# ~/.cache/clp-ingestor/bin), one file per pinned version, so a fresh clone
+# reuses them and Go's module and build caches make a rebuild cheap.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STACK="${CLP_INGESTOR_STACK_DIR:-$ROOT/.stack}"
+TOOLS="${CLP_INGESTOR_TOOLS:-$HOME/.cache/clp-ingestor/bin}"
+LOGS="$STACK/logs"
+RUN="$STACK/run"
+
+TEMPORAL_VERSION=v1.5.1
+# `go install github.com/minio/minio@latest` resolved to this on 2026-11-21.
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+GOAWS_VERSION=v0.5.4
+
+TEMPORAL_BIN="$TOOLS/temporal-$TEMPORAL_VERSION"
+MINIO_BIN="$TOOLS/minio-$MINIO_VERSION"
+GOAWS_BIN="$TOOLS/goaws-loopback-$GOAWS_VERSION"
+
+TEMPORAL_PORT=7233
+TEMPORAL_UI_PORT=8233
+TEMPORAL_HTTP_PORT=7243
+TEMPORAL_METRICS_PORT=7244
+MARIADB_PORT=3307
+MINIO_PORT=9000
+MINIO_CONSOLE_PORT=9001
+GOAWS_PORT=9324
+
+# shellcheck source=../config/local.env
+set -a; . "$ROOT/config/local.env"; set +a
+
+fail() { echo "stack: $*" >&2; exit 1; }
+say() { echo "stack: $*"; }
+
+# ---------------------------------------------------------------- install ---
+
+need_go() {
+  command -v go >/dev/null 2>&1 || fail "install: Go toolchain not found (needed to build temporal, minio and goaws); install Go >= 1.24 and retry"
+}
+
+go_build() { # name target-binary command...
+  local name=$1 bin=$2; shift 2
+  [ -x "$bin" ] && return 0
+  need_go
+  say "building $name (one time; cached in $TOOLS)"
+  local tmp; tmp=$(mktemp -d)
+  if ! (export GOBIN="$tmp" GOFLAGS=-trimpath; "$@") >"$LOGS/build-$name.log" 2>&1; then
+    rm -rf "$tmp"
+    fail "install: building $name failed; see $LOGS/build-$name.log: $(grep -m1 -iE 'error|fail|forbidden' "$LOGS/build-$name.log" || tail -n1 "$LOGS/build-$name.log")"
+  fi
+  mv "$tmp"/* "$bin"
+  rm -rf "$tmp"
+}
+
+install_mariadb() {
+  command -v mariadbd >/dev/null 2>&1 && command -v mariadb-install-db >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 || fail "install: mariadb-server is missing and apt-get is not available"
+  say "installing mariadb-server from Debian"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server; } \
+    >"$LOGS/install-mariadb.log" 2>&1 || fail "install: apt-get install mariadb-server failed; see $LOGS/install-mariadb.log"
+  # Debian's package may start its own server on 3306; ours runs separately.
+}
+
+cmd_install() {
+  mkdir -p "$TOOLS" "$LOGS" "$RUN"
+  install_mariadb
+  go_build temporal "$TEMPORAL_BIN" go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_VERSION"
+  go_build minio "$MINIO_BIN" go install "github.com/minio/minio@$MINIO_VERSION"
+  # `go install github.com/Admiral-Piett/goaws/app/cmd@v0.5.4` fails on this
+  # network (the proxy answers 403 for the module's version list, which go
+  # install reads to check deprecation), and goaws binds 0.0.0.0. The module in
+  # scripts/go-tools/goaws pins the same v0.5.4 packages and binds loopback.
+  go_build goaws "$GOAWS_BIN" bash -c "cd '$ROOT/scripts/go-tools/goaws' && go build -o \"\$GOBIN/goaws-loopback\" ."
+}
+
+# ------------------------------------------------------------ processes ----
+
+pid_of() { # name -> pid if alive
+  local f="$RUN/$1.pid"
+  [ -f "$f" ] || return 1
+  local pid; pid=$(cat "$f")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() { # name seconds check-command...
+  local name=$1 secs=$2; shift 2
+  local i
+  for ((i = 0; i < secs * 5; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    if ! pid_of "$name" >/dev/null; then
+      fail "up: $name exited during start-up; last log lines:$(echo; tail -n 15 "$LOGS/$name.log")"
+    fi
+    sleep 0.2
+  done
+  fail "up: $name did not become ready within ${secs}s; see $LOGS/$name.log"
+}
+
+spawn() { # name command... (detached, own session, PID file)
+  local name=$1; shift
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null &
+  echo $! >"$RUN/$name.pid"
+}
+
+start_temporal() {
+  pid_of temporal >/dev/null && return 0
+  port_open $TEMPORAL_PORT && fail "up: port $TEMPORAL_PORT is taken by a process this script did not start"
+  mkdir -p "$STACK/temporal"
+  local args=(server start-dev --db-filename "$STACK/temporal/temporal.db"
+    --ip 127.0.0.1 --port $TEMPORAL_PORT --ui-ip 127.0.0.1 --ui-port $TEMPORAL_UI_PORT
+    --http-port $TEMPORAL_HTTP_PORT --metrics-port $TEMPORAL_METRICS_PORT
+    --namespace "$(tr -d '[:space:]' <"$ROOT/temporal-config/namespace")"
+    --log-format json --log-level warn)
+  local name type _
+  while read -r name type _; do
+    [[ -z "$name" || "$name" == \#* ]] && continue
+    args+=(--search-attribute "$name=$type")
+  done <"$ROOT/temporal-config/search-attributes"
+  local kv
+  while read -r kv; do
+    [[ -z "$kv" || "$kv" == \#* ]] && continue
+    args+=(--dynamic-config-value "$kv")
+  done <"$ROOT/temporal-config/dynamic-config"
+  say "starting temporal dev server on 127.0.0.1:$TEMPORAL_PORT (Web UI http://127.0.0.1:$TEMPORAL_UI_PORT)"
+  spawn temporal "$TEMPORAL_BIN" "${args[@]}"
+  wait_for temporal 60 "$TEMPORAL_BIN" operator namespace describe --address "127.0.0.1:$TEMPORAL_PORT" -n "$TEMPORAL_NAMESPACE"
+}
+
+mariadb_sql() { mariadb --no-defaults -S "$STACK/mariadb/mysqld.sock" -u root "$@"; }
+
+start_mariadb() {
+  pid_of mariadb >/dev/null && return 0
+  port_open $MARIADB_PORT && fail "up: port $MARIADB_PORT is taken by a process this script did not start"
+  local d="$STACK/mariadb"
+  mkdir -p "$d"
+  if [ ! -d "$d/data/mysql" ]; then
+    say "initialising MariaDB data directory $d/data"
+    mariadb-install-db --no-defaults --datadir="$d/data" --user="$(id -un)" \
+      --auth-root-authentication-method=socket --skip-test-db >"$LOGS/mariadb-init.log" 2>&1 \
+      || fail "up: mariadb-install-db failed; see $LOGS/mariadb-init.log"
+  fi
+  say "starting MariaDB on 127.0.0.1:$MARIADB_PORT"
+  spawn mariadb mariadbd --no-defaults --datadir="$d/data" --socket="$d/mysqld.sock" \
+    --pid-file="$d/mariadbd.pid" --port=$MARIADB_PORT --bind-address=127.0.0.1 \
+    --user="$(id -un)" --innodb-buffer-pool-size=256M --max-connections=500 \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_bin \
+    --skip-name-resolve --log-error="$LOGS/mariadb.err"
+  wait_for mariadb 60 mariadb_sql -e "SELECT 1"
+  mariadb_sql <<SQL
+CREATE DATABASE IF NOT EXISTS \`$CLP_DB_NAME\`;
+CREATE USER IF NOT EXISTS '$CLP_DB_USER'@'127.0.0.1' IDENTIFIED BY '$CLP_DB_PASS';
+CREATE USER IF NOT EXISTS '$CLP_DB_USER'@'localhost' IDENTIFIED BY '$CLP_DB_PASS';
+GRANT ALL PRIVILEGES ON \`$CLP_DB_NAME\`.* TO '$CLP_DB_USER'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON \`$CLP_DB_NAME\`.* TO '$CLP_DB_USER'@'localhost';
+-- Tests create and drop throwaway databases named clp_test_*.
+GRANT ALL PRIVILEGES ON \`clp\\_test\\_%\`.* TO '$CLP_DB_USER'@'127.0.0.1';
+FLUSH PRIVILEGES;
+SQL
+}
+
+start_minio() {
+  pid_of minio >/dev/null && return 0
+  port_open $MINIO_PORT && fail "up: port $MINIO_PORT is taken by a process this script did not start"
+  mkdir -p "$STACK/minio/data"
+  say "starting MinIO on 127.0.0.1:$MINIO_PORT (console 127.0.0.1:$MINIO_CONSOLE_PORT)"
+  MINIO_ROOT_USER="$AWS_ACCESS_KEY_ID" MINIO_ROOT_PASSWORD="$AWS_SECRET_ACCESS_KEY" \
+    MINIO_BROWSER_REDIRECT=off MINIO_UPDATE=off \
+    spawn minio "$MINIO_BIN" server "$STACK/minio/data" --quiet \
+    --address "127.0.0.1:$MINIO_PORT" --console-address "127.0.0.1:$MINIO_CONSOLE_PORT"
+  wait_for minio 60 curl -fsS "http://127.0.0.1:$MINIO_PORT/minio/health/live"
+}
+
+start_goaws() {
+  pid_of goaws >/dev/null && return 0
+  port_open $GOAWS_PORT && fail "up: port $GOAWS_PORT is taken by a process this script did not start"
+  say "starting goaws (SQS) on 127.0.0.1:$GOAWS_PORT"
+  spawn goaws "$GOAWS_BIN" -config "$ROOT/scripts/config/goaws.yaml" -listen "127.0.0.1:$GOAWS_PORT"
+  wait_for goaws 30 port_open $GOAWS_PORT
+}
+
+SERVICES=(temporal mariadb minio goaws)
+
+cmd_up() {
+  cmd_install
+  start_mariadb
+  start_minio
+  start_goaws
+  start_temporal
+  cmd_status
+}
+
+stop_one() {
+  local name=$1 pid
+  pid=$(pid_of "$name") || { rm -f "$RUN/$name.pid"; return 0; }
+  say "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "$name did not stop in 30s; killing pid $pid"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$RUN/$name.pid"
+}
+
+cmd_down() {
+  local s
+  for s in "${SERVICES[@]}"; do stop_one "$s"; done
+}
+
+cmd_status() {
+  local s pid port
+  for s in "${SERVICES[@]}"; do
+    case $s in
+      temporal) port="$TEMPORAL_PORT (ui $TEMPORAL_UI_PORT)" ;;
+      mariadb) port=$MARIADB_PORT ;;
+      minio) port="$MINIO_PORT (console $MINIO_CONSOLE_PORT)" ;;
+      goaws) port=$GOAWS_PORT ;;
+    esac
+    if pid=$(pid_of "$s"); then
+      printf '%-9s running  pid %-8s 127.0.0.1:%s\n' "$s" "$pid" "$port"
+    else
+      printf '%-9s stopped\n' "$s"
+    fi
+  done
+}
+
+cmd_logs() {
+  if [ $# -gt 0 ]; then tail -n 100 -f "$LOGS/$1.log"; else tail -n 20 "$LOGS"/*.log; fi
+}
+
+mkdir -p "$LOGS" "$RUN"
+case "${1:-}" in
+  install) cmd_install ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  stop) shift; for s in "$@"; do stop_one "$s"; done ;;
+  status) cmd_status ;;
+  logs) shift; cmd_logs "$@" ;;
+  *) echo "usage: scripts/stack.sh install|up|down|status|logs [service]|stop service..." >&2; exit 2 ;;
+esac

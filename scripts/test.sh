@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Sets everything up and runs the whole test suite against the real stack:
+# installs what is missing, starts the stack, builds, lints, runs jest.
+# Extra arguments go to jest (e.g. scripts/test.sh test/unit).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/stack.sh up
+bash scripts/setup-node.sh
+export CLP_INGESTOR_ENV_FILE="${CLP_INGESTOR_ENV_FILE:-$ROOT/config/local.env}"
+npm run --silent lint
+npm run --silent build
+exec npx jest "$@"

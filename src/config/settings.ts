@@ -1,0 +1,167 @@
+/**
+ * Service settings from the environment, validated once at start-up.
+ *
+ * Names follow each ecosystem's conventions: CLP's CLP_DB_* for the database,
+ * the AWS SDK's AWS_REGION / AWS_ENDPOINT_URL[_S3|_SQS] and credential chain,
+ * and Temporal's TEMPORAL_* (read by @temporalio/envconfig, so TLS, API keys
+ * and TOML profiles work the same as in every other Temporal SDK and the CLI).
+ *
+ * Secrets read here stay in the worker process: nothing in this module is ever
+ * passed as a workflow argument.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+
+/** Loads the env file named by CLP_INGESTOR_ENV_FILE; variables already set win. */
+export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): void {
+  const file = env.CLP_INGESTOR_ENV_FILE;
+  if (!file) return;
+  if (!existsSync(file)) throw new SettingsError(`CLP_INGESTOR_ENV_FILE: no such file: ${file}`);
+  for (const [key, value] of Object.entries(parseEnv(readFileSync(file, 'utf8')))) {
+    if (env[key] === undefined) env[key] = value;
+  }
+}
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+const port = z.coerce.number().int().min(1).max(65535);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const schema = z.object({
+  CLP_DB_HOST: z.string().min(1).default('127.0.0.1'),
+  CLP_DB_PORT: port.default(3306),
+  CLP_DB_NAME: z.string().min(1).default('clp-db'),
+  CLP_DB_USER: z.string().min(1).default('clp-user'),
+  CLP_DB_PASS: z.string().default(''),
+  CLP_DB_CONNECTION_LIMIT: z.coerce.number().int().min(1).max(1000).default(10),
+
+  CLP_INGESTOR_TASK_QUEUE: z.string().min(1).default('clp-ingestor'),
+  /** CLP v0.9-v0.13 stored clp_config brotli-compressed; current CLP uses zstd. */
+  CLP_CONFIG_CODEC: z.enum(['zstd', 'brotli']).default('zstd'),
+  /** How compression jobs authenticate to S3: CLP's aws_authentication.type. */
+  CLP_S3_AUTH_TYPE: z.enum(['default', 'env_vars', 'credentials']).default('default'),
+  /** Upper bound on the files one compression job carries (keeps clp_config small). */
+  CLP_MAX_FILES_PER_COMPRESSION_JOB: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  CLP_TARGET_ARCHIVE_SIZE: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024 * 1024),
+  CLP_TARGET_DICTIONARIES_SIZE: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(32 * 1024 * 1024),
+  CLP_TARGET_ENCODED_FILE_SIZE: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024 * 1024),
+  CLP_TARGET_SEGMENT_SIZE: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024 * 1024),
+  CLP_COMPRESSION_LEVEL: z.coerce.number().int().min(1).max(19).default(3),
+
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  AWS_ENDPOINT_URL: z.string().url().optional(),
+  AWS_ENDPOINT_URL_S3: z.string().url().optional(),
+  AWS_ENDPOINT_URL_SQS: z.string().url().optional(),
+  /** MinIO and most S3-compatible stores need path-style addressing. */
+  CLP_S3_FORCE_PATH_STYLE: bool.optional(),
+  AWS_ACCESS_KEY_ID: z.string().optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().optional(),
+  AWS_SESSION_TOKEN: z.string().optional(),
+});
+
+export interface DbSettings {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  connectionLimit: number;
+}
+
+export interface AwsSettings {
+  region: string;
+  s3Endpoint?: string;
+  sqsEndpoint?: string;
+  forcePathStyle: boolean;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+export interface ClpOutputSettings {
+  target_archive_size: number;
+  target_dictionaries_size: number;
+  target_encoded_file_size: number;
+  target_segment_size: number;
+  compression_level: number;
+}
+
+export interface Settings {
+  db: DbSettings;
+  taskQueue: string;
+  aws: AwsSettings;
+  clpConfigCodec: 'zstd' | 'brotli';
+  s3AuthType: 'default' | 'env_vars' | 'credentials';
+  maxFilesPerCompressionJob: number;
+  clpOutput: ClpOutputSettings;
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SettingsError(`invalid setting ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  const s3Endpoint = e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL;
+  const credentials =
+    e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+      ? {
+          accessKeyId: e.AWS_ACCESS_KEY_ID,
+          secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+          sessionToken: e.AWS_SESSION_TOKEN,
+        }
+      : undefined;
+  if (e.CLP_S3_AUTH_TYPE === 'credentials' && !credentials) {
+    throw new SettingsError(
+      'invalid setting CLP_S3_AUTH_TYPE: "credentials" needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+    );
+  }
+  return {
+    db: {
+      host: e.CLP_DB_HOST,
+      port: e.CLP_DB_PORT,
+      database: e.CLP_DB_NAME,
+      user: e.CLP_DB_USER,
+      password: e.CLP_DB_PASS,
+      connectionLimit: e.CLP_DB_CONNECTION_LIMIT,
+    },
+    taskQueue: e.CLP_INGESTOR_TASK_QUEUE,
+    aws: {
+      region: e.AWS_REGION,
+      s3Endpoint,
+      sqsEndpoint: e.AWS_ENDPOINT_URL_SQS ?? e.AWS_ENDPOINT_URL,
+      forcePathStyle: e.CLP_S3_FORCE_PATH_STYLE ?? s3Endpoint !== undefined,
+      credentials,
+    },
+    clpConfigCodec: e.CLP_CONFIG_CODEC,
+    s3AuthType: e.CLP_S3_AUTH_TYPE,
+    maxFilesPerCompressionJob: e.CLP_MAX_FILES_PER_COMPRESSION_JOB,
+    clpOutput: {
+      target_archive_size: e.CLP_TARGET_ARCHIVE_SIZE,
+      target_dictionaries_size: e.CLP_TARGET_DICTIONARIES_SIZE,
+      target_encoded_file_size: e.CLP_TARGET_ENCODED_FILE_SIZE,
+      target_segment_size: e.CLP_TARGET_SEGMENT_SIZE,
+      compression_level: e.CLP_COMPRESSION_LEVEL,
+    },
+  };
+}
