@@ -1,0 +1,74 @@
+/**
+ * CLP's compression-job config (the `clp_config` column of compression_jobs):
+ * msgpack with named keys, compressed with zstd (the frame carries the content
+ * size, as CLP's scheduler expects) or, for CLP v0.9-v0.13, brotli.
+ */
+import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
+import { decode, encode } from '@msgpack/msgpack';
+import { compress as zstdCompress, decompress as zstdDecompress, init as zstdInit } from '@bokuweb/zstd-wasm';
+import type { ClpOutputSettings } from '../config/settings';
+
+export type ClpConfigCodec = 'zstd' | 'brotli';
+
+export type AwsAuthentication =
+  | { type: 'default' }
+  | { type: 'env_vars' }
+  | {
+      type: 'credentials';
+      credentials: { access_key_id: string; secret_access_key: string; session_token?: string };
+    };
+
+export interface S3InputConfig {
+  type: 's3';
+  keys: string[];
+  bucket: string;
+  region_code: string;
+  key_prefix: string;
+  endpoint_url: string | null;
+  aws_authentication: AwsAuthentication;
+  dataset: string;
+  timestamp_key: string | null;
+  unstructured: boolean;
+}
+
+export interface FsInputConfig {
+  type: 'fs';
+  paths_to_compress: string[];
+  path_prefix_to_remove: string | null;
+  dataset: string;
+  timestamp_key: string | null;
+  unstructured: boolean;
+}
+
+export interface ClpConfig {
+  input: S3InputConfig | FsInputConfig;
+  output: ClpOutputSettings;
+}
+
+let zstdReady: Promise<void> | undefined;
+/** The zstd codec is WebAssembly; it must be instantiated once before use. */
+export function initCodecs(): Promise<void> {
+  zstdReady ??= zstdInit();
+  return zstdReady;
+}
+
+const ZSTD_MAGIC = 0xfd2fb528;
+
+export async function encodeClpConfig(config: ClpConfig, codec: ClpConfigCodec): Promise<Buffer> {
+  const packed = encode(config);
+  if (codec === 'brotli') return brotliCompressSync(packed);
+  await initCodecs();
+  return Buffer.from(zstdCompress(Buffer.from(packed), 3));
+}
+
+/** Decodes either encoding (zstd frames are recognised by their magic number). */
+export async function decodeClpConfig(blob: Buffer): Promise<unknown> {
+  let packed: Uint8Array;
+  if (blob.length >= 4 && blob.readUInt32LE(0) === ZSTD_MAGIC) {
+    await initCodecs();
+    packed = zstdDecompress(blob);
+  } else {
+    packed = brotliDecompressSync(blob);
+  }
+  return decode(packed);
+}
