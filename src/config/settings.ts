@@ -10,6 +10,7 @@
  * passed as a workflow argument.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
@@ -78,6 +79,15 @@ const schema = z.object({
   AWS_ACCESS_KEY_ID: z.string().optional(),
   AWS_SECRET_ACCESS_KEY: z.string().optional(),
   AWS_SESSION_TOKEN: z.string().optional(),
+
+  /** Where the compression executor publishes archives (one directory per archive). */
+  CLP_ARCHIVE_DIR: z.string().min(1).optional(),
+  /** How often an idle executor looks for PENDING compression jobs. */
+  CLP_EXECUTOR_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
+  /** How long a claimed job stays an executor's without renewal before another may take it over. */
+  CLP_EXECUTOR_LEASE_MS: z.coerce.number().int().min(300).max(3_600_000).default(30_000),
+  /** Test-only: caps how fast the executor reads each input, so a crash can be staged mid-archive. */
+  CLP_EXECUTOR_THROTTLE_BYTES_PER_SEC: z.coerce.number().int().positive().optional(),
 });
 
 export interface DbSettings {
@@ -113,6 +123,14 @@ export interface Settings {
   s3AuthType: 'default' | 'env_vars' | 'credentials';
   maxFilesPerCompressionJob: number;
   clpOutput: ClpOutputSettings;
+  executor: ExecutorSettings;
+}
+
+export interface ExecutorSettings {
+  archiveDir: string;
+  pollIntervalMs: number;
+  leaseMs: number;
+  throttleBytesPerSec?: number;
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -162,6 +180,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       target_encoded_file_size: e.CLP_TARGET_ENCODED_FILE_SIZE,
       target_segment_size: e.CLP_TARGET_SEGMENT_SIZE,
       compression_level: e.CLP_COMPRESSION_LEVEL,
+    },
+    executor: {
+      archiveDir: path.resolve(process.cwd(), e.CLP_ARCHIVE_DIR ?? '.stack/archives'),
+      pollIntervalMs: e.CLP_EXECUTOR_POLL_INTERVAL_MS,
+      leaseMs: e.CLP_EXECUTOR_LEASE_MS,
+      throttleBytesPerSec: e.CLP_EXECUTOR_THROTTLE_BYTES_PER_SEC,
     },
   };
 }

@@ -29,6 +29,7 @@ export const TABLES = {
   ingestedFiles: 'log_ingestor_ingested_files',
   submissions: 'log_ingestor_compression_submissions',
   migrations: 'log_ingestor_schema_migrations',
+  executorLeases: 'compression_executor_leases',
 } as const;
 
 interface Migration {
@@ -134,6 +135,27 @@ export const MIGRATIONS: Migration[] = [
         creation_ts BIGINT NOT NULL,
         PRIMARY KEY (ingestion_job_id, flush_seq),
         CONSTRAINT submission_job FOREIGN KEY (ingestion_job_id) REFERENCES ${TABLES.ingestionJobs} (id)
+      ) ROW_FORMAT=DYNAMIC`,
+    ],
+  },
+  {
+    version: 3,
+    description: "the compression executor's job leases",
+    statements: [
+      // One row per job an executor (src/executor) has claimed. A RUNNING job
+      // whose lease has expired belonged to an executor that died: another may
+      // take it over. claim_token names one claim, so an executor that lost its
+      // lease (and was replaced) can tell, even if it is the same process.
+      // lease_expires_ts is in the DB's clock (ms), so executors' clocks never matter.
+      `CREATE TABLE IF NOT EXISTS ${TABLES.executorLeases} (
+        job_id INT NOT NULL,
+        executor_id VARCHAR(255) NOT NULL,
+        claim_token CHAR(36) NOT NULL,
+        lease_expires_ts BIGINT NOT NULL,
+        num_claims INT NOT NULL DEFAULT 1,
+        PRIMARY KEY (job_id),
+        INDEX lease_expiry (lease_expires_ts),
+        CONSTRAINT executor_lease_job FOREIGN KEY (job_id) REFERENCES compression_jobs (id)
       ) ROW_FORMAT=DYNAMIC`,
     ],
   },
