@@ -1,0 +1,13 @@
+/** What activities need from the worker process: settings, the store, AWS clients. */
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { S3Target } from '../aws';
+import type { Settings } from '../config/settings';
+import type { IngestionStore } from '../store/ingestion-store';
+
+export interface ActivityDeps {
+  settings: Settings;
+  store: IngestionStore;
+  s3: (target: S3Target) => S3Client;
+  sqs: (target: S3Target) => SQSClient;
+}

@@ -1,0 +1,139 @@
+/**
+ * Ingestion-job configs, with CLP log-ingestor's field names, validated once
+ * at the edge. Errors name the field. Configs carry no secrets: credentials
+ * come from the worker's settings, so a config may travel through Temporal.
+ */
+import { z } from 'zod';
+
+export const JOB_KINDS = ['s3_scanner', 'sqs_listener', 'fs'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+const GiB = 1024 * 1024 * 1024;
+
+const nonEmpty = z.string().trim().min(1, 'must be a non-empty string');
+const optionalText = z.string().min(1).optional();
+
+export const bufferConfigSchema = z
+  .object({
+    flush_threshold_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(4 * GiB),
+    timeout_sec: z.number().positive().max(86_400).default(300),
+    channel_capacity: z.number().int().positive().max(1_000_000).default(16),
+  })
+  .strict();
+
+const s3Base = {
+  bucket_name: nonEmpty,
+  key_prefix: nonEmpty,
+  region: optionalText,
+  endpoint_url: z.string().url().optional(),
+  dataset: z
+    .string()
+    .regex(/^[A-Za-z0-9_]{1,255}$/, 'must be letters, digits and underscores')
+    .default('default'),
+  timestamp_key: optionalText,
+  unstructured: z.boolean().default(false),
+  buffer_config: bufferConfigSchema.default(() => bufferConfigSchema.parse({})),
+};
+
+export const s3ScannerConfigSchema = z
+  .object({
+    ...s3Base,
+    scanning_interval_sec: z.number().positive().max(86_400).default(30),
+    start_after: optionalText,
+  })
+  .strict();
+
+export const sqsListenerConfigSchema = z
+  .object({
+    ...s3Base,
+    queue_url: z.string().url(),
+    num_concurrent_listener_tasks: z.number().int().min(1).max(32).default(1),
+    wait_time_sec: z.number().int().min(0).max(20).default(20),
+  })
+  .strict();
+
+export const fsConfigSchema = z
+  .object({
+    directory: nonEmpty.refine((p) => p.startsWith('/'), 'must be an absolute path'),
+    glob: optionalText,
+    dataset: s3Base.dataset,
+    timestamp_key: optionalText,
+    unstructured: z.boolean().default(false),
+    buffer_config: s3Base.buffer_config,
+    scanning_interval_sec: z.number().positive().max(86_400).default(30),
+    settle_delay_sec: z.number().min(0).max(86_400).default(10),
+  })
+  .strict();
+
+export type BufferConfig = z.infer<typeof bufferConfigSchema>;
+export type S3ScannerConfig = z.infer<typeof s3ScannerConfigSchema>;
+export type SqsListenerConfig = z.infer<typeof sqsListenerConfigSchema>;
+export type FsConfig = z.infer<typeof fsConfigSchema>;
+
+export type JobConfig =
+  | { kind: 's3_scanner'; config: S3ScannerConfig }
+  | { kind: 'sqs_listener'; config: SqsListenerConfig }
+  | { kind: 'fs'; config: FsConfig };
+
+export class InvalidConfigError extends Error {
+  override name = 'InvalidConfigError';
+}
+
+const schemas = {
+  s3_scanner: s3ScannerConfigSchema,
+  sqs_listener: sqsListenerConfigSchema,
+  fs: fsConfigSchema,
+};
+
+/** Validates a raw config; throws InvalidConfigError naming the first bad field. */
+export function parseJobConfig(kind: JobKind, raw: unknown): JobConfig {
+  const schema = schemas[kind];
+  if (!schema) throw new InvalidConfigError(`unknown job kind "${String(kind)}"`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new InvalidConfigError('config: must be a JSON object');
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue.path.join('.');
+    const unknown =
+      issue.code === 'unrecognized_keys' ? `unknown field "${issue.keys.join('", "')}"` : undefined;
+    throw new InvalidConfigError(unknown ?? `${field || 'config'}: ${issue.message}`);
+  }
+  return { kind, config: parsed.data } as JobConfig;
+}
+
+/** The S3 location a job reads, for conflict detection; undefined for fs jobs. */
+export function s3Source(
+  job: JobConfig,
+):
+  | { bucket: string; prefix: string; region: string | null; endpoint: string | null; dataset: string }
+  | undefined {
+  if (job.kind === 'fs') return undefined;
+  const c = job.config;
+  return {
+    bucket: c.bucket_name,
+    prefix: c.key_prefix,
+    region: c.region ?? null,
+    endpoint: c.endpoint_url ?? null,
+    dataset: c.dataset,
+  };
+}
+
+/** Two S3 jobs conflict when they would ingest the same objects into the same dataset. */
+export function conflicts(a: JobConfig, b: JobConfig): boolean {
+  const x = s3Source(a);
+  const y = s3Source(b);
+  if (!x || !y) return false;
+  return (
+    x.bucket === y.bucket &&
+    x.region === y.region &&
+    x.endpoint === y.endpoint &&
+    x.dataset === y.dataset &&
+    (x.prefix.startsWith(y.prefix) || y.prefix.startsWith(x.prefix))
+  );
+}

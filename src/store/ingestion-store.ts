@@ -1,0 +1,437 @@
+/**
+ * All persistence of the log-ingestor, behind one narrow interface: ingestion
+ * jobs, the S3 scanner's cursor, ingested files and compression submissions.
+ * Every method that changes state is one transaction and is safe to repeat,
+ * which is what makes every activity idempotent under retry.
+ */
+import { createHash } from 'node:crypto';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { conflicts, parseJobConfig, s3Source, type JobConfig, type JobKind } from '../config/job-config';
+import { withTransaction, type Db, type Tx } from './db';
+import { CompressionJobStatus, TABLES } from './schema';
+
+export const JOB_STATUSES = ['requested', 'running', 'paused', 'failed', 'finished'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const ACTIVE_STATUSES: readonly JobStatus[] = ['requested', 'running', 'paused'];
+
+export const FILE_STATUSES = ['buffered', 'submitted', 'compressed', 'failed'] as const;
+export type FileStatus = (typeof FILE_STATUSES)[number];
+
+export interface JobRow {
+  id: number;
+  kind: JobKind;
+  config: JobConfig;
+  status: JobStatus;
+  numFilesIngested: number;
+  numFilesCompressed: number;
+  numFilesFailed: number;
+  numMessagesIgnored: number;
+  errorMsg: string | null;
+  dataset: string;
+  bucketName: string;
+  creationTs: number;
+  lastUpdateTs: number;
+}
+
+/** A file to record: `path` is bucket/key (S3) or the full path (fs). */
+export interface NewFile {
+  path: string;
+  size: number;
+  /** What makes this file distinct within its job; defaults to the path. */
+  dedupKey?: string;
+}
+
+/** What is buffered (durably ingested, not yet submitted) and awaited. */
+export interface BufferSnapshot {
+  files: number;
+  bytes: number;
+  /** When the oldest buffered file was ingested (ms since epoch), or null. */
+  oldestTs: number | null;
+  /** Compression jobs with files still in `submitted`. */
+  outstandingCompressionJobs: number;
+}
+
+export interface Submission {
+  compressionJobId: number | null;
+  numFiles: number;
+}
+
+export interface FinalizedCompressionJob {
+  compressionJobId: number;
+  status: 'compressed' | 'failed';
+  numFiles: number;
+}
+
+export interface FileRow {
+  id: number;
+  path: string;
+  size: number;
+  status: FileStatus;
+  compressionJobId: number | null;
+}
+
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+
+const J = TABLES.ingestionJobs;
+const F = TABLES.ingestedFiles;
+const S = TABLES.s3ScannerState;
+const SUB = TABLES.submissions;
+const TERMINAL_COMPRESSION = [
+  CompressionJobStatus.SUCCEEDED,
+  CompressionJobStatus.FAILED,
+  CompressionJobStatus.KILLED,
+] as const;
+const INSERT_CHUNK = 1000;
+
+function dedupHash(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}
+
+function toJobRow(r: RowDataPacket): JobRow {
+  return {
+    id: Number(r.id),
+    kind: r.kind,
+    config: parseJobConfig(r.kind, JSON.parse(r.config)),
+    status: r.status,
+    numFilesIngested: Number(r.num_files_ingested),
+    numFilesCompressed: Number(r.num_files_compressed),
+    numFilesFailed: Number(r.num_files_failed),
+    numMessagesIgnored: Number(r.num_messages_ignored),
+    errorMsg: r.error_msg === null ? null : Buffer.from(r.error_msg).toString('utf8'),
+    dataset: r.dataset,
+    bucketName: r.bucket_name,
+    creationTs: Number(r.creation_ts),
+    lastUpdateTs: Number(r.last_update_ts),
+  };
+}
+
+export class IngestionStore {
+  constructor(
+    readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  // ------------------------------------------------------------------ jobs --
+
+  /** Records a new job as `requested`, refusing one that conflicts with an active job. */
+  async createJob(job: JobConfig): Promise<number> {
+    const conn = await this.db.getConnection();
+    try {
+      // A named lock makes check-then-insert atomic across concurrent creators.
+      const [[lock]] = await conn.query<RowDataPacket[]>(
+        "SELECT GET_LOCK('clp_ingestor_create_job', 10) AS got",
+      );
+      if (lock.got !== 1) throw new Error('createJob: timed out waiting for the job-creation lock');
+      try {
+        const src = s3Source(job);
+        if (src) {
+          const [active] = await conn.query<RowDataPacket[]>(
+            `SELECT id, kind, config FROM ${J} WHERE bucket_name = ? AND dataset = ? AND status IN (?)`,
+            [src.bucket, src.dataset, ACTIVE_STATUSES],
+          );
+          for (const other of active) {
+            if (conflicts(job, parseJobConfig(other.kind, JSON.parse(other.config)))) {
+              throw new ConflictError(
+                `conflicts with active ingestion job ${other.id}: same bucket, region, endpoint and dataset, and one key prefix contains the other`,
+              );
+            }
+          }
+        }
+        const ts = this.now();
+        await conn.beginTransaction();
+        try {
+          const [res] = await conn.query<ResultSetHeader>(
+            `INSERT INTO ${J} (kind, config, status, dataset, bucket_name, creation_ts, last_update_ts)
+             VALUES (?, ?, 'requested', ?, ?, ?, ?)`,
+            [job.kind, JSON.stringify(job.config), job.config.dataset, src?.bucket ?? '', ts, ts],
+          );
+          if (job.kind === 's3_scanner') {
+            await conn.query(`INSERT INTO ${S} (id, last_ingested_key) VALUES (?, NULL)`, [res.insertId]);
+          }
+          await conn.commit();
+          return res.insertId;
+        } catch (err) {
+          await conn.rollback();
+          throw err;
+        }
+      } finally {
+        await conn.query("SELECT RELEASE_LOCK('clp_ingestor_create_job')");
+      }
+    } finally {
+      conn.release();
+    }
+  }
+
+  async getJob(id: number): Promise<JobRow | null> {
+    const [rows] = await this.db.query<RowDataPacket[]>(`SELECT * FROM ${J} WHERE id = ?`, [id]);
+    return rows.length ? toJobRow(rows[0]) : null;
+  }
+
+  async requireJob(id: number): Promise<JobRow> {
+    const job = await this.getJob(id);
+    if (!job) throw new NotFoundError(`no ingestion job ${id}`);
+    return job;
+  }
+
+  async listJobs(filter: { status?: JobStatus[]; dataset?: string } = {}): Promise<JobRow[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.status?.length) {
+      where.push('status IN (?)');
+      args.push(filter.status);
+    }
+    if (filter.dataset) {
+      where.push('dataset = ?');
+      args.push(filter.dataset);
+    }
+    const [rows] = await this.db.query<RowDataPacket[]>(
+      `SELECT * FROM ${J} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`,
+      args,
+    );
+    return rows.map(toJobRow);
+  }
+
+  /**
+   * Moves a job to `to` if its status is one of `from` (or already `to`, so a
+   * retry is harmless). Returns the status the job has afterwards.
+   */
+  async transitionJob(
+    id: number,
+    from: readonly JobStatus[],
+    to: JobStatus,
+    errorMsg?: string,
+  ): Promise<JobStatus> {
+    return withTransaction(this.db, async (tx) => {
+      const [[row]] = await tx.query<RowDataPacket[]>(`SELECT status FROM ${J} WHERE id = ? FOR UPDATE`, [
+        id,
+      ]);
+      if (!row) throw new NotFoundError(`no ingestion job ${id}`);
+      if (row.status === to || !from.includes(row.status)) return row.status as JobStatus;
+      await tx.query(
+        `UPDATE ${J} SET status = ?, error_msg = COALESCE(?, error_msg), last_update_ts = ? WHERE id = ?`,
+        [to, errorMsg ?? null, this.now(), id],
+      );
+      return to;
+    });
+  }
+
+  // ----------------------------------------------------------------- files --
+
+  async getScannerCursor(jobId: number): Promise<string | null> {
+    const [[row]] = await this.db.query<RowDataPacket[]>(`SELECT last_ingested_key FROM ${S} WHERE id = ?`, [
+      jobId,
+    ]);
+    if (!row) throw new NotFoundError(`no S3-scanner state for ingestion job ${jobId}`);
+    return row.last_ingested_key;
+  }
+
+  /**
+   * One scanned page in one transaction: the files as `buffered` rows and the
+   * cursor moved from `expectedCursor` to `newCursor`. If the cursor is no
+   * longer `expectedCursor` the page was already recorded (a retried activity)
+   * and nothing is written. Returns the number of files recorded.
+   */
+  async recordS3Page(
+    jobId: number,
+    files: NewFile[],
+    expectedCursor: string | null,
+    newCursor: string,
+  ): Promise<number> {
+    return withTransaction(this.db, async (tx) => {
+      const [res] = await tx.query<ResultSetHeader>(
+        `UPDATE ${S} SET last_ingested_key = ? WHERE id = ? AND last_ingested_key <=> ?`,
+        [newCursor, jobId, expectedCursor],
+      );
+      if (res.affectedRows !== 1) return 0;
+      return this.insertFiles(tx, jobId, files);
+    });
+  }
+
+  /** Records files (SQS, fs) as `buffered`; ones already recorded are skipped. */
+  async recordFiles(jobId: number, files: NewFile[]): Promise<number> {
+    if (files.length === 0) return 0;
+    return withTransaction(this.db, (tx) => this.insertFiles(tx, jobId, files));
+  }
+
+  private async insertFiles(tx: Tx, jobId: number, files: NewFile[]): Promise<number> {
+    const ts = this.now();
+    let inserted = 0;
+    for (let i = 0; i < files.length; i += INSERT_CHUNK) {
+      const rows = files
+        .slice(i, i + INSERT_CHUNK)
+        .map((f) => [f.path, f.size, 'buffered', jobId, dedupHash(f.dedupKey ?? f.path), ts, ts]);
+      const [res] = await tx.query<ResultSetHeader>(
+        `INSERT IGNORE INTO ${F} (path, size, status, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
+        [rows],
+      );
+      inserted += res.affectedRows;
+    }
+    if (inserted > 0) {
+      await tx.query(
+        `UPDATE ${J} SET num_files_ingested = num_files_ingested + ?, last_update_ts = ? WHERE id = ?`,
+        [inserted, ts, jobId],
+      );
+    }
+    return inserted;
+  }
+
+  async bufferSnapshot(jobId: number): Promise<BufferSnapshot> {
+    const [[buf]] = await this.db.query<RowDataPacket[]>(
+      `SELECT COUNT(*) AS files, COALESCE(SUM(size), 0) AS bytes, MIN(creation_ts) AS oldest
+       FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered'`,
+      [jobId],
+    );
+    const [[sub]] = await this.db.query<RowDataPacket[]>(
+      `SELECT COUNT(DISTINCT compression_job_id) AS n FROM ${F} WHERE ingestion_job_id = ? AND status = 'submitted'`,
+      [jobId],
+    );
+    return {
+      files: Number(buf.files),
+      bytes: Number(buf.bytes),
+      oldestTs: buf.oldest === null ? null : Number(buf.oldest),
+      outstandingCompressionJobs: Number(sub.n),
+    };
+  }
+
+  /** The flush sequence number a (re)started job workflow continues from. */
+  async nextFlushSeq(jobId: number): Promise<number> {
+    const [[row]] = await this.db.query<RowDataPacket[]>(
+      `SELECT COALESCE(MAX(flush_seq), 0) + 1 AS next FROM ${SUB} WHERE ingestion_job_id = ?`,
+      [jobId],
+    );
+    return Number(row.next);
+  }
+
+  /**
+   * Flush number `flushSeq`: in one transaction, up to `maxFiles` buffered
+   * files become one PENDING compression job and are marked `submitted` with
+   * its id. Repeating the same flushSeq returns the first result and writes
+   * nothing, so a retried activity never creates a second compression job.
+   */
+  async submitBuffered(
+    jobId: number,
+    flushSeq: number,
+    maxFiles: number,
+    buildClpConfig: (paths: string[]) => Promise<Buffer>,
+  ): Promise<Submission> {
+    return withTransaction(this.db, async (tx) => {
+      const [[done]] = await tx.query<RowDataPacket[]>(
+        `SELECT compression_job_id, num_files FROM ${SUB} WHERE ingestion_job_id = ? AND flush_seq = ? FOR UPDATE`,
+        [jobId, flushSeq],
+      );
+      if (done) return { compressionJobId: done.compression_job_id, numFiles: Number(done.num_files) };
+
+      const [files] = await tx.query<RowDataPacket[]>(
+        `SELECT id, path, size FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT ? FOR UPDATE`,
+        [jobId, maxFiles],
+      );
+      let compressionJobId: number | null = null;
+      if (files.length > 0) {
+        const clpConfig = await buildClpConfig(files.map((f) => f.path));
+        const originalSize = files.reduce((sum, f) => sum + Number(f.size), 0);
+        const [res] = await tx.query<ResultSetHeader>(
+          `INSERT INTO compression_jobs (status, original_size, clp_config) VALUES (?, ?, ?)`,
+          [CompressionJobStatus.PENDING, originalSize, clpConfig],
+        );
+        compressionJobId = res.insertId;
+        const ts = this.now();
+        for (let i = 0; i < files.length; i += INSERT_CHUNK) {
+          const ids = files.slice(i, i + INSERT_CHUNK).map((f) => f.id);
+          await tx.query(
+            `UPDATE ${F} SET status = 'submitted', compression_job_id = ?, last_update_ts = ? WHERE id IN (?)`,
+            [compressionJobId, ts, ids],
+          );
+        }
+      }
+      await tx.query(
+        `INSERT INTO ${SUB} (ingestion_job_id, flush_seq, compression_job_id, num_files, creation_ts) VALUES (?, ?, ?, ?, ?)`,
+        [jobId, flushSeq, compressionJobId, files.length, this.now()],
+      );
+      return { compressionJobId, numFiles: files.length };
+    });
+  }
+
+  /** Compression jobs of this ingestion job that still have `submitted` files. */
+  async outstandingCompressionJobs(jobId: number): Promise<number[]> {
+    const [rows] = await this.db.query<RowDataPacket[]>(
+      `SELECT DISTINCT compression_job_id AS id FROM ${F} WHERE ingestion_job_id = ? AND status = 'submitted'`,
+      [jobId],
+    );
+    return rows.map((r) => Number(r.id));
+  }
+
+  /**
+   * For each of `compressionJobIds` that reached a terminal state, moves its
+   * files to `compressed` (SUCCEEDED) or `failed` (FAILED, KILLED) and grows
+   * the job's counters, in one transaction. Files already moved are not
+   * counted again, so a repeat is harmless.
+   */
+  async finalizeCompressionJobs(
+    jobId: number,
+    compressionJobIds: number[],
+  ): Promise<FinalizedCompressionJob[]> {
+    if (compressionJobIds.length === 0) return [];
+    const [terminal] = await this.db.query<RowDataPacket[]>(
+      `SELECT id, status FROM compression_jobs WHERE id IN (?) AND status IN (?)`,
+      [compressionJobIds, TERMINAL_COMPRESSION],
+    );
+    if (terminal.length === 0) return [];
+    return withTransaction(this.db, async (tx) => {
+      const finalized: FinalizedCompressionJob[] = [];
+      let compressed = 0;
+      let failed = 0;
+      const ts = this.now();
+      for (const cj of terminal) {
+        const status = cj.status === CompressionJobStatus.SUCCEEDED ? 'compressed' : 'failed';
+        const [res] = await tx.query<ResultSetHeader>(
+          `UPDATE ${F} SET status = ?, last_update_ts = ?
+           WHERE compression_job_id = ? AND ingestion_job_id = ? AND status = 'submitted'`,
+          [status, ts, cj.id, jobId],
+        );
+        if (status === 'compressed') compressed += res.affectedRows;
+        else failed += res.affectedRows;
+        finalized.push({ compressionJobId: Number(cj.id), status, numFiles: res.affectedRows });
+      }
+      await tx.query(
+        `UPDATE ${J} SET num_files_compressed = num_files_compressed + ?, num_files_failed = num_files_failed + ?,
+         last_update_ts = ? WHERE id = ?`,
+        [compressed, failed, ts, jobId],
+      );
+      return finalized;
+    });
+  }
+
+  async listFiles(
+    jobId: number,
+    opts: { status?: FileStatus; afterId?: number; limit?: number } = {},
+  ): Promise<FileRow[]> {
+    const [rows] = await this.db.query<RowDataPacket[]>(
+      `SELECT id, path, size, status, compression_job_id FROM ${F}
+       WHERE ingestion_job_id = ? ${opts.status ? 'AND status = ?' : ''} AND id > ? ORDER BY id LIMIT ?`,
+      [jobId, ...(opts.status ? [opts.status] : []), opts.afterId ?? 0, opts.limit ?? 100],
+    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      path: r.path,
+      size: Number(r.size),
+      status: r.status,
+      compressionJobId: r.compression_job_id === null ? null : Number(r.compression_job_id),
+    }));
+  }
+
+  async countFilesByStatus(jobId: number): Promise<Record<FileStatus, number>> {
+    const [rows] = await this.db.query<RowDataPacket[]>(
+      `SELECT status, COUNT(*) AS n FROM ${F} WHERE ingestion_job_id = ? GROUP BY status`,
+      [jobId],
+    );
+    const counts = { buffered: 0, submitted: 0, compressed: 0, failed: 0 };
+    for (const r of rows) counts[r.status as FileStatus] = Number(r.n);
+    return counts;
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * The ingestion-job workflow: one long-running execution per ingestion job.
+ *
+ * Temporal's history is the journal of control (what the job decided to do
+ * next); the CLP DB is the record of data (which files exist and where each
+ * one is). Three loops run side by side:
+ *   ingest     - scan / receive a page or batch, recorded by an activity in one transaction
+ *   flush      - submit the buffer as a compression job (size, hard timeout, stop)
+ *   completion - await submitted compression jobs and record each file's fate
+ * Every activity returns the DB's view of the buffer, so the workflow's state
+ * is always derived from the record and never drifts from it after a crash.
+ */
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  allHandlersFinished,
+} from '@temporalio/workflow';
+import type { RetryPolicy } from '@temporalio/common';
+import type { Activities } from '../activities';
+import type { BufferSnapshot } from '../store/ingestion-store';
+import {
+  pauseSignal,
+  resumeSignal,
+  SA,
+  statusQuery,
+  stopSignal,
+  type CarriedState,
+  type IngestionJobInput,
+  type JobProgress,
+  type WorkflowJobStatus,
+} from './messages';
+
+const retry: RetryPolicy = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  nonRetryableErrorTypes: ['NonRecoverableIngestionError'],
+};
+
+const { startJob, setJobStatus, scanS3Page, flushBuffer } = proxyActivities<Activities>({
+  startToCloseTimeout: '2m',
+  retry,
+});
+
+/** Waits poll for up to AWAIT_MAX_WAIT_MS and heartbeat every few seconds. */
+const AWAIT_MAX_WAIT_MS = 60_000;
+const { awaitCompressionJobs } = proxyActivities<Activities>({
+  startToCloseTimeout: AWAIT_MAX_WAIT_MS + 60_000,
+  heartbeatTimeout: '20s',
+  cancellationType: ActivityCancellationType.TRY_CANCEL,
+  retry,
+});
+
+export async function ingestionJob(input: IngestionJobInput): Promise<JobProgress> {
+  const { jobId, job } = input;
+  const bufferConfig = job.config.buffer_config;
+  let nextFlushSeq: number;
+  let completionBackoffMs: number;
+  let progress: JobProgress;
+
+  if (input.carried) {
+    ({ progress, nextFlushSeq, completionBackoffMs } = input.carried);
+    progress.runs += 1;
+  } else {
+    const start = await startJob(jobId);
+    nextFlushSeq = start.nextFlushSeq;
+    completionBackoffMs = 1_000;
+    progress = {
+      jobId,
+      status: start.status === 'requested' ? 'running' : start.status,
+      stopRequested: input.drain === true,
+      error: null,
+      buffer: { files: 0, bytes: 0, oldestTs: null },
+      outstandingCompressionJobs: 0,
+      filesRecorded: 0,
+      filesSubmitted: 0,
+      filesCompressed: 0,
+      filesFailed: 0,
+      compressionJobsSubmitted: 0,
+      listingExhausted: false,
+      runs: 1,
+    };
+    applySnapshot(start.snapshot);
+    if (start.status === 'finished' || start.status === 'failed') {
+      // The record says this job is over (e.g. stopped while no workflow ran).
+      log.warn('job already terminal; nothing to do', { jobId, status: start.status });
+      return progress;
+    }
+  }
+
+  // The status the DB row and search attribute hold; a loop mirrors changes.
+  let mirroredStatus: WorkflowJobStatus | null = input.carried ? progress.status : null;
+
+  setHandler(statusQuery, () => progress);
+  setHandler(pauseSignal, () => {
+    if (progress.status === 'running' && !progress.stopRequested) progress.status = 'paused';
+    else log.warn('pause ignored', { jobId, status: progress.status });
+  });
+  setHandler(resumeSignal, () => {
+    if (progress.status === 'paused' && !progress.stopRequested) progress.status = 'running';
+    else log.warn('resume ignored', { jobId, status: progress.status });
+  });
+  setHandler(stopSignal, () => {
+    if (progress.status === 'running' || progress.status === 'paused') progress.stopRequested = true;
+    else log.warn('stop ignored', { jobId, status: progress.status });
+  });
+
+  function applySnapshot(s: BufferSnapshot): void {
+    progress.buffer = { files: s.files, bytes: s.bytes, oldestTs: s.oldestTs };
+    progress.outstandingCompressionJobs = s.outstandingCompressionJobs;
+  }
+
+  const continueAsNewDue = () =>
+    workflowInfo().continueAsNewSuggested ||
+    (input.maxHistoryEvents !== undefined && workflowInfo().historyLength >= input.maxHistoryEvents);
+  /** Ingestion has ended for good (stop or failure); what is buffered still gets flushed. */
+  const ingestDone = () => progress.stopRequested || progress.status === 'failed';
+  let ingestLoopExited = false;
+  let flushLoopExited = false;
+
+  async function ingestLoop(): Promise<void> {
+    try {
+      while (!ingestDone() && !continueAsNewDue()) {
+        if (progress.status === 'paused') {
+          await condition(() => progress.status !== 'paused' || ingestDone() || continueAsNewDue());
+          continue;
+        }
+        // Back-pressure: don't outrun compression by more than the buffer allows.
+        await condition(
+          () =>
+            progress.buffer.bytes < bufferConfig.flush_threshold_bytes || ingestDone() || continueAsNewDue(),
+        );
+        if (ingestDone() || continueAsNewDue()) break;
+        if (job.kind !== 's3_scanner')
+          throw ApplicationFailure.nonRetryable(`job kind ${job.kind} not supported`);
+        try {
+          const result = await scanS3Page(jobId, job.config);
+          progress.filesRecorded += result.recorded;
+          progress.listingExhausted = result.exhausted;
+          applySnapshot(result.snapshot);
+          if (result.exhausted) {
+            await condition(
+              () => ingestDone() || continueAsNewDue() || progress.status === 'paused',
+              job.config.scanning_interval_sec * 1000,
+            );
+          }
+        } catch (err) {
+          fail(err);
+        }
+      }
+    } finally {
+      ingestLoopExited = true;
+    }
+  }
+
+  function fail(err: unknown): void {
+    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    log.error('ingestion job failed', { jobId, error: message });
+    progress.error = message;
+    progress.status = 'failed';
+  }
+
+  /** When the buffer must be flushed: size threshold, hard timeout, or ingestion over. */
+  function flushDueIn(): number | null {
+    if (progress.buffer.files === 0) return null;
+    if (progress.buffer.bytes >= bufferConfig.flush_threshold_bytes) return 0;
+    if (ingestDone() && ingestLoopExited) return 0;
+    const deadline = (progress.buffer.oldestTs ?? Date.now()) + bufferConfig.timeout_sec * 1000;
+    return Math.max(0, deadline - Date.now());
+  }
+
+  async function flushLoop(): Promise<void> {
+    try {
+      for (;;) {
+        const due = flushDueIn();
+        if (due === null) {
+          if (ingestDone() && ingestLoopExited) return;
+          if (continueAsNewDue()) return;
+          await condition(
+            () => flushDueIn() !== null || (ingestDone() && ingestLoopExited) || continueAsNewDue(),
+          );
+          continue;
+        }
+        if (due > 0) {
+          // Woken early by a size crossing, stop or continue-as-new; else at the deadline.
+          const woken = await condition(() => flushDueIn() === 0 || continueAsNewDue(), due);
+          if (woken && continueAsNewDue() && flushDueIn() !== 0) return;
+          continue;
+        }
+        const result = await flushBuffer(jobId, job, nextFlushSeq);
+        nextFlushSeq += 1;
+        if (result.compressionJobId !== null) {
+          progress.compressionJobsSubmitted += 1;
+          progress.filesSubmitted += result.numFiles;
+          log.info('flushed buffer', {
+            jobId,
+            compressionJobId: result.compressionJobId,
+            files: result.numFiles,
+          });
+        }
+        applySnapshot(result.snapshot);
+      }
+    } finally {
+      flushLoopExited = true;
+    }
+  }
+
+  async function completionLoop(): Promise<void> {
+    for (;;) {
+      const drained = () => ingestLoopExited && flushLoopExited && ingestDone();
+      await condition(() => progress.outstandingCompressionJobs > 0 || drained() || continueAsNewDue());
+      if (progress.outstandingCompressionJobs === 0) return;
+      if (continueAsNewDue()) return;
+      // Continue-as-new need not wait for a poll to end: the DB is the record,
+      // and the next run polls again from what it holds.
+      const scope = new CancellationScope();
+      let pollEnded = false;
+      const poll = scope
+        .run(() => awaitCompressionJobs(jobId, completionBackoffMs, AWAIT_MAX_WAIT_MS))
+        .finally(() => (pollEnded = true));
+      await condition(() => pollEnded || continueAsNewDue());
+      if (!pollEnded) scope.cancel();
+      try {
+        const result = await poll;
+        completionBackoffMs = result.nextBackoffMs;
+        for (const f of result.finalized) {
+          if (f.status === 'compressed') progress.filesCompressed += f.numFiles;
+          else progress.filesFailed += f.numFiles;
+        }
+        applySnapshot(result.snapshot);
+      } catch (err) {
+        if (isCancellation(err)) return;
+        throw err;
+      }
+    }
+  }
+
+  async function statusMirrorLoop(done: () => boolean): Promise<void> {
+    for (;;) {
+      await condition(() => progress.status !== mirroredStatus || done());
+      if (progress.status === mirroredStatus) return;
+      const target = progress.status;
+      const actual = await setJobStatus(
+        jobId,
+        target,
+        target === 'failed' ? (progress.error ?? undefined) : undefined,
+      );
+      if (actual !== target) log.warn('job row did not take status', { jobId, target, actual });
+      upsertSearchAttributes([{ key: SA.status, value: target }]);
+      mirroredStatus = target;
+    }
+  }
+
+  let loopsDone = false;
+  const mirror = statusMirrorLoop(() => loopsDone);
+  await Promise.all([ingestLoop(), flushLoop(), completionLoop()]);
+
+  // The loops end early only to continue-as-new; otherwise all work is done.
+  const drained = ingestDone() && progress.buffer.files === 0 && progress.outstandingCompressionJobs === 0;
+  if (drained && progress.status !== 'failed') progress.status = 'finished';
+  loopsDone = true;
+  await mirror;
+  if (!drained) {
+    await condition(allHandlersFinished);
+    const carried: CarriedState = { progress, nextFlushSeq, completionBackoffMs };
+    return await continueAsNew<typeof ingestionJob>({ ...input, carried, drain: false });
+  }
+  return progress;
+}

@@ -1,0 +1,116 @@
+/** An in-process worker on its own task queue and throwaway database, for one test file. */
+import { Runtime, DefaultLogger, makeTelemetryFilterString } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { Activities } from '../../src/activities';
+import { createS3Client } from '../../src/aws';
+import { connectClient } from '../../src/client/temporal';
+import { createJob, type StartOptions } from '../../src/client/jobs';
+import type { JobKind } from '../../src/config/job-config';
+import type { Settings } from '../../src/config/settings';
+import type { Db } from '../../src/store/db';
+import { IngestionStore, type JobStatus } from '../../src/store/ingestion-store';
+import { CompressionJobStatus } from '../../src/store/schema';
+import { createWorker } from '../../src/worker';
+import { createTestDb, uniqueName } from './stack';
+
+let runtimeInstalled = false;
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+  });
+}
+
+export interface Harness {
+  settings: Settings;
+  pool: Db;
+  store: IngestionStore;
+  client: Client;
+  s3: S3Client;
+  taskQueue: string;
+  create(kind: JobKind, config: unknown, opts?: Partial<StartOptions>): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(
+  opts: { wrapActivities?: (a: Activities) => Activities; settings?: Partial<Settings> } = {},
+): Promise<Harness> {
+  quietRuntime();
+  const db = await createTestDb();
+  const settings = { ...db.settings, ...opts.settings };
+  const taskQueue = uniqueName('test-tq');
+  const {
+    worker,
+    pool: workerPool,
+    connection,
+  } = await createWorker(settings, {
+    taskQueue,
+    wrapActivities: opts.wrapActivities,
+  });
+  const running = worker.run();
+  const client = await connectClient();
+  const store = new IngestionStore(db.pool);
+  const s3 = createS3Client(settings.aws);
+  return {
+    settings,
+    pool: db.pool,
+    store,
+    client,
+    s3,
+    taskQueue,
+    create: (kind, config, o) => createJob(store, client, kind, config, { taskQueue, ...o }),
+    close: async () => {
+      worker.shutdown();
+      await running;
+      await workerPool.end();
+      await connection.close();
+      await client.connection.close();
+      s3.destroy();
+      await db.drop();
+    },
+  };
+}
+
+/** Polls until `check` returns a truthy value or the timeout passes. */
+export async function eventually<T>(
+  check: () => Promise<T>,
+  timeoutMs = 60_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export async function waitForStatus(h: Harness, jobId: number, status: JobStatus, timeoutMs = 60_000) {
+  return eventually(
+    async () => {
+      const job = await h.store.requireJob(jobId);
+      return job.status === status ? job : null;
+    },
+    timeoutMs,
+    `job ${jobId} to be ${status}`,
+  );
+}
+
+/** Stands in for CLP's scheduler where a test only needs compression jobs to end. */
+export async function completeCompressionJobs(pool: Db, status: number = CompressionJobStatus.SUCCEEDED) {
+  const [res] = await pool.query<any>('UPDATE compression_jobs SET status = ? WHERE status = ?', [
+    status,
+    CompressionJobStatus.PENDING,
+  ]);
+  return res.affectedRows as number;
+}
