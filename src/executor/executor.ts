@@ -1,0 +1,260 @@
+/**
+ * A stand-in for CLP's compression scheduler and workers: claims PENDING
+ * compression_jobs, compresses their inputs into archives and records the
+ * outcome with CLP's statuses, so the ingestor can be run end to end without
+ * a CLP deployment (and against the same DB contract).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Settings } from '../config/settings';
+import type { Db } from '../store/db';
+import { ArchiveWriteError, ArchiveWriter, gzipLevelFor, stagingRoot } from './archive';
+import { InvalidClpConfigError, parseClpJobConfig } from './clp-job-config';
+import { fsInputs, InputError, s3Inputs, type JobInputs } from './inputs';
+import { claimNextJob, finishJob, liveClaimTokens, releaseLease, startTask, type Claim } from './job-store';
+import { keepLease, LeaseLostError } from './lease';
+import { createLogger, errorFields, type Logger } from './log';
+import { throttled } from './throttle';
+
+export interface ExecutorOptions {
+  settings: Settings;
+  pool: Db;
+  /** Aborting stops claiming; a job in progress is abandoned and its lease released. */
+  signal?: AbortSignal;
+  pollIntervalMs?: number;
+  leaseMs?: number;
+  archivesDir?: string;
+  executorId?: string;
+  /** Jobs run at once by this executor (each its own claim). */
+  concurrency?: number;
+  throttleBytesPerSec?: number;
+  logger?: Logger;
+}
+
+export interface ExecutorStats {
+  succeeded: number;
+  failed: number;
+  /** Jobs given up without an outcome (lease lost, shutdown, DB unavailable): another run finishes them. */
+  abandoned: number;
+}
+
+type JobResult = keyof ExecutorStats;
+
+interface Context {
+  pool: Db;
+  settings: Settings;
+  signal: AbortSignal;
+  executorId: string;
+  archivesDir: string;
+  pollIntervalMs: number;
+  leaseMs: number;
+  throttleBytesPerSec?: number;
+  log: Logger;
+}
+
+class ShutdownError extends Error {
+  override name = 'ShutdownError';
+}
+
+/** A DB call failed: the job is not at fault, so it is left for a retry rather than failed. */
+class DbUnavailableError extends Error {
+  override name = 'DbUnavailableError';
+}
+
+async function db<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof ArchiveWriteError) throw err;
+    throw new DbUnavailableError((err as Error).message, { cause: err });
+  }
+}
+
+export function defaultExecutorId(): string {
+  return `${os.hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Removes staging directories no live claim owns: leftovers of executors that
+ * died mid-archive. Directories of live leases (other executors sharing this
+ * archive directory) are left alone.
+ */
+export async function cleanStaleStaging(pool: Db, archivesDir: string, log: Logger): Promise<string[]> {
+  const root = stagingRoot(archivesDir);
+  const names = await readdir(root).catch(() => [] as string[]);
+  if (names.length === 0) return [];
+  const live = await liveClaimTokens(pool);
+  const stale = names.filter((n) => !live.has(n));
+  for (const name of stale) await rm(path.join(root, name), { recursive: true, force: true });
+  if (stale.length) log.info('removed stale staging directories', { staging: stale });
+  return stale;
+}
+
+export async function runExecutor(options: ExecutorOptions): Promise<ExecutorStats> {
+  const { settings, pool } = options;
+  const executorId = options.executorId ?? defaultExecutorId();
+  const ctx: Context = {
+    pool,
+    settings,
+    signal: options.signal ?? new AbortController().signal,
+    executorId,
+    archivesDir: options.archivesDir ?? settings.executor.archiveDir,
+    pollIntervalMs: options.pollIntervalMs ?? settings.executor.pollIntervalMs,
+    leaseMs: options.leaseMs ?? settings.executor.leaseMs,
+    throttleBytesPerSec: options.throttleBytesPerSec ?? settings.executor.throttleBytesPerSec,
+    log: (options.logger ?? createLogger()).child({ executor_id: executorId }),
+  };
+  await mkdir(stagingRoot(ctx.archivesDir), { recursive: true });
+  await cleanStaleStaging(pool, ctx.archivesDir, ctx.log);
+  ctx.log.info('executor started', {
+    archives_dir: ctx.archivesDir,
+    lease_ms: ctx.leaseMs,
+    poll_interval_ms: ctx.pollIntervalMs,
+  });
+  const stats: ExecutorStats = { succeeded: 0, failed: 0, abandoned: 0 };
+  const loops = Array.from({ length: options.concurrency ?? 1 }, () => loop(ctx, stats));
+  await Promise.all(loops);
+  ctx.log.info('executor stopped', { ...stats });
+  return stats;
+}
+
+async function loop(ctx: Context, stats: ExecutorStats): Promise<void> {
+  while (!ctx.signal.aborted) {
+    let claim: Claim | null = null;
+    try {
+      claim = await claimNextJob(ctx.pool, ctx.executorId, ctx.leaseMs);
+    } catch (err) {
+      ctx.log.error('claiming a job failed', errorFields(err));
+    }
+    if (claim) {
+      stats[await runJob(ctx, claim)]++;
+    } else {
+      await sleep(ctx.pollIntervalMs, undefined, { signal: ctx.signal }).catch(() => undefined);
+    }
+  }
+}
+
+/** Runs one claimed job to an outcome; never throws. */
+async function runJob(ctx: Context, claim: Claim): Promise<JobResult> {
+  const log = ctx.log.child({ compression_job_id: claim.jobId, claim_token: claim.claimToken });
+  const started = Date.now();
+  log.info('job claimed', { num_claims: claim.numClaims, took_over: claim.previousClaimToken !== undefined });
+  if (claim.previousClaimToken) {
+    // The dead claim's half-written archive: never published, now never will be.
+    await rm(path.join(stagingRoot(ctx.archivesDir), claim.previousClaimToken), {
+      recursive: true,
+      force: true,
+    });
+  }
+
+  const abort = new AbortController();
+  const onShutdown = () => abort.abort(new ShutdownError('executor shutting down'));
+  ctx.signal.addEventListener('abort', onShutdown, { once: true });
+  if (ctx.signal.aborted) onShutdown();
+  const lease = keepLease(ctx.pool, claim, ctx.leaseMs, log, (err) => abort.abort(err));
+
+  let inputs: JobInputs | undefined;
+  let writer: ArchiveWriter | undefined;
+  let taskId: number | null = null;
+  let originalSize = 0;
+  try {
+    const config = await parseClpJobConfig(claim.clpConfig);
+    inputs =
+      config.input.type === 's3' ? s3Inputs(config.input, ctx.settings.aws) : await fsInputs(config.input);
+    const knownSize = inputs.files.reduce((n, f) => n + (f.knownSize ?? 0), 0);
+    const paths = inputs.files.map((f) => f.source);
+    taskId = await db(startTask(ctx.pool, claim, paths, knownSize));
+    if (taskId === null) throw new LeaseLostError('lease lost before the task started');
+
+    const level = gzipLevelFor(config.output.compression_level);
+    writer = await ArchiveWriter.create(ctx.archivesDir, claim.claimToken, claim.jobId, level);
+    log.info('archiving', {
+      archive_id: writer.archiveId,
+      num_files: inputs.files.length,
+      gzip_level: level,
+    });
+    for (const file of inputs.files) {
+      abort.signal.throwIfAborted();
+      log.debug('archiving input', { source: file.source, name: file.name });
+      const chunks = throttled(file.read(abort.signal), ctx.throttleBytesPerSec, abort.signal);
+      const entry = await writer.add(file.name, chunks, abort.signal);
+      originalSize += entry.original_size;
+    }
+    const index = await writer.seal();
+
+    // Stop renewing first: the finishing transaction checks the lease under a row lock anyway.
+    await lease.stop();
+    const sizes = { originalSize, uncompressedSize: originalSize, compressedSize: writer.compressedSize };
+    const done = await db(finishJob(ctx.pool, claim, { status: 'succeeded', taskId, ...sizes }, writer));
+    if (!done) {
+      log.warn('lease lost before publishing; archive discarded');
+      return 'abandoned';
+    }
+    log.info('job succeeded', {
+      archive_id: index.archive_id,
+      num_files: index.files.length,
+      uncompressed_size: sizes.uncompressedSize,
+      compressed_size: sizes.compressedSize,
+      duration_ms: Date.now() - started,
+    });
+    return 'succeeded';
+  } catch (err) {
+    await lease.stop();
+    return await settleFailure(ctx, claim, log, err, abort.signal, { taskId, originalSize });
+  } finally {
+    ctx.signal.removeEventListener('abort', onShutdown);
+    await writer?.discard();
+    inputs?.close();
+  }
+}
+
+/** Decides what an error means for the job: fail it, or leave it for another claim. */
+async function settleFailure(
+  ctx: Context,
+  claim: Claim,
+  log: Logger,
+  err: unknown,
+  signal: AbortSignal,
+  progress: { taskId: number | null; originalSize: number },
+): Promise<JobResult> {
+  const reason: unknown = signal.aborted ? signal.reason : err;
+  if (reason instanceof LeaseLostError) {
+    log.warn('job abandoned: lease lost', errorFields(reason));
+    return 'abandoned';
+  }
+  if (reason instanceof ShutdownError) {
+    // Let another executor take it over now rather than after the lease expires.
+    await releaseLease(ctx.pool, claim).catch((e) => log.warn('releasing the lease failed', errorFields(e)));
+    log.info('job released: executor shutting down');
+    return 'abandoned';
+  }
+  if (err instanceof DbUnavailableError) {
+    log.error('job abandoned: database unavailable; it is retried once its lease expires', errorFields(err));
+    return 'abandoned';
+  }
+  const message =
+    err instanceof InputError || err instanceof InvalidClpConfigError || err instanceof ArchiveWriteError
+      ? err.message
+      : `${(err as Error).name ?? 'Error'}: ${(err as Error).message ?? String(err)}`;
+  try {
+    const recorded = await finishJob(ctx.pool, claim, {
+      status: 'failed',
+      taskId: progress.taskId,
+      message,
+      originalSize: progress.originalSize,
+      uncompressedSize: progress.originalSize,
+    });
+    if (!recorded) {
+      log.warn('job abandoned: lease lost before recording its failure', { status_msg: message });
+      return 'abandoned';
+    }
+    log.warn('job failed', { status_msg: message });
+    return 'failed';
+  } catch (dbErr) {
+    log.error('recording the failure failed; the job is retried once its lease expires', errorFields(dbErr));
+    return 'abandoned';
+  }
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+/**
+ * clp-executor: `run` the compression executor until SIGINT/SIGTERM, `ls` an
+ * archive's index, or `extract` one file from an archive byte for byte.
+ * Settings come from the environment (and CLP_INGESTOR_ENV_FILE).
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { loadEnvFile, loadSettings } from '../config/settings';
+import { createPool } from '../store/db';
+import { migrate } from '../store/schema';
+import {
+  extractEntry,
+  extractToFile,
+  findEntry,
+  readArchiveIndex,
+  resolveArchiveDir,
+} from './archive-reader';
+import { runExecutor } from './executor';
+import { createLogger } from './log';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function settings() {
+  loadEnvFile();
+  return loadSettings();
+}
+
+async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs?: number }): Promise<void> {
+  const s = settings();
+  const log = createLogger();
+  const pool = createPool(s.db);
+  const controller = new AbortController();
+  const stop = (signal: string) => {
+    if (controller.signal.aborted) process.exit(130); // a second signal: stop now
+    log.info('shutting down', { signal });
+    controller.abort();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  try {
+    await migrate(pool);
+    await runExecutor({
+      settings: s,
+      pool,
+      signal: controller.signal,
+      concurrency: opts.concurrency,
+      pollIntervalMs: opts.pollIntervalMs,
+      leaseMs: opts.leaseMs,
+      logger: log,
+    });
+  } finally {
+    await pool.end();
+  }
+}
+
+async function ls(archive: string, opts: { json?: boolean }): Promise<void> {
+  const dir = resolveArchiveDir(archive, settings().executor.archiveDir);
+  const index = await readArchiveIndex(dir);
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(index, null, 2) + '\n');
+    return;
+  }
+  for (const f of index.files) {
+    process.stdout.write(`${f.original_size}\t${f.length}\t${f.sha256}\t${f.name}\n`);
+  }
+}
+
+async function extract(archive: string, name: string, opts: { out?: string }): Promise<void> {
+  const dir = resolveArchiveDir(archive, settings().executor.archiveDir);
+  const entry = findEntry(await readArchiveIndex(dir), name);
+  if (!entry) throw new Error(`${name}: not in archive ${dir}`);
+  if (opts.out) await extractToFile(dir, entry, opts.out);
+  else await extractEntry(dir, entry, process.stdout, { end: false });
+}
+
+const program = new Command('clp-executor')
+  .description('A CLP-compatible compression executor: runs compression_jobs into archives')
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('claim and run PENDING compression jobs until SIGINT/SIGTERM')
+  .option('--concurrency <n>', 'jobs to run at once', positiveInt, 1)
+  .option('--poll-interval-ms <ms>', 'overrides CLP_EXECUTOR_POLL_INTERVAL_MS', positiveInt)
+  .option('--lease-ms <ms>', 'overrides CLP_EXECUTOR_LEASE_MS', positiveInt)
+  .action(run);
+
+program
+  .command('ls')
+  .description("list an archive's files: original size, compressed length, sha256, name")
+  .argument('<archive>', 'archive id (in CLP_ARCHIVE_DIR) or archive directory')
+  .option('--json', 'print the whole index as JSON')
+  .action(ls);
+
+program
+  .command('extract')
+  .description('write one file of an archive, verified against its sha256')
+  .argument('<archive>', 'archive id (in CLP_ARCHIVE_DIR) or archive directory')
+  .argument('<file-name>', 'the name the file is stored under (see ls)')
+  .option('--out <path>', 'write here instead of to stdout')
+  .action(extract);
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`clp-executor: ${(err as Error).message ?? String(err)}\n`);
+  process.exitCode = 1;
+});
