@@ -4,6 +4,7 @@
 #
 #   scripts/stack.sh install   build/install the servers (idempotent, cached)
 #   scripts/stack.sh up        install, then start whatever is not running
+#   scripts/stack.sh app-up    start the worker and the executor (from dist/)
 #   scripts/stack.sh down      stop what this script started (by PID file)
 #   scripts/stack.sh status    one line per server
 #   scripts/stack.sh logs [s]  tail the logs (s = temporal|mariadb|minio|goaws)
@@ -191,6 +192,26 @@ start_goaws() {
 }
 
 SERVICES=(temporal mariadb minio goaws)
+# The project's own processes, run from dist/ (npm run build) against the stack.
+APPS=(worker executor)
+
+start_app() { # name node-script args...
+  local name=$1; shift
+  pid_of "$name" >/dev/null && return 0
+  [ -f "$ROOT/$1" ] || fail "app-up: $1 is missing; run npm run build first"
+  say "starting $name"
+  CLP_INGESTOR_ENV_FILE="${CLP_INGESTOR_ENV_FILE:-$ROOT/config/local.env}" spawn "$name" node "$ROOT/$@"
+}
+
+cmd_app_up() {
+  start_app worker dist/worker.js
+  start_app executor dist/executor/main.js run
+  sleep 1
+  local a
+  for a in "${APPS[@]}"; do
+    pid_of "$a" >/dev/null || fail "app-up: $a exited at start; last log lines:$(echo; tail -n 15 "$LOGS/$a.log")"
+  done
+}
 
 cmd_up() {
   cmd_install
@@ -220,20 +241,21 @@ stop_one() {
 
 cmd_down() {
   local s
-  for s in "${SERVICES[@]}"; do stop_one "$s"; done
+  for s in "${APPS[@]}" "${SERVICES[@]}"; do stop_one "$s"; done
 }
 
 cmd_status() {
   local s pid port
-  for s in "${SERVICES[@]}"; do
+  for s in "${SERVICES[@]}" "${APPS[@]}"; do
     case $s in
+      worker | executor) port="-" ;;
       temporal) port="$TEMPORAL_PORT (ui $TEMPORAL_UI_PORT)" ;;
       mariadb) port=$MARIADB_PORT ;;
       minio) port="$MINIO_PORT (console $MINIO_CONSOLE_PORT)" ;;
       goaws) port=$GOAWS_PORT ;;
     esac
     if pid=$(pid_of "$s"); then
-      printf '%-9s running  pid %-8s 127.0.0.1:%s\n' "$s" "$pid" "$port"
+      printf '%-9s running  pid %-8s %s\n' "$s" "$pid" "$([ "$port" = - ] || echo "127.0.0.1:$port")"
     else
       printf '%-9s stopped\n' "$s"
     fi
@@ -248,9 +270,11 @@ mkdir -p "$LOGS" "$RUN"
 case "${1:-}" in
   install) cmd_install ;;
   up) cmd_up ;;
+  app-up) cmd_app_up ;;
+  app-down) for s in "${APPS[@]}"; do stop_one "$s"; done ;;
   down) cmd_down ;;
   stop) shift; for s in "$@"; do stop_one "$s"; done ;;
   status) cmd_status ;;
   logs) shift; cmd_logs "$@" ;;
-  *) echo "usage: scripts/stack.sh install|up|down|status|logs [service]|stop service..." >&2; exit 2 ;;
+  *) echo "usage: scripts/stack.sh install|up|app-up|app-down|down|status|logs [service]|stop service..." >&2; exit 2 ;;
 esac

@@ -10,7 +10,9 @@ export type JobKind = (typeof JOB_KINDS)[number];
 
 const GiB = 1024 * 1024 * 1024;
 
-const nonEmpty = z.string().trim().min(1, 'must be a non-empty string');
+const requiredString = () =>
+  z.string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') });
+const nonEmpty = requiredString().trim().min(1, 'must be a non-empty string');
 const optionalText = z.string().min(1).optional();
 
 export const bufferConfigSchema = z
