@@ -1,0 +1,268 @@
+/** Helpers for running the compression executor against the real stack. */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import type { Settings } from '../../src/config/settings';
+import { encodeClpConfig, type ClpConfig } from '../../src/clp/clp-config';
+import { listArchiveIds, readArchiveIndex, extractEntry } from '../../src/executor/archive-reader';
+import type { ArchiveIndex } from '../../src/executor/archive';
+import { runExecutor, type ExecutorOptions, type ExecutorStats } from '../../src/executor/executor';
+import { createLogger, type LogFields } from '../../src/executor/log';
+import type { Db } from '../../src/store/db';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+const output = {
+  target_archive_size: 256 * 1024 * 1024,
+  target_dictionaries_size: 32 * 1024 * 1024,
+  target_encoded_file_size: 256 * 1024 * 1024,
+  target_segment_size: 256 * 1024 * 1024,
+  compression_level: 3,
+};
+
+export function s3JobConfig(settings: Settings, bucket: string, keys: string[]): ClpConfig {
+  return {
+    input: {
+      type: 's3',
+      keys,
+      bucket,
+      region_code: settings.aws.region,
+      key_prefix: '',
+      endpoint_url: settings.aws.s3Endpoint ?? null,
+      aws_authentication: { type: 'default' },
+      dataset: 'default',
+      timestamp_key: null,
+      unstructured: false,
+    },
+    output,
+  };
+}
+
+export function fsJobConfig(paths: string[], prefix: string | null): ClpConfig {
+  return {
+    input: {
+      type: 'fs',
+      paths_to_compress: paths,
+      path_prefix_to_remove: prefix,
+      dataset: 'default',
+      timestamp_key: null,
+      unstructured: false,
+    },
+    output,
+  };
+}
+
+/** Inserts a PENDING compression job the way a submitter does; returns its id. */
+export async function insertJob(pool: Db, config: ClpConfig | Buffer): Promise<number> {
+  const blob = Buffer.isBuffer(config) ? config : await encodeClpConfig(config, 'zstd');
+  const [res] = await pool.query<any>('INSERT INTO compression_jobs (clp_config) VALUES (?)', [blob]);
+  return res.insertId;
+}
+
+export async function jobRow(pool: Db, id: number): Promise<any> {
+  const [[row]] = await pool.query<any[]>('SELECT * FROM compression_jobs WHERE id = ?', [id]);
+  return row;
+}
+
+/** Polls until every job has left PENDING/RUNNING; returns their rows by id. */
+export async function waitForJobs(pool: Db, ids: number[], timeoutMs = 60_000): Promise<Map<number, any>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [rows] = await pool.query<any[]>('SELECT * FROM compression_jobs WHERE id IN (?)', [ids]);
+    if (rows.length === ids.length && rows.every((r) => r.status >= 2)) {
+      return new Map(rows.map((r) => [r.id, r]));
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `jobs not done in ${timeoutMs} ms: ${JSON.stringify(rows.map((r) => [r.id, r.status]))}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), `${prefix}-`));
+}
+
+/** An in-process executor whose log records are kept for assertions. */
+export function startExecutor(
+  settings: Settings,
+  pool: Db,
+  options: Partial<ExecutorOptions> & { archivesDir: string },
+): { logs: LogFields[]; stop: () => Promise<ExecutorStats>; done: Promise<ExecutorStats> } {
+  const logs: LogFields[] = [];
+  const controller = new AbortController();
+  const done = runExecutor({
+    settings,
+    pool,
+    signal: controller.signal,
+    pollIntervalMs: 50,
+    leaseMs: 5_000,
+    logger: createLogger((r) => logs.push(r)),
+    ...options,
+  });
+  return {
+    logs,
+    done,
+    stop: async () => {
+      controller.abort();
+      return done;
+    },
+  };
+}
+
+/** Published archives (by index) that belong to the given job. */
+export async function archivesOfJob(archivesDir: string, jobId: number): Promise<ArchiveIndex[]> {
+  const out: ArchiveIndex[] = [];
+  for (const id of await listArchiveIds(archivesDir)) {
+    const index = await readArchiveIndex(path.join(archivesDir, id));
+    if (index.compression_job_id === jobId) out.push(index);
+  }
+  return out;
+}
+
+/** Every file of an archive, extracted (and checksum-verified) into memory. */
+export async function extractAll(archivesDir: string, index: ArchiveIndex): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  for (const entry of index.files) {
+    const parts: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        parts.push(chunk);
+        cb();
+      },
+    });
+    await extractEntry(path.join(archivesDir, index.archive_id), entry, sink);
+    files.set(entry.name, Buffer.concat(parts));
+  }
+  return files;
+}
+
+/**
+ * Compiles just the executor (src/executor/main.ts and what it imports) with
+ * the build tsconfig, into a throwaway directory under node_modules/.cache so
+ * the compiled code still resolves the repo's node_modules. Building only this
+ * closure keeps the test independent of unrelated work in progress in src/.
+ */
+export function buildExecutor(): { mainJs: string; outDir: string } {
+  const cache = path.join(REPO_ROOT, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const outDir = mkdtempSync(path.join(cache, 'clp-executor-build-'));
+  const tsconfig = path.join(outDir, 'tsconfig.json');
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: path.join(REPO_ROOT, 'tsconfig.build.json'),
+      compilerOptions: {
+        rootDir: path.join(REPO_ROOT, 'src'),
+        outDir: path.join(outDir, 'dist'),
+        sourceMap: false,
+      },
+      files: [path.join(REPO_ROOT, 'src', 'executor', 'main.ts')],
+      include: [],
+    }),
+  );
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', tsconfig], { stdio: 'pipe' });
+  return { mainJs: path.join(outDir, 'dist', 'executor', 'main.js'), outDir };
+}
+
+export interface ChildExecutor {
+  child: ChildProcess;
+  logs: LogFields[];
+  /** Lines on stdout that were not JSON objects (there should be none). */
+  badLines: string[];
+  stderr: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `node main.js <args>` with the test's settings in its environment; stdout parsed as JSON lines. */
+export function spawnExecutor(mainJs: string, args: string[], env: Record<string, string>): ChildExecutor {
+  const child = spawn(process.execPath, [mainJs, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: LogFields[] = [];
+  const badLines: string[] = [];
+  const stderr: string[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      const record = JSON.parse(line);
+      if (record && typeof record === 'object' && !Array.isArray(record)) logs.push(record);
+      else badLines.push(line);
+    } catch {
+      badLines.push(line);
+    }
+  });
+  createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, logs, badLines, stderr, exited };
+}
+
+/** Deterministic, realistic application log lines (for compression-ratio checks). */
+export function generateLogs(targetBytes: number, seed = 1): Buffer {
+  let state = seed >>> 0 || 1;
+  const rand = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 0x1_0000_0000;
+  };
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+  const levels = ['INFO', 'INFO', 'INFO', 'INFO', 'DEBUG', 'DEBUG', 'WARN', 'ERROR'];
+  const loggers = [
+    'c.e.api.OrderController',
+    'c.e.db.ConnectionPool',
+    'c.e.auth.TokenFilter',
+    'c.e.cache.Redis',
+  ];
+  const paths = ['/api/v1/orders', '/api/v1/users', '/api/v1/cart', '/healthz', '/api/v1/payments'];
+  const methods = ['GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE'];
+  const lines: string[] = [];
+  let size = 0;
+  let ts = Date.UTC(2024, 4, 17, 10, 0, 0);
+  while (size < targetBytes) {
+    ts += Math.floor(rand() * 40);
+    const level = pick(levels);
+    const thread = `http-nio-8080-exec-${1 + Math.floor(rand() * 32)}`;
+    const trace = Math.floor(rand() * 0xffffffff)
+      .toString(16)
+      .padStart(8, '0');
+    let msg: string;
+    const r = rand();
+    if (r < 0.6) {
+      msg =
+        `${pick(methods)} ${pick(paths)}/${Math.floor(rand() * 100000)} status=${pick([200, 200, 200, 201, 404, 500])} ` +
+        `latency_ms=${Math.floor(rand() * 900)} user_id=u-${Math.floor(rand() * 50000)} trace_id=${trace}`;
+    } else if (r < 0.85) {
+      msg = `pool stats active=${Math.floor(rand() * 20)} idle=${Math.floor(rand() * 10)} waiting=${Math.floor(rand() * 5)}`;
+    } else if (r < 0.97) {
+      msg = `cache ${pick(['hit', 'miss'])} key=session:${trace} ttl=${Math.floor(rand() * 3600)}s`;
+    } else {
+      msg =
+        `request failed trace_id=${trace}\njava.net.SocketTimeoutException: Read timed out\n` +
+        `\tat java.base/sun.nio.ch.NioSocketImpl.timedRead(NioSocketImpl.java:288)\n` +
+        `\tat c.e.db.ConnectionPool.acquire(ConnectionPool.java:${100 + Math.floor(rand() * 200)})`;
+    }
+    const line = `${new Date(ts).toISOString()} ${level.padEnd(5)} [${thread}] ${pick(loggers)} - ${msg}\n`;
+    lines.push(line);
+    size += Buffer.byteLength(line);
+  }
+  return Buffer.from(lines.join(''));
+}
