@@ -88,6 +88,20 @@ const schema = z.object({
   CLP_EXECUTOR_LEASE_MS: z.coerce.number().int().min(300).max(3_600_000).default(30_000),
   /** Test-only: caps how fast the executor reads each input, so a crash can be staged mid-archive. */
   CLP_EXECUTOR_THROTTLE_BYTES_PER_SEC: z.coerce.number().int().positive().optional(),
+
+  /** The REST API and dashboard (src/client/http). */
+  CLP_INGESTOR_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  CLP_INGESTOR_HTTP_PORT: port.default(8080),
+  /** When set, every route but /health needs `Authorization: Bearer <token>`. */
+  CLP_INGESTOR_API_TOKEN: z.string().min(1).optional(),
+  /** Larger request bodies are refused with 413. */
+  CLP_INGESTOR_HTTP_BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
+  /** The Temporal Web UI, for links from the dashboard to each job's workflow. */
+  CLP_INGESTOR_TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
 });
 
 export interface DbSettings {
@@ -124,6 +138,7 @@ export interface Settings {
   maxFilesPerCompressionJob: number;
   clpOutput: ClpOutputSettings;
   executor: ExecutorSettings;
+  http: HttpSettings;
 }
 
 export interface ExecutorSettings {
@@ -131,6 +146,14 @@ export interface ExecutorSettings {
   pollIntervalMs: number;
   leaseMs: number;
   throttleBytesPerSec?: number;
+}
+
+export interface HttpSettings {
+  host: string;
+  port: number;
+  apiToken?: string;
+  bodyLimit: number;
+  temporalUiUrl: string;
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -186,6 +209,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       pollIntervalMs: e.CLP_EXECUTOR_POLL_INTERVAL_MS,
       leaseMs: e.CLP_EXECUTOR_LEASE_MS,
       throttleBytesPerSec: e.CLP_EXECUTOR_THROTTLE_BYTES_PER_SEC,
+    },
+    http: {
+      host: e.CLP_INGESTOR_HTTP_HOST,
+      port: e.CLP_INGESTOR_HTTP_PORT,
+      apiToken: e.CLP_INGESTOR_API_TOKEN,
+      bodyLimit: e.CLP_INGESTOR_HTTP_BODY_LIMIT,
+      temporalUiUrl: e.CLP_INGESTOR_TEMPORAL_UI_URL.replace(/\/+$/, ''),
     },
   };
 }
