@@ -4,7 +4,7 @@
  * machines, against one Temporal cluster and one CLP DB.
  */
 import { Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
-import { createActivities, type Activities } from './activities';
+import { createActivities, type Activities, type SqsFaults } from './activities';
 import { createS3Client, createSqsClient, type S3Target } from './aws';
 import { loadEnvFile, loadSettings, type Settings } from './config/settings';
 import { connectClient, connectWorker } from './client/temporal';
@@ -30,6 +30,7 @@ export interface WorkerOptions {
   taskQueue?: string;
   /** Tests wrap activities to inject faults (e.g. a crash right after a commit). */
   wrapActivities?: (activities: Activities) => Activities;
+  faults?: SqsFaults;
 }
 
 export async function createWorker(settings: Settings, opts: WorkerOptions = {}) {
@@ -42,12 +43,15 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
     taskQueue: opts.taskQueue ?? settings.taskQueue,
     workflowsPath: require.resolve('./workflows'),
     activities: (opts.wrapActivities ?? ((a) => a))(
-      createActivities({
-        settings,
-        store,
-        s3: clientCache<S3Client>((t) => createS3Client(settings.aws, t)),
-        sqs: clientCache<SQSClient>((t) => createSqsClient(settings.aws, t)),
-      }),
+      createActivities(
+        {
+          settings,
+          store,
+          s3: clientCache<S3Client>((t) => createS3Client(settings.aws, t)),
+          sqs: clientCache<SQSClient>((t) => createSqsClient(settings.aws, t)),
+        },
+        opts.faults,
+      ),
     ),
     // Activities wait on the DB and S3, not the CPU: allow many at once.
     maxConcurrentActivityTaskExecutions: 100,

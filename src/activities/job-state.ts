@@ -1,7 +1,6 @@
 /** Activities that mirror the job workflow's lifecycle into the CLP DB job row. */
-import type { JobStatus } from '../store/ingestion-store';
+import type { BufferSnapshot, JobStatus } from '../store/ingestion-store';
 import type { ActivityDeps } from './deps';
-import type { BufferSnapshot } from '../store/ingestion-store';
 
 /** Which DB statuses may move to each status: the seed's state machine. */
 const ALLOWED_FROM: Record<JobStatus, readonly JobStatus[]> = {
@@ -32,6 +31,11 @@ export function jobStateActivities({ store }: ActivityDeps) {
         store.nextFlushSeq(jobId),
       ]);
       return { status, snapshot, nextFlushSeq };
+    },
+
+    /** The DB's view of the buffer, to resynchronise after a cancelled call or continue-as-new. */
+    async getBufferSnapshot(jobId: number): Promise<BufferSnapshot> {
+      return store.bufferSnapshot(jobId);
     },
 
     /** Mirrors a lifecycle change; returns the status the row holds afterwards. */

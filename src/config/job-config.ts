@@ -55,6 +55,8 @@ export const sqsListenerConfigSchema = z
     queue_url: z.string().url(),
     num_concurrent_listener_tasks: z.number().int().min(1).max(32).default(1),
     wait_time_sec: z.number().int().min(0).max(20).default(20),
+    /** Beyond CLP: what happens to messages that are not S3 notifications. "leave" hands them to the queue's redrive policy. */
+    ignored_message_policy: z.enum(['delete', 'leave']).default('delete'),
   })
   .strict();
 

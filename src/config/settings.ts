@@ -76,6 +76,8 @@ const schema = z.object({
   AWS_ENDPOINT_URL_SQS: z.string().url().optional(),
   /** MinIO and most S3-compatible stores need path-style addressing. */
   CLP_S3_FORCE_PATH_STYLE: bool.optional(),
+  /** SQS visibility timeout for received messages; extended at half of it while a batch is slow. */
+  CLP_SQS_VISIBILITY_TIMEOUT_SEC: z.coerce.number().int().min(2).max(43_200).default(60),
   AWS_ACCESS_KEY_ID: z.string().optional(),
   AWS_SECRET_ACCESS_KEY: z.string().optional(),
   AWS_SESSION_TOKEN: z.string().optional(),
@@ -136,6 +138,7 @@ export interface Settings {
   clpConfigCodec: 'zstd' | 'brotli';
   s3AuthType: 'default' | 'env_vars' | 'credentials';
   maxFilesPerCompressionJob: number;
+  sqsVisibilityTimeoutSec: number;
   clpOutput: ClpOutputSettings;
   executor: ExecutorSettings;
   http: HttpSettings;
@@ -197,6 +200,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     clpConfigCodec: e.CLP_CONFIG_CODEC,
     s3AuthType: e.CLP_S3_AUTH_TYPE,
     maxFilesPerCompressionJob: e.CLP_MAX_FILES_PER_COMPRESSION_JOB,
+    sqsVisibilityTimeoutSec: e.CLP_SQS_VISIBILITY_TIMEOUT_SEC,
     clpOutput: {
       target_archive_size: e.CLP_TARGET_ARCHIVE_SIZE,
       target_dictionaries_size: e.CLP_TARGET_DICTIONARIES_SIZE,

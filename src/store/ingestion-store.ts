@@ -51,6 +51,13 @@ export interface BufferSnapshot {
   outstandingCompressionJobs: number;
 }
 
+export interface IgnoredMessage {
+  messageId: string;
+  reason: string;
+  /** The message body (a sample: at most 512 bytes are kept). */
+  body: string;
+}
+
 export interface Submission {
   compressionJobId: number | null;
   numFiles: number;
@@ -257,6 +264,59 @@ export class IngestionStore {
   async recordFiles(jobId: number, files: NewFile[]): Promise<number> {
     if (files.length === 0) return 0;
     return withTransaction(this.db, (tx) => this.insertFiles(tx, jobId, files));
+  }
+
+  /**
+   * One batch of SQS messages in one transaction: the files their S3
+   * notifications name, and the messages ignored (keyed by message id, so a
+   * redelivered message is neither recorded nor counted twice).
+   */
+  async recordMessageBatch(
+    jobId: number,
+    files: NewFile[],
+    ignored: IgnoredMessage[],
+  ): Promise<{ recorded: number; ignored: number }> {
+    if (files.length === 0 && ignored.length === 0) return { recorded: 0, ignored: 0 };
+    return withTransaction(this.db, async (tx) => {
+      const recorded = files.length ? await this.insertFiles(tx, jobId, files) : 0;
+      let newlyIgnored = 0;
+      if (ignored.length) {
+        const ts = this.now();
+        const [res] = await tx.query<ResultSetHeader>(
+          `INSERT IGNORE INTO ${TABLES.ignoredMessages} (ingestion_job_id, message_id, reason, body_sample, creation_ts) VALUES ?`,
+          [
+            ignored.map((m) => [
+              jobId,
+              m.messageId,
+              m.reason.slice(0, 255),
+              Buffer.from(m.body).subarray(0, 512),
+              ts,
+            ]),
+          ],
+        );
+        newlyIgnored = res.affectedRows;
+        if (newlyIgnored) {
+          await tx.query(
+            `UPDATE ${J} SET num_messages_ignored = num_messages_ignored + ?, last_update_ts = ? WHERE id = ?`,
+            [newlyIgnored, ts, jobId],
+          );
+        }
+      }
+      return { recorded, ignored: newlyIgnored };
+    });
+  }
+
+  async listIgnoredMessages(jobId: number, limit = 20): Promise<IgnoredMessage[]> {
+    const [rows] = await this.db.query<RowDataPacket[]>(
+      `SELECT message_id, reason, body_sample FROM ${TABLES.ignoredMessages} WHERE ingestion_job_id = ?
+       ORDER BY creation_ts, message_id LIMIT ?`,
+      [jobId, limit],
+    );
+    return rows.map((r) => ({
+      messageId: r.message_id,
+      reason: r.reason,
+      body: Buffer.from(r.body_sample).toString('utf8'),
+    }));
   }
 
   private async insertFiles(tx: Tx, jobId: number, files: NewFile[]): Promise<number> {

@@ -29,6 +29,7 @@ export const TABLES = {
   ingestedFiles: 'log_ingestor_ingested_files',
   submissions: 'log_ingestor_compression_submissions',
   migrations: 'log_ingestor_schema_migrations',
+  ignoredMessages: 'log_ingestor_ignored_messages',
   executorLeases: 'compression_executor_leases',
 } as const;
 
@@ -92,7 +93,6 @@ export const MIGRATIONS: Migration[] = [
         num_files_compressed BIGINT NOT NULL DEFAULT 0,
         num_files_failed BIGINT NOT NULL DEFAULT 0,
         num_messages_ignored BIGINT NOT NULL DEFAULT 0,
-        ignored_message_samples TEXT NULL DEFAULT NULL,
         error_msg BLOB NULL DEFAULT NULL,
         dataset VARCHAR(255) NOT NULL,
         bucket_name VARCHAR(255) NOT NULL DEFAULT '',
@@ -156,6 +156,23 @@ export const MIGRATIONS: Migration[] = [
         PRIMARY KEY (job_id),
         INDEX lease_expiry (lease_expires_ts),
         CONSTRAINT executor_lease_job FOREIGN KEY (job_id) REFERENCES compression_jobs (id)
+      ) ROW_FORMAT=DYNAMIC`,
+    ],
+  },
+  {
+    version: 4,
+    description: 'SQS messages an SQS-listener job ignored (not S3 notifications, malformed, test events)',
+    statements: [
+      // Keyed by the SQS message id, which survives redelivery: a message that
+      // comes back after a crash is counted once.
+      `CREATE TABLE IF NOT EXISTS ${TABLES.ignoredMessages} (
+        ingestion_job_id BIGINT NOT NULL,
+        message_id VARCHAR(128) NOT NULL,
+        reason VARCHAR(255) NOT NULL,
+        body_sample VARBINARY(512) NOT NULL,
+        creation_ts BIGINT NOT NULL,
+        PRIMARY KEY (ingestion_job_id, message_id),
+        CONSTRAINT ignored_message_job FOREIGN KEY (ingestion_job_id) REFERENCES ${TABLES.ingestionJobs} (id)
       ) ROW_FORMAT=DYNAMIC`,
     ],
   },

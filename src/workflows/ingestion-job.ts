@@ -13,7 +13,6 @@
 import {
   ActivityCancellationType,
   ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
@@ -47,8 +46,16 @@ const retry: RetryPolicy = {
   nonRetryableErrorTypes: ['NonRecoverableIngestionError'],
 };
 
-const { startJob, setJobStatus, scanS3Page, flushBuffer } = proxyActivities<Activities>({
-  startToCloseTimeout: '2m',
+const { startJob, setJobStatus, getBufferSnapshot, scanS3Page, scanFsDirectory, flushBuffer } =
+  proxyActivities<Activities>({ startToCloseTimeout: '2m', retry });
+
+/** An SQS receive call runs this long at most, so history grows by a few events a minute. */
+const SQS_RECEIVE_PERIOD_MS = 60_000;
+const { receiveSqsMessages } = proxyActivities<Activities>({
+  startToCloseTimeout: SQS_RECEIVE_PERIOD_MS + 120_000,
+  heartbeatTimeout: '10s',
+  // Wait for the activity to persist its last batch before moving on.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry,
 });
 
@@ -71,6 +78,7 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
   if (input.carried) {
     ({ progress, nextFlushSeq, completionBackoffMs } = input.carried);
     progress.runs += 1;
+    applySnapshot(await getBufferSnapshot(jobId));
   } else {
     const start = await startJob(jobId);
     nextFlushSeq = start.nextFlushSeq;
@@ -83,6 +91,7 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
       buffer: { files: 0, bytes: 0, oldestTs: null },
       outstandingCompressionJobs: 0,
       filesRecorded: 0,
+      messagesIgnored: 0,
       filesSubmitted: 0,
       filesCompressed: 0,
       filesFailed: 0,
@@ -141,25 +150,62 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
             progress.buffer.bytes < bufferConfig.flush_threshold_bytes || ingestDone() || continueAsNewDue(),
         );
         if (ingestDone() || continueAsNewDue()) break;
-        if (job.kind !== 's3_scanner')
-          throw ApplicationFailure.nonRetryable(`job kind ${job.kind} not supported`);
         try {
-          const result = await scanS3Page(jobId, job.config);
-          progress.filesRecorded += result.recorded;
-          progress.listingExhausted = result.exhausted;
-          applySnapshot(result.snapshot);
-          if (result.exhausted) {
+          const idle = await ingestOnce();
+          if (idle) {
             await condition(
               () => ingestDone() || continueAsNewDue() || progress.status === 'paused',
-              job.config.scanning_interval_sec * 1000,
+              scanningIntervalMs,
             );
           }
         } catch (err) {
+          if (isCancellation(err)) {
+            // A cancelled receive recorded files whose snapshot it never returned.
+            applySnapshot(await getBufferSnapshot(jobId));
+            continue;
+          }
           fail(err);
         }
       }
     } finally {
       ingestLoopExited = true;
+    }
+  }
+
+  const scanningIntervalMs = job.kind === 'sqs_listener' ? 0 : job.config.scanning_interval_sec * 1000;
+
+  /** One page, scan or receive period of the job's input; true when there is nothing more for now. */
+  async function ingestOnce(): Promise<boolean> {
+    switch (job.kind) {
+      case 's3_scanner': {
+        const r = await scanS3Page(jobId, job.config);
+        progress.filesRecorded += r.recorded;
+        progress.listingExhausted = r.exhausted;
+        applySnapshot(r.snapshot);
+        return r.exhausted;
+      }
+      case 'fs': {
+        const r = await scanFsDirectory(jobId, job.config);
+        progress.filesRecorded += r.recorded;
+        applySnapshot(r.snapshot);
+        return true;
+      }
+      case 'sqs_listener': {
+        // Receive until paused, stopped or continuing-as-new; the activity
+        // persists what it received before it acknowledges the cancellation.
+        const scope = new CancellationScope();
+        let ended = false;
+        const receive = scope
+          .run(() => receiveSqsMessages(jobId, job.config, SQS_RECEIVE_PERIOD_MS))
+          .finally(() => (ended = true));
+        await condition(() => ended || progress.status === 'paused' || ingestDone() || continueAsNewDue());
+        if (!ended) scope.cancel();
+        const r = await receive;
+        progress.filesRecorded += r.recorded;
+        progress.messagesIgnored += r.ignored;
+        applySnapshot(r.snapshot);
+        return false;
+      }
     }
   }
 

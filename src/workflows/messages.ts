@@ -22,6 +22,7 @@ export interface JobProgress {
   buffer: { files: number; bytes: number; oldestTs: number | null };
   outstandingCompressionJobs: number;
   filesRecorded: number;
+  messagesIgnored: number;
   filesSubmitted: number;
   filesCompressed: number;
   filesFailed: number;

@@ -2,7 +2,7 @@
 import { Runtime, DefaultLogger, makeTelemetryFilterString } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { Activities } from '../../src/activities';
+import type { Activities, SqsFaults } from '../../src/activities';
 import { createS3Client } from '../../src/aws';
 import { connectClient } from '../../src/client/temporal';
 import { createJob, type StartOptions } from '../../src/client/jobs';
@@ -36,7 +36,11 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { wrapActivities?: (a: Activities) => Activities; settings?: Partial<Settings> } = {},
+  opts: {
+    wrapActivities?: (a: Activities) => Activities;
+    settings?: Partial<Settings>;
+    faults?: SqsFaults;
+  } = {},
 ): Promise<Harness> {
   quietRuntime();
   const db = await createTestDb();
@@ -49,6 +53,7 @@ export async function startHarness(
   } = await createWorker(settings, {
     taskQueue,
     wrapActivities: opts.wrapActivities,
+    faults: opts.faults,
   });
   const running = worker.run();
   const client = await connectClient();

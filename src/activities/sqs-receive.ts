@@ -1,0 +1,192 @@
+/**
+ * The SQS listener: one activity call runs the job's listener tasks for a
+ * while, long-polling the queue. Each received batch is persisted (files and
+ * ignored messages, one transaction) before its messages are deleted, so a
+ * crash in between only redelivers messages, and redelivered events are
+ * recognised and not recorded twice.
+ */
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { Context, log } from '@temporalio/activity';
+import type { SqsListenerConfig } from '../config/job-config';
+import type { BufferSnapshot, IgnoredMessage, NewFile } from '../store/ingestion-store';
+import type { ActivityDeps } from './deps';
+import { classifyAwsError } from './errors';
+import { parseS3EventMessage } from './s3-events';
+
+export interface ReceiveResult {
+  recorded: number;
+  ignored: number;
+  received: number;
+  snapshot: BufferSnapshot;
+}
+
+/** Tests inject faults here, e.g. a delete that fails after the commit. */
+export interface SqsFaults {
+  beforeDelete?: (messages: Message[]) => Promise<void>;
+}
+
+/** A custom (non-AWS) queue URL brings its own endpoint; AWS ones use the SDK's resolution. */
+function queueEndpoint(queueUrl: string): string | undefined {
+  const url = new URL(queueUrl);
+  return url.hostname.endsWith('.amazonaws.com') ? undefined : url.origin;
+}
+
+export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, faults: SqsFaults = {}) {
+  async function handleBatch(
+    client: SQSClient,
+    jobId: number,
+    config: SqsListenerConfig,
+    messages: Message[],
+  ): Promise<{ recorded: number; ignored: number }> {
+    const files: NewFile[] = [];
+    const ignored: IgnoredMessage[] = [];
+    for (const m of messages) {
+      const parsed = parseS3EventMessage(m.Body ?? '', {
+        bucket: config.bucket_name,
+        prefix: config.key_prefix,
+      });
+      if (parsed.kind === 'files') files.push(...parsed.files);
+      else
+        ignored.push({
+          messageId: m.MessageId ?? m.ReceiptHandle ?? '',
+          reason: parsed.reason,
+          body: m.Body ?? '',
+        });
+    }
+    const extender = extendVisibilityWhileSlow(
+      client,
+      config.queue_url,
+      messages,
+      settings.sqsVisibilityTimeoutSec,
+    );
+    try {
+      const result = await store.recordMessageBatch(jobId, files, ignored);
+      const ignoredIds = new Set(ignored.map((m) => m.messageId));
+      const toDelete =
+        config.ignored_message_policy === 'leave'
+          ? messages.filter((m) => !ignoredIds.has(m.MessageId ?? ''))
+          : messages;
+      await faults.beforeDelete?.(toDelete);
+      await deleteMessages(client, config.queue_url, toDelete, jobId);
+      return result;
+    } finally {
+      clearInterval(extender);
+    }
+  }
+
+  return {
+    async receiveSqsMessages(
+      jobId: number,
+      config: SqsListenerConfig,
+      maxDurationMs: number,
+    ): Promise<ReceiveResult> {
+      const ctx = Context.current();
+      const client = sqs({
+        region: config.region,
+        endpointUrl: settings.aws.sqsEndpoint ? undefined : queueEndpoint(config.queue_url),
+      });
+      const deadline = Date.now() + maxDurationMs;
+      const totals = { recorded: 0, ignored: 0, received: 0 };
+      // Heartbeats carry cancellation (pause, stop) to us; send them steadily.
+      const beat = setInterval(() => ctx.heartbeat(totals), 1_000);
+      // One failing listener stops the others, so none records after the call ends.
+      const stop = new AbortController();
+      const onCancel = () => stop.abort();
+      ctx.cancellationSignal.addEventListener('abort', onCancel);
+      const listener = async () => {
+        while (!stop.signal.aborted && Date.now() < deadline) {
+          const waitSec = Math.max(
+            0,
+            Math.min(config.wait_time_sec, Math.floor((deadline - Date.now()) / 1000)),
+          );
+          let messages: Message[];
+          try {
+            const r = await client.send(
+              new ReceiveMessageCommand({
+                QueueUrl: config.queue_url,
+                MaxNumberOfMessages: 10,
+                WaitTimeSeconds: waitSec,
+                VisibilityTimeout: settings.sqsVisibilityTimeoutSec,
+              }),
+              { abortSignal: stop.signal },
+            );
+            messages = r.Messages ?? [];
+          } catch (err) {
+            if (stop.signal.aborted) return;
+            stop.abort();
+            classifyAwsError(err, `receiving from ${config.queue_url}`);
+          }
+          if (messages.length === 0) continue;
+          const r = await handleBatch(client, jobId, config, messages).catch((err) => {
+            stop.abort();
+            throw err;
+          });
+          totals.recorded += r.recorded;
+          totals.ignored += r.ignored;
+          totals.received += messages.length;
+        }
+      };
+      try {
+        await Promise.all(Array.from({ length: config.num_concurrent_listener_tasks }, listener));
+      } finally {
+        clearInterval(beat);
+        ctx.cancellationSignal.removeEventListener('abort', onCancel);
+      }
+      return { ...totals, snapshot: await store.bufferSnapshot(jobId) };
+    },
+  };
+}
+
+/** Keeps a slow batch invisible: extends the timeout at half of it, as Filebeat does. */
+function extendVisibilityWhileSlow(
+  client: SQSClient,
+  queueUrl: string,
+  messages: Message[],
+  timeoutSec: number,
+): NodeJS.Timeout {
+  return setInterval(
+    () => {
+      client
+        .send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: messages.map((m, i) => ({
+              Id: String(i),
+              ReceiptHandle: m.ReceiptHandle!,
+              VisibilityTimeout: timeoutSec,
+            })),
+          }),
+        )
+        .catch((err) => log.warn('could not extend message visibility', { error: String(err) }));
+    },
+    (timeoutSec * 1000) / 2,
+  );
+}
+
+/** Deletes after the commit. A failed delete only means a redelivery, which dedup absorbs. */
+async function deleteMessages(
+  client: SQSClient,
+  queueUrl: string,
+  messages: Message[],
+  jobId: number,
+): Promise<void> {
+  if (messages.length === 0) return;
+  try {
+    const r = await client.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+      }),
+    );
+    if (r.Failed?.length)
+      log.warn('some deletes failed; those messages will be redelivered', { jobId, failed: r.Failed.length });
+  } catch (err) {
+    log.warn('delete failed; the messages will be redelivered', { jobId, error: String(err) });
+  }
+}

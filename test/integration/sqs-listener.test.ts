@@ -1,0 +1,223 @@
+/** SQS-listener ingestion jobs on the real stack: goaws (SQS), worker, Temporal, MariaDB. */
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { createSqsClient } from '../../src/aws';
+import { controlJob } from '../../src/client/jobs';
+import { uniqueName } from '../support/stack';
+import {
+  completeCompressionJobs,
+  eventually,
+  startHarness,
+  waitForStatus,
+  type Harness,
+} from '../support/worker';
+
+let h: Harness;
+let sqs: SQSClient;
+let failDeletesLeft = 0;
+const BUCKET = 'sqs-test-bucket';
+
+beforeAll(async () => {
+  h = await startHarness({
+    settings: { sqsVisibilityTimeoutSec: 3 },
+    faults: {
+      beforeDelete: async () => {
+        if (failDeletesLeft > 0) {
+          failDeletesLeft -= 1;
+          throw new Error('injected: delete failed after the commit');
+        }
+      },
+    },
+  });
+  sqs = createSqsClient(h.settings.aws);
+});
+
+afterAll(async () => {
+  sqs?.destroy();
+  await h?.close();
+});
+
+function notification(
+  key: string,
+  opts: { bucket?: string; event?: string; sequencer?: string } = {},
+): string {
+  return JSON.stringify({
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        eventName: opts.event ?? 'ObjectCreated:Put',
+        eventTime: '2026-11-21T00:00:00.000Z',
+        s3: {
+          bucket: { name: opts.bucket ?? BUCKET },
+          object: {
+            key: encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/'),
+            size: 100,
+            sequencer: opts.sequencer ?? `seq-${key}`,
+          },
+        },
+      },
+    ],
+  });
+}
+
+async function newQueue(): Promise<string> {
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('ingest') }));
+  return QueueUrl!;
+}
+
+async function send(queueUrl: string, bodies: string[]): Promise<void> {
+  for (let i = 0; i < bodies.length; i += 10) {
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: bodies.slice(i, i + 10).map((b, j) => ({ Id: String(j), MessageBody: b })),
+      }),
+    );
+  }
+}
+
+async function queueDepth(queueUrl: string): Promise<number> {
+  const r = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(r.Attributes?.ApproximateNumberOfMessages ?? 0) +
+    Number(r.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
+}
+
+async function paths(jobId: number): Promise<string[]> {
+  const [r] = await h.pool.query<any[]>(
+    'SELECT path FROM log_ingestor_ingested_files WHERE ingestion_job_id = ? ORDER BY path, id',
+    [jobId],
+  );
+  return r.map((x) => x.path);
+}
+
+function config(queueUrl: string, prefix: string, extra: Record<string, unknown> = {}) {
+  return {
+    bucket_name: BUCKET,
+    key_prefix: prefix,
+    queue_url: queueUrl,
+    wait_time_sec: 1,
+    buffer_config: { timeout_sec: 1 },
+    ...extra,
+  };
+}
+
+async function stopAndFinish(jobId: number): Promise<void> {
+  await controlJob(h.store, h.client, jobId, 'stop');
+  await eventually(
+    async () => {
+      await completeCompressionJobs(h.pool);
+      return (await h.store.requireJob(jobId)).status === 'finished';
+    },
+    60_000,
+    `job ${jobId} finished`,
+  );
+}
+
+/** The mixed traffic of the issue: relevant, duplicated, irrelevant and garbage messages. */
+function traffic(prefix: string, n: number): { bodies: string[]; expected: string[] } {
+  const keys = Array.from({ length: n }, (_, i) => `${prefix}file ${String(i).padStart(3, '0')}+x.log`);
+  const bodies = [
+    ...keys.map((k) => notification(k)),
+    ...keys.slice(0, 5).map((k) => notification(k)), // duplicates (same event delivered twice)
+    notification(`${prefix}elsewhere.log`, { bucket: 'another-bucket' }),
+    notification(`not-${prefix}x.log`),
+    notification(`${prefix}gone.log`, { event: 'ObjectRemoved:Delete' }),
+    notification(`${prefix}dir/`),
+    'this is not json',
+    JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: BUCKET }),
+    JSON.stringify({ unrelated: true }),
+  ];
+  return { bodies, expected: keys.map((k) => `${BUCKET}/${k}`) };
+}
+
+test('exactly the relevant objects become rows, garbage is counted, and the queue ends empty', async () => {
+  const queueUrl = await newQueue();
+  const { bodies, expected } = traffic('mixed/', 40);
+  await send(queueUrl, bodies);
+  const jobId = await h.create('sqs_listener', config(queueUrl, 'mixed/'));
+  await eventually(async () => (await queueDepth(queueUrl)) === 0, 60_000, 'queue drained');
+  await eventually(async () => (await paths(jobId)).length === expected.length, 30_000, 'rows');
+  expect(await paths(jobId)).toEqual([...expected].sort());
+  const job = await h.store.requireJob(jobId);
+  expect(job.numMessagesIgnored).toBe(3);
+  expect((await h.store.listIgnoredMessages(jobId)).map((m) => m.reason).sort()).toEqual([
+    'S3 test event',
+    'malformed JSON',
+    'not an S3 event notification (no Records array)',
+  ]);
+  // A genuinely new upload of an already-ingested key (a later event) is ingested again.
+  await send(queueUrl, [notification('mixed/file 000+x.log', { sequencer: 'later-upload' })]);
+  await eventually(async () => (await paths(jobId)).length === expected.length + 1, 30_000, 're-upload');
+  await stopAndFinish(jobId);
+  await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+});
+
+test('a delete that fails after the commit redelivers the messages but creates no duplicate row', async () => {
+  const queueUrl = await newQueue();
+  const { bodies, expected } = traffic('faulty/', 20);
+  failDeletesLeft = 2;
+  await send(queueUrl, bodies);
+  const jobId = await h.create('sqs_listener', config(queueUrl, 'faulty/'));
+  await eventually(
+    async () => failDeletesLeft === 0 && (await queueDepth(queueUrl)) === 0,
+    90_000,
+    'queue drained',
+  );
+  expect(await paths(jobId)).toEqual([...expected].sort());
+  expect((await h.store.requireJob(jobId)).numMessagesIgnored).toBe(3);
+  await stopAndFinish(jobId);
+  await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+});
+
+test('1, 4 and 16 listener tasks give the same final rows', async () => {
+  const results: string[][] = [];
+  for (const listeners of [1, 4, 16]) {
+    const queueUrl = await newQueue();
+    const prefix = `par${listeners}/`;
+    const { bodies, expected } = traffic(prefix, 60);
+    await send(queueUrl, bodies);
+    const jobId = await h.create(
+      'sqs_listener',
+      config(queueUrl, prefix, { num_concurrent_listener_tasks: listeners }),
+    );
+    await eventually(async () => (await queueDepth(queueUrl)) === 0, 60_000, `queue drained (${listeners})`);
+    const got = await paths(jobId);
+    expect(got).toEqual([...expected].sort());
+    results.push(got.map((p) => p.replace(prefix, '')));
+    await stopAndFinish(jobId);
+    await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+  }
+  expect(results[1]).toEqual(results[0]);
+  expect(results[2]).toEqual(results[0]);
+});
+
+test('pause stops receiving (messages stay queued); resume continues', async () => {
+  const queueUrl = await newQueue();
+  const jobId = await h.create('sqs_listener', config(queueUrl, 'pause/'));
+  await waitForStatus(h, jobId, 'running');
+  await controlJob(h.store, h.client, jobId, 'pause');
+  await waitForStatus(h, jobId, 'paused');
+  // The receive in flight is cancelled once the pause reaches it.
+  await new Promise((r) => setTimeout(r, 3_000));
+  await send(queueUrl, [notification('pause/a.log'), notification('pause/b.log')]);
+  await new Promise((r) => setTimeout(r, 3_000));
+  expect(await paths(jobId)).toEqual([]);
+  expect(await queueDepth(queueUrl)).toBe(2);
+  await controlJob(h.store, h.client, jobId, 'resume');
+  await eventually(async () => (await paths(jobId)).length === 2, 30_000, 'resumed');
+  await stopAndFinish(jobId);
+  await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+});
