@@ -294,6 +294,62 @@ test('an executor that loses its lease stops and publishes nothing', async () =>
   expect(await readdir(path.join(archivesDir, STAGING_DIR))).toEqual([]);
 });
 
+test('the finishing transaction refuses to publish for a claim that lost its lease unnoticed', async () => {
+  const key = `finish-${Date.now()}/a.log`;
+  await put(key, generateLogs(1024 * 1024, 8));
+  const jobId = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
+  // A long lease: no renewal happens before the end, so only the final check can catch it.
+  const executor = startExecutor(settings, pool, {
+    archivesDir,
+    leaseMs: 60_000,
+    throttleBytesPerSec: 1024 * 1024,
+  });
+  await waitFor('the job to start archiving', async () => executor.logs.some((r) => r.msg === 'archiving'));
+  await pool.query("UPDATE compression_executor_leases SET claim_token = 'someone-else' WHERE job_id = ?", [
+    jobId,
+  ]);
+  await waitFor('the executor to finish trying', async () =>
+    executor.logs.some((r) => r.msg === 'lease lost before publishing; archive discarded'),
+  );
+  const stats = await executor.stop();
+
+  expect(stats).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
+  const job = await jobRow(pool, jobId);
+  expect(job.status).toBe(RUNNING);
+  expect(job.num_tasks_completed).toBe(0);
+  const [[task]] = await pool.query<any[]>('SELECT status FROM compression_tasks WHERE job_id = ?', [jobId]);
+  expect(task.status).toBe(RUNNING);
+  expect(await listArchiveIds(archivesDir)).toEqual([]);
+  expect(await readdir(path.join(archivesDir, STAGING_DIR))).toEqual([]);
+});
+
+test('shutting down mid-job releases the lease, so another executor takes over at once', async () => {
+  const key = `stop-${Date.now()}/a.log`;
+  const body = generateLogs(2 * 1024 * 1024, 9);
+  await put(key, body);
+  const jobId = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
+  const leaseMs = 60_000;
+  const first = startExecutor(settings, pool, { archivesDir, leaseMs, throttleBytesPerSec: 512 * 1024 });
+  await waitFor('the job to start archiving', async () => first.logs.some((r) => r.msg === 'archiving'));
+  expect(await first.stop()).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
+  const [[lease]] = await pool.query<any[]>('SELECT * FROM compression_executor_leases WHERE job_id = ?', [
+    jobId,
+  ]);
+  expect(Number(lease.lease_expires_ts)).toBe(0);
+  expect(await readdir(path.join(archivesDir, STAGING_DIR))).toEqual([]);
+
+  // Well within the 60 s lease the first executor held, a second one finishes the job.
+  const t0 = Date.now();
+  const second = startExecutor(settings, pool, { archivesDir, leaseMs });
+  const job = (await waitForJobs(pool, [jobId], 20_000)).get(jobId);
+  await second.stop();
+  expect(Date.now() - t0).toBeLessThan(leaseMs / 2);
+  expect(job.status).toBe(SUCCEEDED);
+  expect(second.logs.find((r) => r.msg === 'job claimed')).toMatchObject({ took_over: true, num_claims: 2 });
+  const [index] = await archivesOfJob(archivesDir, jobId);
+  expect((await extractAll(archivesDir, index)).get(key)!.equals(body)).toBe(true);
+});
+
 test('compression ratio on realistic logs', async () => {
   const key = `ratio-${Date.now()}/app.log`;
   const logs = generateLogs(8 * 1024 * 1024, 42);
