@@ -161,6 +161,7 @@ async function runJob(ctx: Context, claim: Claim): Promise<JobResult> {
   let taskId: number | null = null;
   let originalSize = 0;
   try {
+    abort.signal.throwIfAborted(); // shutdown began while this claim was in flight
     const config = await parseClpJobConfig(claim.clpConfig);
     inputs =
       config.input.type === 's3' ? s3Inputs(config.input, ctx.settings.aws) : await fsInputs(config.input);
