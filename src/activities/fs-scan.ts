@@ -49,7 +49,7 @@ export function fsScanActivities({ store }: ActivityDeps) {
         if (!matches(path.relative(root, file))) continue;
         const st = await stat(file).catch(() => undefined); // gone since the listing: skip
         if (!st) continue;
-        if (Math.max(st.mtimeMs, st.ctimeMs) > settledBefore) {
+        if (st.mtimeMs > settledBefore) {
           unsettled += 1;
           continue;
         }

@@ -12,6 +12,7 @@ import type { Db } from '../../src/store/db';
 import { IngestionStore, type JobStatus } from '../../src/store/ingestion-store';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { createWorker } from '../../src/worker';
+import { workflowIdFor } from '../../src/workflows/messages';
 import { createTestDb, uniqueName } from './stack';
 
 let runtimeInstalled = false;
@@ -68,6 +69,13 @@ export async function startHarness(
     taskQueue,
     create: (kind, config, o) => createJob(store, client, kind, config, { taskQueue, ...o }),
     close: async () => {
+      // Close the workflows of unfinished jobs so none outlives its task queue.
+      for (const job of await store.listJobs({ status: ['requested', 'running', 'paused'] })) {
+        await client.workflow
+          .getHandle(workflowIdFor(job.id))
+          .terminate('test finished')
+          .catch(() => undefined);
+      }
       worker.shutdown();
       await running;
       await workerPool.end();
