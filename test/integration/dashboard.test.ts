@@ -1,0 +1,240 @@
+/**
+ * The dashboard in headless Chromium (Debian's /usr/bin/chromium, driven by
+ * playwright-core; scripts/install-browser.sh installs it) against the real
+ * API, worker and stack: jobs appear with their counters, rates, failed files
+ * and Temporal links, and the pause button pauses a job for real.
+ *
+ * The screenshot goes to .stack/screenshots/dashboard.png; with
+ * CLP_UPDATE_DOCS_SCREENSHOT=1 also to docs/dashboard.png (committed).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import type { FastifyInstance } from 'fastify';
+// The page functions below run in the browser; this project's tsconfig has no DOM types.
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { CompressionJobStatus } from '../../src/store/schema';
+import { apiServer, isolateJobIds, terminateOpenWorkflows } from '../support/http';
+import { createTestBucket } from '../support/stack';
+import {
+  completeCompressionJobs,
+  eventually,
+  startHarness,
+  waitForStatus,
+  type Harness,
+} from '../support/worker';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+const ROOT = path.resolve(__dirname, '..', '..');
+const TOKEN = 'dashboard-test-token';
+
+let h: Harness;
+let bucket: string;
+let api: FastifyInstance;
+let base: string;
+let browser: Browser;
+
+async function post(url: string, body?: unknown, token?: string): Promise<any> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${base}${url}`, {
+    method: 'POST',
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`POST ${url}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function put(keys: string[]): Promise<void> {
+  for (const key of keys) {
+    await h.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: `log line for ${key}\n`.repeat(20) }),
+    );
+  }
+}
+
+function s3Job(prefix: string, extra: Record<string, unknown> = {}) {
+  return {
+    bucket_name: bucket,
+    key_prefix: prefix,
+    scanning_interval_sec: 1,
+    buffer_config: { flush_threshold_bytes: 1 << 30, timeout_sec: 1 },
+    ...extra,
+  };
+}
+
+async function newPage(): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(msg.text());
+  });
+  return { page, errors };
+}
+
+const row = (id: number) => `#jobs tr[data-job-id="${id}"]`;
+
+if (!haveChromium) {
+  test.skip(`dashboard browser test skipped: ${CHROMIUM} is absent (run scripts/install-browser.sh)`, () => {});
+} else {
+  beforeAll(async () => {
+    h = await startHarness();
+    await isolateJobIds(h);
+    bucket = await createTestBucket(h.s3);
+    api = await apiServer(h);
+    await api.listen({ host: '127.0.0.1', port: 0 });
+    const addr = api.server.address();
+    if (!addr || typeof addr === 'string') throw new Error('no listening address');
+    base = `http://127.0.0.1:${addr.port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await api?.close();
+    if (h) await terminateOpenWorkflows(h);
+    await h?.close();
+  });
+
+  test('jobs appear with counters, rates, failed files and Temporal links; pause from the page pauses the job', async () => {
+    // A job whose compression job fails: its files are listed with the compression job id.
+    await put(['batch/part-1.log', 'batch/part-2.log', 'batch/part-3.log']);
+    const failing = (await post('/s3_scanner', s3Job('batch/', { dataset: 'batch' }))).id;
+    await eventually(
+      async () => (await h.store.countFilesByStatus(failing)).submitted === 3,
+      30_000,
+      'submitted',
+    );
+    await completeCompressionJobs(h.pool, CompressionJobStatus.FAILED);
+    await eventually(async () => (await h.store.requireJob(failing)).numFilesFailed === 3, 30_000, 'failed');
+
+    // A job that compressed its files, one that failed outright, and the one to pause.
+    await put(Array.from({ length: 40 }, (_, i) => `web/access-${String(i).padStart(3, '0')}.log`));
+    const web = (await post('/s3_scanner', s3Job('web/', { dataset: 'web' }))).id;
+    await eventually(async () => (await h.store.countFilesByStatus(web)).submitted === 40, 30_000, 'web');
+    await completeCompressionJobs(h.pool);
+    const broken = (await post('/s3_scanner', { ...s3Job('x/'), bucket_name: 'no-such-bucket-dashboard' }))
+      .id;
+    await waitForStatus(h, broken, 'failed');
+    const target = (await post('/s3_scanner', s3Job('app/', { dataset: 'app' }))).id;
+
+    const { page, errors } = await newPage();
+    await page.goto(`${base}/ui`);
+    await page.waitForSelector(`${row(target)}[data-status="running"]`, { timeout: 30_000 });
+    for (const id of [failing, web, broken, target]) await page.waitForSelector(row(id));
+    expect(await page.textContent(`${row(broken)} .status`)).toBe('failed');
+    expect(await page.textContent(`${row(broken)} .error-msg`)).toMatch(/NoSuchBucket/);
+    await eventually(
+      async () => (await page.textContent(`${row(web)} .compressed`)) === '40',
+      15_000,
+      'web counters',
+    );
+    expect(await page.textContent(`${row(failing)} .failed`)).toBe('3');
+
+    // The Temporal Web UI link of each job.
+    expect(await page.getAttribute(`${row(target)} a.workflow-link`, 'href')).toBe(
+      `http://127.0.0.1:8233/namespaces/${h.client.options.namespace}/workflows/clp-ingestion-job-${target}`,
+    );
+
+    // Failed files with their compression job ids.
+    const failedRows = await page.$$eval('#failed-files tbody tr', (trs: any[]) =>
+      trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td: any) => td.textContent)),
+    );
+    const failedFiles = await h.store.listFiles(failing, { status: 'failed' });
+    expect(failedRows).toEqual(
+      failedFiles.map((f) => [
+        `#${failing}`,
+        f.path,
+        f.size.toLocaleString('en-US'),
+        String(f.compressionJobId),
+      ]),
+    );
+
+    // Rates appear once two refreshes have been sampled (~2 s apart).
+    await page.waitForFunction(
+      (sel) => /^\d/.test((globalThis as any).document.querySelector(sel)?.textContent ?? ''),
+      `${row(web)} .ingest-rate`,
+      { timeout: 10_000 },
+    );
+
+    // Pause from the page: the row, the DB and the workflow all say paused.
+    expect(await page.isEnabled(`${row(target)} button[data-action="resume"]`)).toBe(false);
+    await page.click(`${row(target)} button[data-action="pause"]`);
+    await page.waitForSelector(`${row(target)}[data-status="paused"]`, { timeout: 30_000 });
+    expect((await h.store.requireJob(target)).status).toBe('paused');
+    expect(await page.textContent('#message')).toBe(`pause sent to job ${target}`);
+    expect(await page.isEnabled(`${row(target)} button[data-action="resume"]`)).toBe(true);
+    expect(await page.isEnabled(`${row(target)} button[data-action="pause"]`)).toBe(false);
+
+    // The detail panel shows the live workflow state.
+    await page.click(`${row(target)} td:first-child button`);
+    await page.waitForSelector('#detail:not([hidden])');
+    await eventually(
+      async () => /paused/.test((await page.textContent('#detail-fields')) ?? ''),
+      10_000,
+      'detail',
+    );
+
+    // New objects while the page refreshes: the web job's ingest rate goes above zero.
+    const more = Array.from({ length: 30 }, (_, i) => `web/late-${String(i).padStart(3, '0')}.log`);
+    const trickle = (async () => {
+      for (let i = 0; i < more.length; i += 5) {
+        await put(more.slice(i, i + 5));
+        await new Promise((r) => setTimeout(r, 400));
+      }
+    })();
+    await page.waitForFunction(
+      (sel) => Number((globalThis as any).document.querySelector(sel)?.textContent) > 0,
+      `${row(web)} .ingest-rate`,
+      { timeout: 20_000 },
+    );
+    await trickle;
+    const shots = path.join(ROOT, '.stack', 'screenshots');
+    mkdirSync(shots, { recursive: true });
+    await page.screenshot({ path: path.join(shots, 'dashboard.png'), fullPage: true });
+    if (process.env.CLP_UPDATE_DOCS_SCREENSHOT === '1') {
+      mkdirSync(path.join(ROOT, 'docs'), { recursive: true });
+      await page.screenshot({ path: path.join(ROOT, 'docs', 'dashboard.png'), fullPage: true });
+    }
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  test('with an API token the page asks for it, then shows the jobs', async () => {
+    const secured = await apiServer(h, { authToken: TOKEN });
+    await secured.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const addr = secured.server.address();
+      if (!addr || typeof addr === 'string') throw new Error('no listening address');
+      const { page } = await newPage();
+      await page.goto(`http://127.0.0.1:${addr.port}/ui`);
+      await page.waitForSelector('#token-form:not([hidden])');
+      expect(await page.textContent('#refresh-state')).toMatch(/missing bearer token/);
+      await page.fill('#token-input', TOKEN);
+      await page.click('#token-form button[type="submit"]');
+      await page.waitForSelector('#jobs tbody tr[data-job-id]');
+      expect(await page.isHidden('#token-form')).toBe(true);
+      await page.close();
+    } finally {
+      await secured.close();
+    }
+  });
+}
