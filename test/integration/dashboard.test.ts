@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 // The page functions below run in the browser; this project's tsconfig has no DOM types.
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CompressionJobStatus } from '../../src/store/schema';
-import { apiServer, isolateJobIds, terminateOpenWorkflows } from '../support/http';
+import { apiServer, terminateOpenWorkflows } from '../support/http';
 import { createTestBucket } from '../support/stack';
 import {
   completeCompressionJobs,
@@ -84,7 +84,6 @@ if (!haveChromium) {
 } else {
   beforeAll(async () => {
     h = await startHarness();
-    await isolateJobIds(h);
     bucket = await createTestBucket(h.s3);
     api = await apiServer(h);
     await api.listen({ host: '127.0.0.1', port: 0 });

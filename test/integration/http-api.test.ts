@@ -15,7 +15,7 @@ import { HEALTH_TEXT, routesOf, type ServerOptions } from '../../src/client/http
 import { createPool } from '../../src/store/db';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { CompressionJobStatus } from '../../src/store/schema';
-import { apiServer, isolateJobIds, terminateOpenWorkflows } from '../support/http';
+import { apiServer, terminateOpenWorkflows } from '../support/http';
 import { createTestBucket, uniqueName } from '../support/stack';
 import {
   completeCompressionJobs,
@@ -35,7 +35,6 @@ const server = (extra: Partial<ServerOptions> = {}) => apiServer(h, extra);
 
 beforeAll(async () => {
   h = await startHarness();
-  await isolateJobIds(h);
   bucket = await createTestBucket(h.s3);
   app = await server();
   doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();

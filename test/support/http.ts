@@ -1,9 +1,7 @@
 /** Helpers for the REST API and dashboard tests. */
-import { randomInt } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { buildServer, type ServerOptions } from '../../src/client/http/server';
-import { TABLES } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';
 import type { Harness } from './worker';
 
@@ -17,17 +15,6 @@ export function apiServer(h: Harness, extra: Partial<ServerOptions> = {}): Promi
     authToken: '',
     ...extra,
   });
-}
-
-/**
- * Every throwaway DB numbers its jobs from 1, but workflow ids (one per job
- * id) live in the one shared Temporal namespace: a run still open from another
- * suite would swallow this suite's job 1. Start this DB's ids somewhere unused.
- */
-export async function isolateJobIds(h: Harness): Promise<void> {
-  await h.pool.query(`ALTER TABLE ${TABLES.ingestionJobs} AUTO_INCREMENT = ?`, [
-    randomInt(1_000_000, 2_000_000_000),
-  ]);
 }
 
 /** Closes the workflows of this suite's unfinished jobs, so none outlives its task queue. */
