@@ -7,7 +7,8 @@
 #   scripts/stack.sh app-up    start the worker and the executor (from dist/)
 #   scripts/stack.sh down      stop what this script started (by PID file)
 #   scripts/stack.sh status    one line per server
-#   scripts/stack.sh logs [s]  tail the logs (s = temporal|mariadb|minio|goaws)
+#   scripts/stack.sh logs [s]  tail the logs (s = temporal|mariadb|minio|goaws|worker|executor)
+#   scripts/stack.sh temporal  the pinned Temporal CLI, pointed at the stack (e.g. workflow list)
 #
 # Binaries are built once into $CLP_INGESTOR_TOOLS (default
 # ~/.cache/clp-ingestor/bin), one file per pinned version, so a fresh clone
@@ -276,5 +277,6 @@ case "${1:-}" in
   stop) shift; for s in "$@"; do stop_one "$s"; done ;;
   status) cmd_status ;;
   logs) shift; cmd_logs "$@" ;;
-  *) echo "usage: scripts/stack.sh install|up|app-up|app-down|down|status|logs [service]|stop service..." >&2; exit 2 ;;
+  temporal) shift; TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE}" exec "$TEMPORAL_BIN" "$@" ;;
+  *) echo "usage: scripts/stack.sh install|up|app-up|app-down|down|status|logs [service]|stop service...|temporal args..." >&2; exit 2 ;;
 esac

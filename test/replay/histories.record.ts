@@ -1,0 +1,147 @@
+/**
+ * Records the workflow histories that the replay test replays. Not part of the
+ * test suite: run `npm run record-histories` (the stack must be up) after a
+ * deliberate, patched() change to workflow code, and commit the new fixtures.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createSqsClient } from '../../src/aws';
+import { controlJob } from '../../src/client/jobs';
+import { workflowIdFor } from '../../src/workflows/messages';
+import { createTestBucket, uniqueName } from '../support/stack';
+import {
+  completeCompressionJobs,
+  eventually,
+  startHarness,
+  waitForStatus,
+  type Harness,
+} from '../support/worker';
+
+const OUT = path.join(__dirname, '..', 'fixtures', 'histories');
+const STACK = path.join(__dirname, '..', '..', 'scripts', 'stack.sh');
+const run = promisify(execFile);
+let h: Harness;
+let bucket: string;
+
+beforeAll(async () => {
+  mkdirSync(OUT, { recursive: true });
+  h = await startHarness();
+  bucket = await createTestBucket(h.s3);
+});
+afterAll(() => h?.close());
+
+async function put(keys: string[]): Promise<void> {
+  for (const Key of keys)
+    await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `log ${Key}\n`.repeat(20) }));
+}
+
+/** Saves a run's history as `temporal workflow show -o json` prints it (the format replay loads). */
+async function save(name: string, jobId: number, runId?: string): Promise<void> {
+  const args = ['temporal', 'workflow', 'show', '-w', workflowIdFor(jobId), '-o', 'json'];
+  if (runId) args.push('-r', runId);
+  const { stdout } = await run('bash', [STACK, ...args], { maxBuffer: 64 * 1024 * 1024 });
+  JSON.parse(stdout); // fail here, not in the replay test, on anything but JSON
+  writeFileSync(path.join(OUT, `${name}.json`), stdout);
+}
+
+async function finish(jobId: number): Promise<void> {
+  await controlJob(h.store, h.client, jobId, 'stop');
+  await eventually(async () => {
+    await completeCompressionJobs(h.pool);
+    return (await h.store.requireJob(jobId)).status === 'finished';
+  });
+}
+
+const s3Config = (prefix: string, extra: object = {}) => ({
+  bucket_name: bucket,
+  key_prefix: prefix,
+  scanning_interval_sec: 0.5,
+  buffer_config: { flush_threshold_bytes: 2000, timeout_sec: 1 },
+  ...extra,
+});
+
+test('scan with several flushes, then stop', async () => {
+  const jobId = await h.create('s3_scanner', s3Config('flushes/'));
+  for (let batch = 0; batch < 3; batch++) {
+    await put(Array.from({ length: 4 }, (_, i) => `flushes/b${batch}-${i}.log`));
+    await eventually(async () => {
+      const c = await h.store.countFilesByStatus(jobId);
+      return c.buffered === 0 && c.submitted + c.compressed === 4 * (batch + 1);
+    });
+    await completeCompressionJobs(h.pool);
+  }
+  await eventually(async () => (await h.store.requireJob(jobId)).numFilesCompressed === 12);
+  await finish(jobId);
+  await save('s3-scan-several-flushes', jobId);
+});
+
+test('pause and resume, then stop', async () => {
+  await put(['pause/a.log']);
+  const jobId = await h.create('s3_scanner', s3Config('pause/'));
+  await eventually(async () => (await h.store.requireJob(jobId)).numFilesIngested === 1);
+  await controlJob(h.store, h.client, jobId, 'pause');
+  await waitForStatus(h, jobId, 'paused');
+  await put(['pause/b.log']);
+  await controlJob(h.store, h.client, jobId, 'resume');
+  await eventually(async () => (await h.store.requireJob(jobId)).numFilesIngested === 2);
+  await finish(jobId);
+  await save('s3-pause-resume-stop', jobId);
+});
+
+test('a non-recoverable failure', async () => {
+  const jobId = await h.create('s3_scanner', {
+    ...s3Config('x/'),
+    bucket_name: 'no-such-bucket-for-history',
+  });
+  await waitForStatus(h, jobId, 'failed');
+  await h.client.workflow.getHandle(workflowIdFor(jobId)).result();
+  await save('s3-failure-missing-bucket', jobId);
+});
+
+test('continue-as-new', async () => {
+  const jobId = await h.create('s3_scanner', s3Config('can/'), { maxHistoryEvents: 40 });
+  const firstRunId = (await h.client.workflow.getHandle(workflowIdFor(jobId)).describe()).runId;
+  for (let i = 0; i < 6; i++) {
+    await put([`can/f${i}.log`]);
+    await new Promise((r) => setTimeout(r, 800));
+    await completeCompressionJobs(h.pool);
+  }
+  await finish(jobId);
+  await save('s3-continue-as-new-first-run', jobId, firstRunId);
+  await save('s3-continue-as-new-last-run', jobId);
+});
+
+test('an SQS-listener job', async () => {
+  const sqs = createSqsClient(h.settings.aws);
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('history') }));
+  const jobId = await h.create('sqs_listener', {
+    bucket_name: bucket,
+    key_prefix: 'sqs/',
+    queue_url: QueueUrl,
+    wait_time_sec: 1,
+    buffer_config: { timeout_sec: 1 },
+  });
+  for (const key of ['sqs/a.log', 'sqs/b.log']) {
+    const body = JSON.stringify({
+      Records: [
+        {
+          eventName: 'ObjectCreated:Put',
+          s3: { bucket: { name: bucket }, object: { key, size: 10, sequencer: '1' } },
+        },
+      ],
+    });
+    await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: body }));
+  }
+  await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'garbage' }));
+  await eventually(async () => (await h.store.requireJob(jobId)).numFilesIngested === 2);
+  await controlJob(h.store, h.client, jobId, 'pause');
+  await waitForStatus(h, jobId, 'paused');
+  await controlJob(h.store, h.client, jobId, 'resume');
+  await finish(jobId);
+  sqs.destroy();
+  await save('sqs-listener-pause-resume-stop', jobId);
+});

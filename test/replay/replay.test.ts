@@ -1,0 +1,72 @@
+/**
+ * Deterministic replay: every recorded history in test/fixtures/histories is
+ * replayed against the current workflow code. A change to workflow code that
+ * would break running workflows fails here (regenerate fixtures only for a
+ * deliberate change guarded by patched(); see README "Changing workflow code").
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker } from '@temporalio/worker';
+
+const DIR = path.join(__dirname, '..', 'fixtures', 'histories');
+const fixtures = readdirSync(DIR).filter((f) => f.endsWith('.json'));
+
+beforeAll(() => {
+  // The nondeterminism test makes the core log a warning per history: expected, so quiet.
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+  });
+});
+
+function histories() {
+  return fixtures.map((f) => ({
+    workflowId: path.basename(f, '.json'),
+    history: JSON.parse(readFileSync(path.join(DIR, f), 'utf8')),
+  }));
+}
+
+async function replayAll(workflowsPath: string) {
+  const results: { workflowId: string; error?: unknown }[] = [];
+  for await (const r of Worker.runReplayHistories({ workflowsPath }, histories())) results.push(r);
+  return results;
+}
+
+test('the fixtures cover scans with flushes, pause/resume/stop, failure, continue-as-new and SQS', () => {
+  expect(fixtures.sort()).toEqual(
+    expect.arrayContaining([
+      's3-scan-several-flushes.json',
+      's3-pause-resume-stop.json',
+      's3-failure-missing-bucket.json',
+      's3-continue-as-new-first-run.json',
+      'sqs-listener-pause-resume-stop.json',
+    ]),
+  );
+  const events = (f: string) => readFileSync(path.join(DIR, f), 'utf8');
+  expect(events('s3-continue-as-new-first-run.json')).toContain(
+    'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW',
+  );
+  expect(events('s3-pause-resume-stop.json')).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED');
+  expect(events('s3-failure-missing-bucket.json')).toContain('NoSuchBucket');
+});
+
+test('every recorded history replays against the current workflow code', async () => {
+  const results = await replayAll(require.resolve('../../src/workflows'));
+  expect(results.map((r) => r.workflowId).sort()).toEqual(
+    fixtures.map((f) => path.basename(f, '.json')).sort(),
+  );
+  for (const r of results)
+    expect({ workflowId: r.workflowId, error: r.error }).toEqual({
+      workflowId: r.workflowId,
+      error: undefined,
+    });
+});
+
+test('a nondeterministic edit to the workflow fails replay', async () => {
+  const results = await replayAll(require.resolve('./nondeterministic-workflows'));
+  expect(results).toHaveLength(fixtures.length);
+  for (const r of results) {
+    expect(r.error).toBeDefined();
+    expect(String((r.error as Error).name)).toMatch(/DeterminismViolation/);
+  }
+});
