@@ -7,6 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/stack.sh up
 bash scripts/setup-node.sh
+bash scripts/install-browser.sh   # Debian's Chromium, for the dashboard test
 export CLP_INGESTOR_ENV_FILE="${CLP_INGESTOR_ENV_FILE:-$ROOT/config/local.env}"
 npm run --silent lint
 npm run --silent build
