@@ -6,6 +6,7 @@
  */
 import { opendir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { Context } from '@temporalio/activity';
 import picomatch from 'picomatch';
 import type { FsConfig } from '../config/job-config';
 import type { BufferSnapshot, NewFile } from '../store/ingestion-store';
@@ -55,6 +56,7 @@ export function fsScanActivities({ store }: ActivityDeps) {
         }
         batch.push({ path: file, size: st.size });
         if (batch.length >= BATCH) {
+          Context.current().heartbeat({ recorded });
           recorded += await store.recordFiles(jobId, batch);
           batch = [];
         }

@@ -46,8 +46,18 @@ const retry: RetryPolicy = {
   nonRetryableErrorTypes: ['NonRecoverableIngestionError'],
 };
 
-const { startJob, setJobStatus, getBufferSnapshot, scanS3Page, scanFsDirectory, flushBuffer } =
-  proxyActivities<Activities>({ startToCloseTimeout: '2m', retry });
+// Short activities: one page, one scan, one transaction. A worker that dies
+// mid-call is noticed when the timeout passes, so keep it short.
+const { startJob, setJobStatus, getBufferSnapshot, scanS3Page, flushBuffer } = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry,
+});
+/** A directory walk may take long on a huge tree; it heartbeats per batch. */
+const { scanFsDirectory } = proxyActivities<Activities>({
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '30s',
+  retry,
+});
 
 /** An SQS receive call runs this long at most, so history grows by a few events a minute. */
 const SQS_RECEIVE_PERIOD_MS = 60_000;
