@@ -4,6 +4,8 @@
  * machines, against one Temporal cluster and one CLP DB.
  */
 import { Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import { WORKFLOW_BUNDLE } from './bundle-workflows';
 import { createActivities, type Activities, type SqsFaults } from './activities';
 import { createS3Client, createSqsClient, type S3Target } from './aws';
 import { loadEnvFile, loadSettings, type Settings } from './config/settings';
@@ -41,7 +43,10 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
     connection,
     namespace,
     taskQueue: opts.taskQueue ?? settings.taskQueue,
-    workflowsPath: require.resolve('./workflows'),
+    // The build's prebundled workflow code when present (npm run build); else bundle now.
+    ...(existsSync(WORKFLOW_BUNDLE)
+      ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
+      : { workflowsPath: require.resolve('./workflows') }),
     activities: (opts.wrapActivities ?? ((a) => a))(
       createActivities(
         {
@@ -57,6 +62,22 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
     maxConcurrentActivityTaskExecutions: 100,
   });
   return { worker, pool, store, connection };
+}
+
+/**
+ * Test-only fault injection for the crash-loop suite (test/fault): with
+ * CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE=p the process kills itself with
+ * SIGKILL, with probability p, after an SQS batch is committed and before its
+ * messages are deleted: the window that persist-then-delete must survive.
+ */
+function faultsFromEnv(): SqsFaults {
+  const p = Number(process.env.CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE ?? 0);
+  if (!(p > 0)) return {};
+  return {
+    beforeDelete: async () => {
+      if (Math.random() < p) process.kill(process.pid, 'SIGKILL');
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -75,7 +96,7 @@ async function main(): Promise<void> {
   await client.connection.close();
   await pool.end();
 
-  const { worker, pool: workerPool, connection } = await createWorker(settings);
+  const { worker, pool: workerPool, connection } = await createWorker(settings, { faults: faultsFromEnv() });
   console.log(JSON.stringify({ msg: 'worker started', taskQueue: settings.taskQueue, pid: process.pid }));
   await worker.run();
   await workerPool.end();

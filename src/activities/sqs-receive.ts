@@ -12,6 +12,7 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { setMaxListeners } from 'node:events';
 import { Context, log } from '@temporalio/activity';
 import type { SqsListenerConfig } from '../config/job-config';
 import type { BufferSnapshot, IgnoredMessage, NewFile } from '../store/ingestion-store';
@@ -97,6 +98,8 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
       const beat = setInterval(() => ctx.heartbeat(totals), 1_000);
       // One failing listener stops the others, so none records after the call ends.
       const stop = new AbortController();
+      // Each listener's long poll listens on this signal at once: up to 32 by design.
+      setMaxListeners(64, stop.signal);
       const onCancel = () => stop.abort();
       ctx.cancellationSignal.addEventListener('abort', onCancel);
       const listener = async () => {

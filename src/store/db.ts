@@ -21,18 +21,30 @@ export function createPool(db: DbSettings): Pool {
   });
 }
 
-/** Runs fn in one transaction: commits if it returns, rolls back if it throws. */
+/** InnoDB chose this transaction as a deadlock victim or it waited too long: safe to run again. */
+const RETRYABLE_TX_ERRORS = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+const TX_ATTEMPTS = 5;
+
+/**
+ * Runs fn in one transaction: commits if it returns, rolls back if it throws.
+ * A transaction rolled back as a deadlock victim is run again from the start
+ * (fn must therefore only touch the database through tx).
+ */
 export async function withTransaction<T>(db: Pool, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  const tx = await db.getConnection();
-  try {
-    await tx.beginTransaction();
-    const result = await fn(tx);
-    await tx.commit();
-    return result;
-  } catch (err) {
-    await tx.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    tx.release();
+  for (let attempt = 1; ; attempt++) {
+    const tx = await db.getConnection();
+    try {
+      await tx.beginTransaction();
+      const result = await fn(tx);
+      await tx.commit();
+      return result;
+    } catch (err) {
+      await tx.rollback().catch(() => undefined);
+      const code = (err as { code?: string }).code;
+      if (attempt >= TX_ATTEMPTS || !code || !RETRYABLE_TX_ERRORS.has(code)) throw err;
+      await new Promise((r) => setTimeout(r, 10 * attempt + Math.random() * 20));
+    } finally {
+      tx.release();
+    }
   }
 }

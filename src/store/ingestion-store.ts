@@ -96,6 +96,15 @@ const TERMINAL_COMPRESSION = [
 ] as const;
 const INSERT_CHUNK = 1000;
 
+/**
+ * Every transaction that writes a job's files takes the job row's lock first,
+ * so writers of one job (concurrent SQS listeners, a flush, a completion)
+ * queue up in one order instead of deadlocking on index gaps.
+ */
+async function lockJob(tx: Tx, jobId: number): Promise<void> {
+  await tx.query(`SELECT id FROM ${J} WHERE id = ? FOR UPDATE`, [jobId]);
+}
+
 function dedupHash(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
 }
@@ -251,6 +260,7 @@ export class IngestionStore {
     newCursor: string,
   ): Promise<number> {
     return withTransaction(this.db, async (tx) => {
+      await lockJob(tx, jobId);
       const [res] = await tx.query<ResultSetHeader>(
         `UPDATE ${S} SET last_ingested_key = ? WHERE id = ? AND last_ingested_key <=> ?`,
         [newCursor, jobId, expectedCursor],
@@ -263,7 +273,10 @@ export class IngestionStore {
   /** Records files (SQS, fs) as `buffered`; ones already recorded are skipped. */
   async recordFiles(jobId: number, files: NewFile[]): Promise<number> {
     if (files.length === 0) return 0;
-    return withTransaction(this.db, (tx) => this.insertFiles(tx, jobId, files));
+    return withTransaction(this.db, async (tx) => {
+      await lockJob(tx, jobId);
+      return this.insertFiles(tx, jobId, files);
+    });
   }
 
   /**
@@ -278,6 +291,7 @@ export class IngestionStore {
   ): Promise<{ recorded: number; ignored: number }> {
     if (files.length === 0 && ignored.length === 0) return { recorded: 0, ignored: 0 };
     return withTransaction(this.db, async (tx) => {
+      await lockJob(tx, jobId);
       const recorded = files.length ? await this.insertFiles(tx, jobId, files) : 0;
       let newlyIgnored = 0;
       if (ignored.length) {
@@ -381,6 +395,7 @@ export class IngestionStore {
     buildClpConfig: (paths: string[]) => Promise<Buffer>,
   ): Promise<Submission> {
     return withTransaction(this.db, async (tx) => {
+      await lockJob(tx, jobId);
       const [[done]] = await tx.query<RowDataPacket[]>(
         `SELECT compression_job_id, num_files FROM ${SUB} WHERE ingestion_job_id = ? AND flush_seq = ? FOR UPDATE`,
         [jobId, flushSeq],
@@ -443,6 +458,7 @@ export class IngestionStore {
     );
     if (terminal.length === 0) return [];
     return withTransaction(this.db, async (tx) => {
+      await lockJob(tx, jobId);
       const finalized: FinalizedCompressionJob[] = [];
       let compressed = 0;
       let failed = 0;

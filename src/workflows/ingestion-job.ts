@@ -63,10 +63,12 @@ const { scanFsDirectory } = proxyActivities<Activities>({
 const SQS_RECEIVE_PERIOD_MS = 60_000;
 const { receiveSqsMessages } = proxyActivities<Activities>({
   startToCloseTimeout: SQS_RECEIVE_PERIOD_MS + 120_000,
-  heartbeatTimeout: '10s',
+  // Heartbeats every second: a dead listener is noticed within seconds and,
+  // with a short retry cap, the queue is being drained again soon after.
+  heartbeatTimeout: '5s',
   // Wait for the activity to persist its last batch before moving on.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry,
+  retry: { ...retry, maximumInterval: '5s' },
 });
 
 /** Waits poll for up to AWAIT_MAX_WAIT_MS and heartbeat every few seconds. */

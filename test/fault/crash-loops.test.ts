@@ -1,0 +1,226 @@
+/**
+ * Crash loops while data flows (the replay seeds' test): processes are
+ * SIGKILLed at random moments, FAULT_CYCLES times (default 15), and restarted.
+ * Every cycle must recover within RECOVERY_BOUND_MS; at the end every object
+ * is recorded exactly once and compressed, and compression jobs partition it.
+ */
+import { CreateQueueCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { createSqsClient } from '../../src/aws';
+import { createJob } from '../../src/client/jobs';
+import { createTestBucket } from '../support/stack';
+import { eventually } from '../support/worker';
+import {
+  assertExactlyOnce,
+  CYCLES,
+  progressMark,
+  randomBetween,
+  report,
+  sleep,
+  startRig,
+  stopJob,
+  upload,
+  waitAllCompressed,
+  type Proc,
+  type Rig,
+} from './support';
+
+/** Worst case: an activity lost with its worker is retried after its 30 s timeout. */
+const RECOVERY_BOUND_MS = 60_000;
+const INITIAL_OBJECTS = Number(process.env.FAULT_OBJECTS ?? 2000);
+const PER_CYCLE = 40;
+
+jest.setTimeout(30 * 60_000);
+
+/**
+ * Kills `victim` CYCLES times while `feed()` adds work; after each restart
+ * waits until the job makes progress again and records how long that took.
+ */
+async function crashLoop(
+  rig: Rig,
+  victim: Proc,
+  jobId: number,
+  feed: (cycle: number) => Promise<void>,
+  mark: () => Promise<number> = () => progressMark(rig.pool, jobId),
+) {
+  const recoveries: number[] = [];
+  for (let cycle = 0; cycle < CYCLES; cycle++) {
+    await sleep(randomBetween(500, 3000));
+    await victim.kill('SIGKILL');
+    await feed(cycle); // new work arrives while the victim is down
+    const before = await mark();
+    const restarted = Date.now();
+    victim.start();
+    await eventually(
+      async () => {
+        rig.worker.ensureRunning();
+        rig.executor.ensureRunning();
+        return (await mark()) > before;
+      },
+      RECOVERY_BOUND_MS,
+      `progress after restart ${cycle + 1} of ${victim.name}`,
+    );
+    recoveries.push(Date.now() - restarted);
+  }
+  return recoveries;
+}
+
+test(`S3 scanner: the worker is SIGKILLed ${CYCLES} times while objects are uploaded and compressed`, async () => {
+  const rig = await startRig();
+  try {
+    const bucket = await createTestBucket(rig.s3);
+    const keys = Array.from({ length: INITIAL_OBJECTS }, (_, i) => `crash/${String(i).padStart(6, '0')}.log`);
+    await upload(rig.s3, bucket, keys);
+    const jobId = await createJob(
+      rig.store,
+      rig.client,
+      's3_scanner',
+      {
+        bucket_name: bucket,
+        key_prefix: 'crash/',
+        scanning_interval_sec: 1,
+        buffer_config: { flush_threshold_bytes: 256 * 1024, timeout_sec: 2 },
+      },
+      { taskQueue: rig.taskQueue },
+    );
+    const recoveries = await crashLoop(rig, rig.worker, jobId, async (cycle) => {
+      const more = Array.from(
+        { length: PER_CYCLE },
+        (_, i) => `crash/late-${cycle}-${String(i).padStart(3, '0')}.log`,
+      );
+      await upload(rig.s3, bucket, more);
+      keys.push(...more);
+    });
+    await waitAllCompressed(rig, jobId, keys.length);
+    await assertExactlyOnce(rig, jobId, bucket, keys);
+    await stopJob(rig, jobId);
+    const r = report('s3-scanner-worker-crash-loop', recoveries, keys.length);
+    expect(r.maxMs).toBeLessThan(RECOVERY_BOUND_MS);
+  } finally {
+    await rig.close();
+  }
+});
+
+test(`SQS listener: the worker dies ${CYCLES} times, often between commit and delete`, async () => {
+  // The worker also kills itself after about one commit in twenty, before deleting.
+  const rig = await startRig({
+    CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE: '0.05',
+    CLP_SQS_VISIBILITY_TIMEOUT_SEC: '5',
+  });
+  const sqs = createSqsClient(rig.settings.aws);
+  try {
+    const bucket = 'fault-sqs-bucket';
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `fault-${Date.now()}` }));
+    const keys: string[] = [];
+    const send = async (batch: string[]) => {
+      for (let i = 0; i < batch.length; i += 10) {
+        await sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl,
+            Entries: batch.slice(i, i + 10).map((key, j) => ({
+              Id: String(j),
+              MessageBody: JSON.stringify({
+                Records: [
+                  {
+                    eventName: 'ObjectCreated:Put',
+                    s3: { bucket: { name: bucket }, object: { key, size: 100, sequencer: `s-${key}` } },
+                  },
+                ],
+              }),
+            })),
+          }),
+        );
+      }
+      keys.push(...batch);
+    };
+    await send(Array.from({ length: 300 }, (_, i) => `q/initial-${String(i).padStart(4, '0')}.log`));
+    const jobId = await createJob(
+      rig.store,
+      rig.client,
+      'sqs_listener',
+      {
+        bucket_name: bucket,
+        key_prefix: 'q/',
+        queue_url: QueueUrl,
+        wait_time_sec: 1,
+        num_concurrent_listener_tasks: 4,
+        buffer_config: { flush_threshold_bytes: 8 * 1024, timeout_sec: 2 },
+      },
+      { taskQueue: rig.taskQueue },
+    );
+    // The executor cannot fetch these objects (there are none): compression jobs
+    // fail, which is still a terminal fate for every file; count those instead.
+    const recoveries = await crashLoop(rig, rig.worker, jobId, (cycle) =>
+      send(Array.from({ length: PER_CYCLE }, (_, i) => `q/late-${cycle}-${String(i).padStart(3, '0')}.log`)),
+    );
+    await eventually(
+      async () => {
+        rig.worker.ensureRunning();
+        const job = await rig.store.requireJob(jobId);
+        return job.numFilesCompressed + job.numFilesFailed === keys.length;
+      },
+      240_000,
+      'every message recorded and every file given its fate',
+    );
+    const [rows] = await rig.pool.query<any[]>(
+      'SELECT path FROM log_ingestor_ingested_files WHERE ingestion_job_id = ? ORDER BY path',
+      [jobId],
+    );
+    expect(rows.map((r) => r.path)).toEqual(keys.map((k) => `${bucket}/${k}`).sort());
+    const job = await rig.store.requireJob(jobId);
+    expect(job.numFilesIngested).toBe(keys.length);
+    expect(rig.worker.exits).toBeGreaterThan(CYCLES); // it also died between commit and delete
+    await stopJob(rig, jobId);
+    report('sqs-listener-worker-crash-loop', recoveries, keys.length);
+  } finally {
+    sqs.destroy();
+    await rig.close();
+  }
+});
+
+test(`executor: SIGKILLed ${CYCLES} times mid-compression; every file still ends compressed once`, async () => {
+  const rig = await startRig();
+  try {
+    const bucket = await createTestBucket(rig.s3);
+    const keys = Array.from({ length: 600 }, (_, i) => `exec/${String(i).padStart(5, '0')}.log`);
+    await upload(rig.s3, bucket, keys);
+    const jobId = await createJob(
+      rig.store,
+      rig.client,
+      's3_scanner',
+      {
+        bucket_name: bucket,
+        key_prefix: 'exec/',
+        scanning_interval_sec: 1,
+        buffer_config: { flush_threshold_bytes: 16 * 1024, timeout_sec: 1 },
+      },
+      { taskQueue: rig.taskQueue },
+    );
+    // Progress here is the executor's: compression jobs reaching SUCCEEDED.
+    const succeeded = async () => {
+      const [[r]] = await rig.pool.query<any[]>(
+        'SELECT COUNT(*) AS n FROM compression_jobs WHERE status = 2',
+      );
+      return Number(r.n);
+    };
+    const recoveries = await crashLoop(
+      rig,
+      rig.executor,
+      jobId,
+      async (cycle) => {
+        const more = Array.from(
+          { length: PER_CYCLE },
+          (_, i) => `exec/late-${cycle}-${String(i).padStart(3, '0')}.log`,
+        );
+        await upload(rig.s3, bucket, more);
+        keys.push(...more);
+      },
+      succeeded,
+    );
+    await waitAllCompressed(rig, jobId, keys.length);
+    await assertExactlyOnce(rig, jobId, bucket, keys);
+    await stopJob(rig, jobId);
+    report('executor-crash-loop', recoveries, keys.length);
+  } finally {
+    await rig.close();
+  }
+});

@@ -1,0 +1,262 @@
+/**
+ * The fault rig: the worker and the executor as real child processes (from
+ * dist/) against a throwaway database, so tests can SIGKILL them, plus the
+ * end-state assertions every crash test shares and a recovery-time report.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Client } from '@temporalio/client';
+import { createS3Client } from '../../src/aws';
+import { decodeClpConfig } from '../../src/clp/clp-config';
+import { connectClient } from '../../src/client/temporal';
+import { controlJob } from '../../src/client/jobs';
+import type { Settings } from '../../src/config/settings';
+import type { Db } from '../../src/store/db';
+import { IngestionStore } from '../../src/store/ingestion-store';
+import { workflowIdFor } from '../../src/workflows/messages';
+import { createTestDb, uniqueName } from '../support/stack';
+import { eventually } from '../support/worker';
+
+const run = promisify(execFile);
+export const ROOT = path.join(__dirname, '..', '..');
+const LOGS = path.join(ROOT, '.stack', 'logs', 'fault');
+const REPORTS = path.join(ROOT, '.stack', 'fault-reports');
+
+export const CYCLES = Number(process.env.FAULT_CYCLES ?? 15);
+
+export async function ensureBuilt(): Promise<void> {
+  if (!existsSync(path.join(ROOT, 'dist', 'worker.js'))) {
+    await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  }
+}
+
+/** A supervised child process: start, SIGKILL, restart; output appended to a log file. */
+export class Proc {
+  private child?: ChildProcess;
+  exits = 0;
+  constructor(
+    readonly name: string,
+    private readonly args: string[],
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  start(): void {
+    mkdirSync(LOGS, { recursive: true });
+    const log = createWriteStream(path.join(LOGS, `${this.name}.log`), { flags: 'a' });
+    const child = spawn('node', this.args, { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    child.on('exit', () => (this.exits += 1));
+    this.child = child;
+  }
+
+  get alive(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child || !this.alive) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** Starts the process again if it died (a supervisor's job, e.g. systemd's). */
+  ensureRunning(): void {
+    if (!this.alive) this.start();
+  }
+}
+
+export interface Rig {
+  settings: Settings;
+  pool: Db;
+  store: IngestionStore;
+  client: Client;
+  s3: S3Client;
+  taskQueue: string;
+  worker: Proc;
+  executor: Proc;
+  close(): Promise<void>;
+}
+
+export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<Rig> {
+  await ensureBuilt();
+  const db = await createTestDb();
+  const taskQueue = uniqueName('fault-tq');
+  const archives = mkdtempSync(path.join(os.tmpdir(), 'clp-fault-archives-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CLP_DB_NAME: db.settings.db.database,
+    CLP_INGESTOR_TASK_QUEUE: taskQueue,
+    CLP_INGESTOR_LOG_LEVEL: 'WARN',
+    CLP_ARCHIVE_DIR: archives,
+    CLP_EXECUTOR_LEASE_MS: '3000',
+    CLP_EXECUTOR_POLL_INTERVAL_MS: '200',
+  };
+  const worker = new Proc(`${taskQueue}-worker`, ['dist/worker.js'], { ...env, ...extraWorkerEnv });
+  const executor = new Proc(`${taskQueue}-executor`, ['dist/executor/main.js', 'run'], env);
+  worker.start();
+  executor.start();
+  const client = await connectClient();
+  const store = new IngestionStore(db.pool);
+  const s3 = createS3Client(db.settings.aws);
+  return {
+    settings: db.settings,
+    pool: db.pool,
+    store,
+    client,
+    s3,
+    taskQueue,
+    worker,
+    executor,
+    close: async () => {
+      for (const job of await store.listJobs({ status: ['requested', 'running', 'paused'] })) {
+        await client.workflow
+          .getHandle(workflowIdFor(job.id))
+          .terminate('fault test finished')
+          .catch(() => undefined);
+      }
+      await worker.kill('SIGTERM');
+      await executor.kill('SIGTERM');
+      await client.connection.close();
+      s3.destroy();
+      await db.drop();
+    },
+  };
+}
+
+/** Uploads keys with a little concurrency; small log-like bodies. */
+export async function upload(s3: S3Client, bucket: string, keys: string[]): Promise<void> {
+  const queue = [...keys];
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: `2026-11-21T00:00:00Z INFO ${key} ok\n`.repeat(8),
+          }),
+        );
+      }
+    }),
+  );
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const randomBetween = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
+
+/** A number that grows whenever the ingestor does anything for the job. */
+export async function progressMark(pool: Db, jobId: number): Promise<number> {
+  const [[r]] = await pool.query<any[]>(
+    `SELECT num_files_ingested + num_files_compressed + num_files_failed AS n,
+       (SELECT COUNT(*) FROM log_ingestor_compression_submissions WHERE ingestion_job_id = ?) AS flushes
+     FROM log_ingestor_ingestion_jobs WHERE id = ?`,
+    [jobId, jobId],
+  );
+  return Number(r.n) + Number(r.flushes);
+}
+
+export interface RecoveryReport {
+  name: string;
+  cycles: number;
+  recoveryMs: number[];
+  maxMs: number;
+  medianMs: number;
+  files: number;
+  lost: number;
+  duplicated: number;
+}
+
+export function report(name: string, recoveryMs: number[], files: number): RecoveryReport {
+  const sorted = [...recoveryMs].sort((a, b) => a - b);
+  const r: RecoveryReport = {
+    name,
+    cycles: recoveryMs.length,
+    recoveryMs,
+    maxMs: sorted.at(-1) ?? 0,
+    medianMs: sorted.length ? sorted[Math.floor(sorted.length / 2)] : 0,
+    files,
+    lost: 0,
+    duplicated: 0,
+  };
+  mkdirSync(REPORTS, { recursive: true });
+  writeFileSync(path.join(REPORTS, `${name}.json`), JSON.stringify(r, null, 2));
+  console.log(
+    `${name}: ${r.cycles} cycles, recovery max ${(r.maxMs / 1000).toFixed(1)} s, median ${(r.medianMs / 1000).toFixed(1)} s, ${files} files, none lost or duplicated`,
+  );
+  return r;
+}
+
+/**
+ * The end state every crash test must reach: each expected path exactly once
+ * in log_ingestor_ingested_files, every file compressed, counters equal to
+ * row counts, and compression jobs' key lists disjoint with the expected set
+ * as their union.
+ */
+export async function assertExactlyOnce(rig: Rig, jobId: number, bucket: string, expectedKeys: string[]) {
+  const expected = [...expectedKeys].sort();
+  const [rows] = await rig.pool.query<any[]>(
+    'SELECT path, status FROM log_ingestor_ingested_files WHERE ingestion_job_id = ? ORDER BY path',
+    [jobId],
+  );
+  const paths = rows.map((r) => r.path as string);
+  expect(new Set(paths).size).toBe(paths.length); // no duplicates
+  expect(paths).toEqual(expected.map((k) => `${bucket}/${k}`).sort()); // nothing lost, nothing extra
+  expect(rows.filter((r) => r.status !== 'compressed')).toEqual([]);
+
+  const job = await rig.store.requireJob(jobId);
+  expect(job.numFilesIngested).toBe(rows.length);
+  expect(job.numFilesCompressed).toBe(rows.length);
+  expect(job.numFilesFailed).toBe(0);
+
+  const [cjs] = await rig.pool.query<any[]>(
+    `SELECT id, clp_config FROM compression_jobs WHERE id IN
+       (SELECT DISTINCT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?)`,
+    [jobId],
+  );
+  const keys: string[] = [];
+  for (const cj of cjs) keys.push(...((await decodeClpConfig(cj.clp_config)) as any).input.keys);
+  expect(keys.length).toBe(new Set(keys).size); // disjoint
+  expect(keys.sort()).toEqual(expected); // union is the uploaded set
+  // No compression job was submitted that no file points at (a duplicate flush).
+  const [[orphans]] = await rig.pool.query<any[]>(
+    `SELECT COUNT(*) AS n FROM compression_jobs c
+     WHERE NOT EXISTS (SELECT 1 FROM log_ingestor_ingested_files f WHERE f.compression_job_id = c.id)`,
+  );
+  expect(Number(orphans.n)).toBe(0);
+}
+
+export async function stopJob(rig: Rig, jobId: number): Promise<void> {
+  await controlJob(rig.store, rig.client, jobId, 'stop');
+  await eventually(
+    async () => (await rig.store.requireJob(jobId)).status === 'finished',
+    120_000,
+    'job finished',
+  );
+}
+
+/** Waits for the job to have compressed exactly `n` files (all the work there is). */
+export async function waitAllCompressed(
+  rig: Rig,
+  jobId: number,
+  n: number,
+  timeoutMs = 240_000,
+): Promise<void> {
+  await eventually(
+    async () => {
+      rig.worker.ensureRunning();
+      rig.executor.ensureRunning();
+      const job = await rig.store.requireJob(jobId);
+      if (job.status === 'failed') throw new Error(`job failed: ${job.errorMsg}`);
+      return job.numFilesCompressed === n;
+    },
+    timeoutMs,
+    `${n} files compressed`,
+  );
+}
