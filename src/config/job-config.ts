@@ -27,9 +27,15 @@ export const bufferConfigSchema = z
   })
   .strict();
 
+/** S3 object keys are at most 1,024 bytes of UTF-8. */
+const s3Key = nonEmpty.refine((k) => Buffer.byteLength(k, 'utf8') <= 1024, 'must be at most 1024 bytes (an S3 key)');
+
 const s3Base = {
-  bucket_name: nonEmpty,
-  key_prefix: nonEmpty,
+  bucket_name: nonEmpty.regex(
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    'must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)',
+  ),
+  key_prefix: s3Key,
   region: optionalText,
   endpoint_url: z.string().url().optional(),
   dataset: z
@@ -45,7 +51,7 @@ export const s3ScannerConfigSchema = z
   .object({
     ...s3Base,
     scanning_interval_sec: z.number().positive().max(86_400).default(30),
-    start_after: optionalText,
+    start_after: s3Key.optional(),
   })
   .strict();
 

@@ -1,0 +1,75 @@
+import { conflicts, InvalidConfigError, parseJobConfig } from '../../src/config/job-config';
+
+const base = { bucket_name: 'logs', key_prefix: 'app/' };
+
+test('defaults follow CLP log-ingestor', () => {
+  const job = parseJobConfig('s3_scanner', base);
+  expect(job.config).toEqual({
+    ...base,
+    dataset: 'default',
+    unstructured: false,
+    scanning_interval_sec: 30,
+    buffer_config: { flush_threshold_bytes: 4 * 1024 ** 3, timeout_sec: 300, channel_capacity: 16 },
+  });
+});
+
+test.each([
+  [{ key_prefix: 'a/' }, /^bucket_name: is required/],
+  [{ ...base, key_prefix: '' }, /^key_prefix: must be a non-empty string/],
+  [{ ...base, key_prefix: 'x'.repeat(1025) }, /^key_prefix: must be at most 1024 bytes/],
+  [
+    { ...base, bucket_name: "logs'; DROP TABLE compression_jobs; --" },
+    /^bucket_name: must be a valid S3 bucket name/,
+  ],
+  [{ ...base, dataset: 'a b' }, /^dataset: must be letters, digits and underscores/],
+  [{ ...base, buffer_config: { timeout_sec: -1 } }, /^buffer_config\.timeout_sec:/],
+  [{ ...base, buffer_config: { flush_threshold_bytes: 'big' } }, /^buffer_config\.flush_threshold_bytes:/],
+  [{ ...base, scanning_interval_sec: 0 }, /^scanning_interval_sec:/],
+  [{ ...base, endpoint_url: 'not a url' }, /^endpoint_url:/],
+  [{ ...base, surprise: 1 }, /unknown field "surprise"/],
+  [[1, 2], /must be a JSON object/],
+  ['{}', /must be a JSON object/],
+  [null, /must be a JSON object/],
+])('an invalid S3-scanner config gets an error naming the field: %j', (raw, message) => {
+  expect(() => parseJobConfig('s3_scanner', raw)).toThrow(InvalidConfigError);
+  expect(() => parseJobConfig('s3_scanner', raw)).toThrow(message);
+});
+
+test.each([
+  [{ ...base }, /^queue_url: Invalid input/],
+  [{ ...base, queue_url: 'http://q', num_concurrent_listener_tasks: 33 }, /^num_concurrent_listener_tasks:/],
+  [{ ...base, queue_url: 'http://q', wait_time_sec: 21 }, /^wait_time_sec:/],
+])('an invalid SQS-listener config names the field: %j', (raw, message) => {
+  expect(() => parseJobConfig('sqs_listener', raw)).toThrow(message);
+});
+
+test('fs configs need an absolute directory', () => {
+  expect(() => parseJobConfig('fs', { directory: 'relative/logs' })).toThrow(
+    /^directory: must be an absolute path/,
+  );
+  expect(parseJobConfig('fs', { directory: '/var/log' }).config).toMatchObject({ settle_delay_sec: 10 });
+});
+
+test('SQL-like text is accepted verbatim where the field allows any text', () => {
+  const sql = "'; DROP TABLE log_ingestor_ingested_files; --";
+  const job = parseJobConfig('s3_scanner', {
+    ...base,
+    key_prefix: sql,
+    timestamp_key: sql,
+    start_after: sql,
+  });
+  expect(job.config).toMatchObject({ key_prefix: sql, timestamp_key: sql, start_after: sql });
+});
+
+test('jobs conflict when bucket, region, endpoint and dataset match and one prefix contains the other', () => {
+  const s3 = (extra: object) => parseJobConfig('s3_scanner', { ...base, ...extra });
+  expect(conflicts(s3({}), s3({ key_prefix: 'app/sub/' }))).toBe(true);
+  expect(conflicts(s3({ key_prefix: 'app/sub/' }), s3({}))).toBe(true);
+  expect(conflicts(s3({}), s3({ key_prefix: 'other/' }))).toBe(false);
+  expect(conflicts(s3({}), s3({ dataset: 'other' }))).toBe(false);
+  expect(conflicts(s3({}), s3({ region: 'eu-west-1' }))).toBe(false);
+  expect(conflicts(s3({}), s3({ endpoint_url: 'http://127.0.0.1:9000' }))).toBe(false);
+  const sqs = parseJobConfig('sqs_listener', { ...base, queue_url: 'http://q' });
+  expect(conflicts(s3({}), sqs)).toBe(true);
+  expect(conflicts(s3({}), parseJobConfig('fs', { directory: '/x' }))).toBe(false);
+});
