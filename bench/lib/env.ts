@@ -1,0 +1,86 @@
+/** Paths, settings and small helpers shared by the benchmark's phases. */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadEnvFile, loadSettings, type Settings } from '../../src/config/settings';
+
+/** The repository root: bench/lib/env.ts compiles to dist-bench/bench/lib/env.js. */
+export const ROOT = findRoot(__dirname);
+/** The compiled worker, executor and workflow bundle (npm run bench builds them into dist-bench/src). */
+export const DIST_SRC = path.join(ROOT, 'dist-bench', 'src');
+export const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
+
+function findRoot(dir: string): string {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, 'package.json')) && existsSync(path.join(d, 'bench'))) return d;
+    if (path.dirname(d) === d) throw new Error(`no repository root above ${dir}`);
+  }
+}
+
+/** The stack's settings (config/local.env unless CLP_INGESTOR_ENV_FILE says otherwise). */
+export function benchSettings(): Settings {
+  process.env.CLP_INGESTOR_ENV_FILE ??= path.join(ROOT, 'config', 'local.env');
+  loadEnvFile();
+  return loadSettings();
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function git(): { commit: string; dirty: boolean } {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    return { commit, dirty: status.trim().length > 0 };
+  } catch {
+    return { commit: 'unknown', dirty: false };
+  }
+}
+
+export function machine() {
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memGiB: Math.round(os.totalmem() / 1024 ** 3),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  };
+}
+
+/** Other engineers' jest runs on this machine (they would distort the figures). */
+export function jestProcesses(): number[] {
+  try {
+    const out = execFileSync('pgrep', ['-f', 'jest'], { encoding: 'utf8' });
+    return out
+      .split('\n')
+      .map((l) => Number(l.trim()))
+      .filter((pid) => pid > 0 && pid !== process.pid);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+/** The stack's server PIDs (scripts/stack.sh writes them under .stack/run), for CPU accounting. */
+export function stackPids(): Record<string, number> {
+  const dir = path.join(process.env.CLP_INGESTOR_STACK_DIR ?? path.join(ROOT, '.stack'), 'run');
+  const pids: Record<string, number> = {};
+  for (const name of ['temporal', 'mariadb', 'minio', 'goaws']) {
+    try {
+      const pid = Number(readFileSync(path.join(dir, `${name}.pid`), 'utf8').trim());
+      if (pid > 0) pids[name] = pid;
+    } catch {
+      // not started by stack.sh: no CPU figures for it
+    }
+  }
+  return pids;
+}
+
+export function fmtDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}

@@ -1,0 +1,174 @@
+/**
+ * What every phase needs: clients for the stack, a throwaway database, and the
+ * worker / executor as child processes on a task queue of their own.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { Client } from '@temporalio/client';
+import type { Settings } from '../../src/config/settings';
+import type { Db } from '../../src/store/db';
+import { TABLES } from '../../src/store/schema';
+import { workflowIdFor } from '../../src/workflows/messages';
+import { createTestDb, uniqueName } from '../../test/support/stack';
+import { DIST_SRC, sleep, stackPids } from './env';
+import { Child, CpuMeter } from './proc';
+
+export interface BenchContext {
+  settings: Settings;
+  s3: S3Client;
+  sqs: SQSClient;
+  client: Client;
+  bucket: string;
+  logDir: string;
+  log: (msg: string) => void;
+}
+
+export interface PhaseDb {
+  settings: Settings;
+  pool: Db;
+  drop: () => Promise<void>;
+}
+
+/** Runs fn against a fresh migrated database that is dropped afterwards, whatever happens. */
+export async function withDb<T>(fn: (db: PhaseDb) => Promise<T>): Promise<T> {
+  const db = await createTestDb();
+  try {
+    return await fn(db);
+  } finally {
+    await db.drop();
+  }
+}
+
+/** `node dist-bench/src/worker.js` on its own task queue against `db`; resolves once it polls. */
+export async function startWorker(ctx: BenchContext, db: PhaseDb, name: string) {
+  const taskQueue = uniqueName(`bench-${name}`);
+  const worker = new Child({
+    name: `worker (${name})`,
+    script: path.join(DIST_SRC, 'worker.js'),
+    env: {
+      CLP_DB_NAME: db.settings.db.database,
+      CLP_INGESTOR_TASK_QUEUE: taskQueue,
+      CLP_INGESTOR_ENV_FILE: process.env.CLP_INGESTOR_ENV_FILE!,
+    },
+    logFile: path.join(ctx.logDir, `${name}-worker.log`),
+  });
+  try {
+    await worker.waitForLog('"worker started"');
+  } catch (err) {
+    await worker.stop();
+    throw err;
+  }
+  return { worker, taskQueue };
+}
+
+/** `node dist-bench/src/executor/main.js run` against `db`, archiving into a temporary directory. */
+export async function startExecutor(ctx: BenchContext, db: PhaseDb, name: string, concurrency: number) {
+  const archiveDir = mkdtempSync(path.join(os.tmpdir(), 'clp-bench-archives-'));
+  const executor = new Child({
+    name: `executor (${name})`,
+    script: path.join(DIST_SRC, 'executor', 'main.js'),
+    args: ['run', '--concurrency', String(concurrency), '--poll-interval-ms', '200'],
+    env: {
+      CLP_DB_NAME: db.settings.db.database,
+      CLP_ARCHIVE_DIR: archiveDir,
+      CLP_INGESTOR_ENV_FILE: process.env.CLP_INGESTOR_ENV_FILE!,
+    },
+    logFile: path.join(ctx.logDir, `${name}-executor.log`),
+  });
+  try {
+    await executor.waitForLog('"executor started"');
+  } catch (err) {
+    await executor.stop();
+    throw err;
+  }
+  return {
+    executor,
+    stop: async () => {
+      await executor.stop();
+      rmSync(archiveDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Closes the job's workflow (the jobs here never finish by themselves). */
+export async function terminateJob(client: Client, jobId: number): Promise<void> {
+  await client.workflow
+    .getHandle(workflowIdFor(jobId))
+    .terminate('benchmark phase over')
+    .catch(() => undefined);
+}
+
+export function cpuMeter(worker?: Child, executor?: Child): CpuMeter {
+  return new CpuMeter(() => ({
+    ...stackPids(),
+    ...(worker ? { worker: worker.pid } : {}),
+    ...(executor ? { executor: executor.pid } : {}),
+    bench: process.pid,
+  }));
+}
+
+export interface JobCounters {
+  ingested: number;
+  compressed: number;
+  failed: number;
+  submitted: number;
+  status: string;
+}
+
+/** The job's counters: cheap primary-key reads, so polling them does not load the DB. */
+export async function jobCounters(pool: Db, jobId: number): Promise<JobCounters> {
+  const [[job]] = await pool.query<any[]>(
+    `SELECT status, num_files_ingested, num_files_compressed, num_files_failed FROM ${TABLES.ingestionJobs} WHERE id = ?`,
+    [jobId],
+  );
+  const [[sub]] = await pool.query<any[]>(
+    `SELECT COALESCE(SUM(num_files), 0) AS n FROM ${TABLES.submissions} WHERE ingestion_job_id = ?`,
+    [jobId],
+  );
+  return {
+    status: job.status,
+    ingested: Number(job.num_files_ingested),
+    compressed: Number(job.num_files_compressed),
+    failed: Number(job.num_files_failed),
+    submitted: Number(sub.n),
+  };
+}
+
+/**
+ * Polls the job's counters every `everyMs` until each named goal is met,
+ * recording when (ms after `t0`) each one first was. Fails if the job fails,
+ * a child dies or `timeoutMs` passes; logs progress every 15 s.
+ */
+export async function waitForGoals<G extends string>(opts: {
+  pool: Db;
+  jobId: number;
+  t0: number;
+  goals: Record<G, (c: JobCounters) => boolean>;
+  children: Child[];
+  timeoutMs: number;
+  log: (msg: string) => void;
+  everyMs?: number;
+}): Promise<Record<G, number>> {
+  const reached: Partial<Record<G, number>> = {};
+  const names = Object.keys(opts.goals) as G[];
+  let lastLog = performance.now();
+  for (;;) {
+    const c = await jobCounters(opts.pool, opts.jobId);
+    const now = performance.now();
+    for (const g of names) if (reached[g] === undefined && opts.goals[g](c)) reached[g] = now - opts.t0;
+    if (names.every((g) => reached[g] !== undefined)) return reached as Record<G, number>;
+    if (c.status === 'failed') throw new Error(`job ${opts.jobId} failed`);
+    for (const child of opts.children) child.assertAlive();
+    if (now - opts.t0 > opts.timeoutMs) throw new Error(`job ${opts.jobId}: timed out: ${JSON.stringify(c)}`);
+    if (now - lastLog > 15_000) {
+      lastLog = now;
+      opts.log(
+        `  ${((now - opts.t0) / 1000).toFixed(0)} s: ingested ${c.ingested}, submitted ${c.submitted}, compressed ${c.compressed}`,
+      );
+    }
+    await sleep(opts.everyMs ?? 100);
+  }
+}

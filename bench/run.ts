@@ -1,0 +1,364 @@
+/**
+ * The benchmark: throughput, latency, memory and Temporal history size of the
+ * ingestor, each next to a floor measured in the same run on the same stack.
+ *
+ *   npm run bench                       N = 100,000 (objects uploaded once, reused)
+ *   npm run bench -- --n 200 --quick    the CI smoke run (well under 2 minutes)
+ *   npm run bench -- --help             every setting
+ *
+ * Prints a table and writes bench/results/<timestamp>.json; see bench/README.md.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { createS3Client, createSqsClient } from '../src/aws';
+import { connectClient } from '../src/client/temporal';
+import { benchSettings, fmtDuration, git, jestProcesses, machine, RESULTS_DIR, sleep } from './lib/env';
+import type { BenchContext } from './lib/harness';
+import { ensureObjects } from './lib/objects';
+import { latency, type LatencyResult } from './phases/latency';
+import { s3Floor, s3Job, type FloorResult, type JobResult } from './phases/s3';
+import { sqsFloor, sqsJob, type SqsFloorResult } from './phases/sqs';
+
+function positiveInt(value: string): number {
+  const n = Number(value.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+const PHASES = ['scanner', 'growth', 'e2e', 'sqs', 'latency'] as const;
+type Phase = (typeof PHASES)[number];
+
+interface Options {
+  n: number;
+  quick: boolean;
+  nE2e?: number;
+  nSqs?: number;
+  sqsListeners: number;
+  executorConcurrency: number;
+  latencySamples?: number;
+  scanIntervalSec: number;
+  flushTimeoutSec?: number;
+  growth10x: boolean;
+  phases: string;
+  bucket: string;
+  uploadConcurrency: number;
+  waitIdle?: boolean;
+}
+
+const program = new Command('bench')
+  .description('Throughput, latency, memory and history size, each against a floor measured in the same run')
+  .option(
+    '--n <n>',
+    'objects for the scanner figures (BENCH_N)',
+    positiveInt,
+    Number(process.env.BENCH_N ?? 100_000),
+  )
+  .option('--quick', 'CI smoke settings: 20 latency samples, 1 s flush timeout, N for every phase', false)
+  .option('--n-e2e <n>', 'objects for the end-to-end figure (default N/10; N with --quick)', positiveInt)
+  .option('--n-sqs <n>', 'SQS notifications (default min(N, 20000))', positiveInt)
+  .option(
+    '--sqs-listeners <n>',
+    'concurrent receivers: the job’s num_concurrent_listener_tasks and the floor’s',
+    positiveInt,
+    4,
+  )
+  .option('--executor-concurrency <n>', 'compression jobs the executor runs at once', positiveInt, 1)
+  .option('--latency-samples <n>', 'uploads timed one at a time (default 200; 20 with --quick)', positiveInt)
+  .option('--scan-interval-sec <s>', 'the latency job’s scanning_interval_sec', positiveInt, 1)
+  .option(
+    '--flush-timeout-sec <s>',
+    'buffer_config.timeout_sec of the throughput jobs (default 5; 1 with --quick)',
+    positiveInt,
+  )
+  .option('--growth-10x', 'also measure the scanner at 10N (uploads 10N objects once)', false)
+  .option('--phases <list>', `comma-separated subset of ${PHASES.join(',')}`, PHASES.join(','))
+  .option('--bucket <name>', 'the bench bucket (objects are kept for the next run)', 'clp-bench')
+  .option('--upload-concurrency <n>', 'PutObject calls at once when filling the bucket', positiveInt, 64)
+  .option('--wait-idle', 'wait (up to 25 min) while jest runs on this machine; default when N > 5000')
+  .option('--no-wait-idle', 'measure even while jest runs (the figures are flagged)');
+
+function resolve(o: Options) {
+  return {
+    ...o,
+    nE2e: o.nE2e ?? (o.quick ? o.n : Math.max(1, Math.round(o.n / 10))),
+    nSqs: o.nSqs ?? Math.min(o.n, 20_000),
+    latencySamples: o.latencySamples ?? (o.quick ? 20 : 200),
+    flushTimeoutSec: o.flushTimeoutSec ?? (o.quick ? 1 : 5),
+    waitIdle: o.waitIdle ?? o.n > 5_000,
+    phases: o.phases.split(',').map((p) => {
+      if (!(PHASES as readonly string[]).includes(p)) throw new InvalidArgumentError(`unknown phase ${p}`);
+      return p as Phase;
+    }),
+  };
+}
+type Resolved = ReturnType<typeof resolve>;
+
+function log(msg: string): void {
+  console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
+}
+
+/** Waits while jest runs here (other engineers' suites would distort the figures); true if it still runs. */
+async function awaitIdle(wait: boolean): Promise<boolean> {
+  const deadline = Date.now() + 25 * 60_000;
+  for (let announced = false; ; announced = true) {
+    const pids = jestProcesses();
+    if (pids.length === 0) return false;
+    if (!wait || Date.now() > deadline) {
+      log(`warning: jest is running (pids ${pids.join(' ')}); these figures are flagged`);
+      return true;
+    }
+    if (!announced)
+      log(`jest is running (pids ${pids.join(' ')}); waiting for it to end (polling every 30 s)`);
+    await sleep(30_000);
+  }
+}
+
+interface Results {
+  startedAt: string;
+  finishedAt?: string;
+  command: string;
+  git: { commit: string; dirty: boolean };
+  machine: ReturnType<typeof machine>;
+  settings: Omit<Resolved, 'phases'> & { phases: Phase[]; maxFilesPerCompressionJob: number };
+  objects: Record<string, { uploaded: number; ms: number }>;
+  scanner: {
+    n: number;
+    floor: FloorResult;
+    job: JobResult;
+    ratio: number;
+    rowsRatio: number;
+    jestRunning: boolean;
+  }[];
+  e2e?: JobResult & { executorConcurrency: number; jestRunning: boolean };
+  sqs?: { floor: SqsFloorResult; job: JobResult & { loadMs: number }; ratio: number; jestRunning: boolean };
+  latency?: LatencyResult & { jestRunning: boolean };
+}
+
+const int = (x: number) => Math.round(x).toLocaleString('en-US');
+const mib = (x: number | undefined) => (x === undefined ? '–' : `${Math.round(x)} MiB`);
+const ratio = (x: number) => x.toFixed(2);
+
+function table(r: Results): string {
+  const rows: string[][] = [];
+  const flag = (j: boolean) => (j ? ' ⚠ jest running' : '');
+  for (const s of r.scanner) {
+    rows.push([
+      `Floor: list + insert, N=${int(s.n)}`,
+      int(s.floor.files),
+      fmtDuration(s.floor.ms),
+      int(s.floor.rate),
+      '1.00',
+      '–',
+      '–',
+      '–',
+      '–',
+    ]);
+    rows.push([
+      `Scanner job → all submitted, N=${int(s.n)}${flag(s.jestRunning)}`,
+      int(s.job.files),
+      `${fmtDuration(s.job.ms)} (rows ${fmtDuration(s.job.rowsMs)})`,
+      `${int(s.job.rate)} (rows ${int(s.job.rowsRate)})`,
+      `${ratio(s.ratio)} (rows ${ratio(s.rowsRatio)})`,
+      String(s.job.per1k.events),
+      String(s.job.per1k.workflowTasks),
+      String(s.job.per1k.activities),
+      mib(s.job.workerPeakMiB),
+    ]);
+  }
+  if (r.e2e) {
+    const e = r.e2e;
+    rows.push([
+      `End to end → all compressed (executor ×${e.executorConcurrency})${flag(e.jestRunning)}`,
+      int(e.files),
+      `${fmtDuration(e.ms)} (rows ${fmtDuration(e.rowsMs)}, submitted ${fmtDuration(e.submittedMs)})`,
+      int(e.rate),
+      '–',
+      String(e.per1k.events),
+      String(e.per1k.workflowTasks),
+      String(e.per1k.activities),
+      `${mib(e.workerPeakMiB)} (executor ${mib(e.executorPeakMiB)})`,
+    ]);
+  }
+  if (r.sqs) {
+    const q = r.sqs;
+    rows.push([
+      `SQS floor: receive + insert + delete, ${r.settings.sqsListeners} receivers`,
+      int(q.floor.files),
+      fmtDuration(q.floor.ms),
+      int(q.floor.rate),
+      '1.00',
+      '–',
+      '–',
+      '–',
+      '–',
+    ]);
+    rows.push([
+      `SQS listener job → all rows, ${r.settings.sqsListeners} listener tasks${flag(q.jestRunning)}`,
+      int(q.job.files),
+      fmtDuration(q.job.ms),
+      int(q.job.rate),
+      ratio(q.ratio),
+      String(q.job.per1k.events),
+      String(q.job.per1k.workflowTasks),
+      String(q.job.per1k.activities),
+      mib(q.job.workerPeakMiB),
+    ]);
+  }
+  if (r.latency) {
+    const l = r.latency;
+    rows.push([
+      `Latency upload → row, scan every ${l.intervalSec} s${flag(l.jestRunning)}`,
+      `${l.samples} samples`,
+      `p50 ${int(l.p50Ms)} ms, p99 ${int(l.p99Ms)} ms (max ${int(l.maxMs)})`,
+      '–',
+      '–',
+      '–',
+      '–',
+      '–',
+      mib(l.workerPeakMiB),
+    ]);
+  }
+  const header = [
+    'Measure',
+    'Files',
+    'Time',
+    'Files/s',
+    'vs floor',
+    'History events / 1k files',
+    'Workflow tasks / 1k',
+    'Activities / 1k',
+    'Worker peak RSS',
+  ];
+  return markdown(header, rows);
+}
+
+function cpuTable(r: Results): string {
+  const named: [string, Record<string, number>][] = [];
+  for (const s of r.scanner) {
+    named.push([`floor N=${int(s.n)}`, s.floor.cpu], [`scanner N=${int(s.n)}`, s.job.cpu]);
+  }
+  if (r.e2e) named.push(['end to end', r.e2e.cpu]);
+  if (r.sqs) named.push(['SQS floor', r.sqs.floor.cpu], ['SQS job', r.sqs.job.cpu]);
+  if (r.latency) named.push(['latency', r.latency.cpu]);
+  const procs = ['worker', 'executor', 'mariadb', 'temporal', 'minio', 'goaws', 'bench'];
+  return markdown(
+    ['CPU seconds', ...procs],
+    named.map(([name, cpu]) => [name, ...procs.map((p) => (cpu[p] === undefined ? '–' : cpu[p].toFixed(1)))]),
+  );
+}
+
+function markdown(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(header), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  program.parse();
+  const o = resolve(program.opts<Options>());
+  const settings = benchSettings();
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const logDir = path.join(RESULTS_DIR, 'logs', stamp);
+  mkdirSync(logDir, { recursive: true });
+  const results: Results = {
+    startedAt: startedAt.toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, ''),
+    git: git(),
+    machine: machine(),
+    settings: { ...o, maxFilesPerCompressionJob: settings.maxFilesPerCompressionJob },
+    objects: {},
+    scanner: [],
+  };
+  log(`bench: ${JSON.stringify(results.settings)}`);
+  const s3 = createS3Client(settings.aws);
+  const sqs = createSqsClient(settings.aws);
+  const client = await connectClient();
+  const ctx: BenchContext = { settings, s3, sqs, client, bucket: o.bucket, logDir, log };
+  const sizes: number[] = [];
+  if (o.phases.includes('growth')) sizes.push(Math.max(1, Math.round(o.n / 10)));
+  if (o.phases.includes('scanner') || o.phases.includes('growth')) sizes.push(o.n);
+  if (o.phases.includes('growth') && o.growth10x) sizes.push(o.n * 10);
+  const outFile = path.join(RESULTS_DIR, `${stamp}.json`);
+  const save = () => writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n');
+  try {
+    const e2eSize = o.phases.includes('e2e') ? [o.nE2e] : [];
+    for (const count of [...new Set([...sizes, ...e2eSize])].sort((a, b) => a - b)) {
+      const r = await ensureObjects(s3, o.bucket, count, o.uploadConcurrency, log);
+      results.objects[r.prefix] = { uploaded: r.uploaded, ms: Math.round(r.ms) };
+      log(`s3://${o.bucket}/${r.prefix}: ${count} objects (${r.uploaded} uploaded, ${fmtDuration(r.ms)})`);
+    }
+
+    for (const n of sizes) {
+      const jestRunning = await awaitIdle(o.waitIdle);
+      const prefix = `n${n}/`;
+      log(`floor N=${n}: list + insert`);
+      const floor = await s3Floor(ctx, prefix, n);
+      log(`  ${fmtDuration(floor.ms)}, ${int(floor.rate)} files/s`);
+      log(`scanner N=${n}: job until every file is submitted`);
+      const job = await s3Job(ctx, { name: `scanner-${n}`, prefix, n, flushTimeoutSec: o.flushTimeoutSec });
+      log(`  ${fmtDuration(job.ms)}, ${int(job.rate)} files/s, ${job.history.events} history events`);
+      results.scanner.push({
+        n,
+        floor,
+        job,
+        ratio: job.rate / floor.rate,
+        rowsRatio: job.rowsRate / floor.rate,
+        jestRunning: jestRunning || (await awaitIdle(false)),
+      });
+      save();
+    }
+
+    if (o.phases.includes('e2e')) {
+      const jestRunning = await awaitIdle(o.waitIdle);
+      log(`end to end N=${o.nE2e}: job with the executor until every file is compressed`);
+      const e = await s3Job(ctx, {
+        name: `e2e-${o.nE2e}`,
+        prefix: `n${o.nE2e}/`,
+        n: o.nE2e,
+        flushTimeoutSec: o.flushTimeoutSec,
+        executorConcurrency: o.executorConcurrency,
+      });
+      log(`  ${fmtDuration(e.ms)}, ${int(e.rate)} files/s`);
+      results.e2e = { ...e, executorConcurrency: o.executorConcurrency, jestRunning };
+      save();
+    }
+
+    if (o.phases.includes('sqs')) {
+      const jestRunning = await awaitIdle(o.waitIdle);
+      log(`SQS floor: ${o.nSqs} notifications, ${o.sqsListeners} receivers`);
+      const floor = await sqsFloor(ctx, o.nSqs, o.sqsListeners);
+      log(
+        `  ${fmtDuration(floor.ms)}, ${int(floor.rate)} files/s (queue loaded in ${fmtDuration(floor.loadMs)})`,
+      );
+      log(`SQS job: ${o.nSqs} notifications, ${o.sqsListeners} listener tasks`);
+      const job = await sqsJob(ctx, o.nSqs, o.sqsListeners, o.flushTimeoutSec);
+      log(`  ${fmtDuration(job.ms)}, ${int(job.rate)} files/s`);
+      results.sqs = { floor, job, ratio: job.rate / floor.rate, jestRunning };
+      save();
+    }
+
+    if (o.phases.includes('latency')) {
+      const jestRunning = await awaitIdle(o.waitIdle);
+      log(`latency: ${o.latencySamples} uploads, scanning every ${o.scanIntervalSec} s`);
+      const l = await latency(ctx, o.latencySamples, o.scanIntervalSec);
+      log(`  p50 ${int(l.p50Ms)} ms, p99 ${int(l.p99Ms)} ms`);
+      results.latency = { ...l, jestRunning };
+    }
+  } finally {
+    results.finishedAt = new Date().toISOString();
+    save();
+    s3.destroy();
+    sqs.destroy();
+    await client.connection.close();
+  }
+  const took = Date.parse(results.finishedAt!) - startedAt.getTime();
+  console.log(`\n${table(results)}\n\n${cpuTable(results)}\n`);
+  console.log(`bench: done in ${fmtDuration(took)}; results in ${path.relative(process.cwd(), outFile)}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});
