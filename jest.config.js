@@ -7,5 +7,5 @@ module.exports = {
   setupFiles: ['<rootDir>/test/setup-env.ts'],
   testTimeout: 120_000,
   maxWorkers: 1,
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
 };

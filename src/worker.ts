@@ -60,6 +60,10 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
     ),
     // Activities wait on the DB and S3, not the CPU: allow many at once.
     maxConcurrentActivityTaskExecutions: 100,
+    // When a worker dies, its jobs' next workflow tasks wait this long on its
+    // sticky queue before any worker may take them: keep recovery quick.
+    // Histories are small (continue-as-new), so a non-sticky replay is cheap.
+    stickyQueueScheduleToStartTimeout: '3s',
   });
   return { worker, pool, store, connection };
 }

@@ -18,8 +18,8 @@ export function s3ScanActivities({ store, s3 }: ActivityDeps) {
     /**
      * Lists one page after the persisted cursor (or `start_after`) and records
      * it with the advanced cursor in one transaction. The cursor lives in the
-     * DB, not in the workflow, so a retry after a commit lists the next page
-     * instead of recording the same objects twice.
+     * DB, not in the workflow, so a retry after a commit lists the next page;
+     * rows are unique per path, so nothing is ever recorded twice.
      */
     async scanS3Page(jobId: number, config: S3ScannerConfig, pageSize = 1000): Promise<ScanResult> {
       const cursor = await store.getScannerCursor(jobId);
@@ -35,15 +35,26 @@ export function s3ScanActivities({ store, s3 }: ActivityDeps) {
         )
         .catch((err) => classifyAwsError(err, `listing s3://${config.bucket_name}/${config.key_prefix}`));
       const objects = page.Contents ?? [];
-      let recorded = 0;
-      const lastKey = objects.at(-1)?.Key;
-      if (lastKey !== undefined) {
-        const files = objects
-          .filter((o) => o.Key !== undefined && !o.Key.endsWith('/'))
-          .map((o) => ({ path: `${config.bucket_name}/${o.Key}`, size: o.Size ?? 0 }));
-        recorded = await store.recordS3Page(jobId, files, cursor, lastKey);
+      const files = objects
+        .filter((o) => o.Key !== undefined && !o.Key.endsWith('/'))
+        .map((o) => ({ path: `${config.bucket_name}/${o.Key}`, size: o.Size ?? 0 }));
+      // The cursor passes only objects older than the settle delay: a key that
+      // is still being uploaded beside a newer, larger key will not be left
+      // behind it. Newer objects are recorded now and listed again (deduped).
+      const settledBefore = Date.now() - config.settle_delay_sec * 1000;
+      let newCursor: string | null = null;
+      for (const o of objects) {
+        if ((o.LastModified?.getTime() ?? 0) > settledBefore) break;
+        newCursor = o.Key ?? newCursor;
       }
-      return { recorded, exhausted: !page.IsTruncated, snapshot: await store.bufferSnapshot(jobId) };
+      const recorded = objects.length ? await store.recordS3Page(jobId, files, cursor, newCursor) : 0;
+      // A page the cursor cannot pass yet counts as the end of the listing for now.
+      const heldBack = newCursor !== objects.at(-1)?.Key;
+      return {
+        recorded,
+        exhausted: !page.IsTruncated || heldBack,
+        snapshot: await store.bufferSnapshot(jobId),
+      };
     },
   };
 }

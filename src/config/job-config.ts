@@ -28,7 +28,10 @@ export const bufferConfigSchema = z
   .strict();
 
 /** S3 object keys are at most 1,024 bytes of UTF-8. */
-const s3Key = nonEmpty.refine((k) => Buffer.byteLength(k, 'utf8') <= 1024, 'must be at most 1024 bytes (an S3 key)');
+const s3Key = nonEmpty.refine(
+  (k) => Buffer.byteLength(k, 'utf8') <= 1024,
+  'must be at most 1024 bytes (an S3 key)',
+);
 
 const s3Base = {
   bucket_name: nonEmpty.regex(
@@ -52,6 +55,8 @@ export const s3ScannerConfigSchema = z
     ...s3Base,
     scanning_interval_sec: z.number().positive().max(86_400).default(30),
     start_after: s3Key.optional(),
+    /** Beyond CLP: the cursor passes only objects at least this old, so concurrent uploads are not skipped. */
+    settle_delay_sec: z.number().min(0).max(3600).default(5),
   })
   .strict();
 

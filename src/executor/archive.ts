@@ -16,7 +16,7 @@
  * moved into place, by one rename (atomic within a filesystem). A crash leaves
  * at most a staging directory, which the next executor removes.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -76,7 +76,6 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 export class ArchiveWriter {
-  readonly archiveId = randomUUID();
   private readonly files: ArchiveFileEntry[] = [];
   private position = 0;
   private uncompressed = 0;
@@ -107,6 +106,15 @@ export class ArchiveWriter {
     } catch (err) {
       throw new ArchiveWriteError(`archive: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * One archive id per compression job, not per attempt: a rerun after a crash
+   * between the rename and the commit replaces the unacknowledged archive
+   * instead of publishing a second copy of the same files.
+   */
+  get archiveId(): string {
+    return `compression-job-${this.jobId}`;
   }
 
   get finalDir(): string {
@@ -191,6 +199,9 @@ export class ArchiveWriter {
   /** Moves the sealed archive into its final place with one rename. */
   async publish(): Promise<void> {
     try {
+      // Only an earlier attempt whose job never reached SUCCEEDED can have left
+      // this directory (a SUCCEEDED job is never run again): it was never valid.
+      await rm(this.finalDir, { recursive: true, force: true });
       await rename(this.stagingDir, this.finalDir);
       this.published = true;
       await fsyncDir(this.archivesDir);

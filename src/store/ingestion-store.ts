@@ -248,25 +248,28 @@ export class IngestionStore {
   }
 
   /**
-   * One scanned page in one transaction: the files as `buffered` rows and the
-   * cursor moved from `expectedCursor` to `newCursor`. If the cursor is no
-   * longer `expectedCursor` the page was already recorded (a retried activity)
-   * and nothing is written. Returns the number of files recorded.
+   * One scanned page in one transaction: the files as `buffered` rows (ones
+   * already recorded are skipped) and the cursor moved from `expectedCursor`
+   * to `newCursor` (null: the cursor stays). If the cursor is no longer
+   * `expectedCursor`, another call already recorded this page (a retried or
+   * zombie activity) and nothing is written. Returns the files recorded.
    */
   async recordS3Page(
     jobId: number,
     files: NewFile[],
     expectedCursor: string | null,
-    newCursor: string,
+    newCursor: string | null,
   ): Promise<number> {
     return withTransaction(this.db, async (tx) => {
       await lockJob(tx, jobId);
-      const [res] = await tx.query<ResultSetHeader>(
-        `UPDATE ${S} SET last_ingested_key = ? WHERE id = ? AND last_ingested_key <=> ?`,
-        [newCursor, jobId, expectedCursor],
-      );
-      if (res.affectedRows !== 1) return 0;
-      return this.insertFiles(tx, jobId, files);
+      const [[state]] = await tx.query<RowDataPacket[]>(`SELECT last_ingested_key FROM ${S} WHERE id = ?`, [
+        jobId,
+      ]);
+      if (!state || state.last_ingested_key !== expectedCursor) return 0;
+      if (newCursor !== null && newCursor !== expectedCursor) {
+        await tx.query(`UPDATE ${S} SET last_ingested_key = ? WHERE id = ?`, [newCursor, jobId]);
+      }
+      return files.length ? this.insertFiles(tx, jobId, files) : 0;
     });
   }
 

@@ -25,6 +25,9 @@ import {
 } from './support';
 
 /** Worst case: an activity lost with its worker is retried after its 30 s timeout. */
+// Late keys sort after every earlier key: the S3 scanner, like CLP's, resumes
+// after the last ingested key, so objects must arrive in key order (as
+// timestamped log keys do) to be seen.
 const RECOVERY_BOUND_MS = 60_000;
 const INITIAL_OBJECTS = Number(process.env.FAULT_OBJECTS ?? 2000);
 const PER_CYCLE = 40;
@@ -85,7 +88,7 @@ test(`S3 scanner: the worker is SIGKILLed ${CYCLES} times while objects are uplo
     const recoveries = await crashLoop(rig, rig.worker, jobId, async (cycle) => {
       const more = Array.from(
         { length: PER_CYCLE },
-        (_, i) => `crash/late-${cycle}-${String(i).padStart(3, '0')}.log`,
+        (_, i) => `crash/late-${String(cycle).padStart(3, '0')}-${String(i).padStart(3, '0')}.log`,
       );
       await upload(rig.s3, bucket, more);
       keys.push(...more);
@@ -209,7 +212,7 @@ test(`executor: SIGKILLed ${CYCLES} times mid-compression; every file still ends
       async (cycle) => {
         const more = Array.from(
           { length: PER_CYCLE },
-          (_, i) => `exec/late-${cycle}-${String(i).padStart(3, '0')}.log`,
+          (_, i) => `exec/late-${String(cycle).padStart(3, '0')}-${String(i).padStart(3, '0')}.log`,
         );
         await upload(rig.s3, bucket, more);
         keys.push(...more);

@@ -59,6 +59,7 @@ function config(prefix: string, extra: Record<string, unknown> = {}) {
     bucket_name: bucket,
     key_prefix: prefix,
     scanning_interval_sec: 1,
+    settle_delay_sec: 0,
     buffer_config: { flush_threshold_bytes: 1 << 30, timeout_sec: 1 },
     ...extra,
   };
@@ -279,5 +280,34 @@ test('activities that crash after their commit and are retried create no duplica
     [CompressionJobStatus.PENDING],
   );
   expect(orphans[0].n).toBe(0);
+  await stopAndFinish(jobId);
+});
+
+test('an object uploaded late under a key that sorts before newer ones is not skipped within the settle delay', async () => {
+  await put(['race/b.log']);
+  const jobId = await h.create(
+    's3_scanner',
+    config('race/', { settle_delay_sec: 4, scanning_interval_sec: 0.5 }),
+  );
+  await eventually(
+    async () => (await h.store.requireJob(jobId)).numFilesIngested === 1,
+    30_000,
+    'b recorded',
+  );
+  // "a" was being uploaded concurrently and lands after "b" was listed.
+  await put(['race/a.log']);
+  await eventually(
+    async () => (await h.store.requireJob(jobId)).numFilesIngested === 2,
+    30_000,
+    'a recorded',
+  );
+  expect((await rows(jobId)).map((x) => x.path)).toEqual([`${bucket}/race/a.log`, `${bucket}/race/b.log`]);
+  // Once settled, the cursor moves past both; nothing is recorded twice.
+  await eventually(
+    async () => (await h.store.getScannerCursor(jobId)) === 'race/b.log',
+    30_000,
+    'cursor advanced',
+  );
+  expect((await h.store.requireJob(jobId)).numFilesIngested).toBe(2);
   await stopAndFinish(jobId);
 });

@@ -9,6 +9,7 @@ test('defaults follow CLP log-ingestor', () => {
     dataset: 'default',
     unstructured: false,
     scanning_interval_sec: 30,
+    settle_delay_sec: 5,
     buffer_config: { flush_threshold_bytes: 4 * 1024 ** 3, timeout_sec: 300, channel_capacity: 16 },
   });
 });
