@@ -43,6 +43,7 @@ interface Options {
   phases: string;
   bucket: string;
   uploadConcurrency: number;
+  prepareOnly: boolean;
   waitIdle?: boolean;
 }
 
@@ -55,7 +56,7 @@ const program = new Command('bench')
     Number(process.env.BENCH_N ?? 100_000),
   )
   .option('--quick', 'CI smoke settings: 20 latency samples, 1 s flush timeout, N for every phase', false)
-  .option('--n-e2e <n>', 'objects for the end-to-end figure (default N/10; N with --quick)', positiveInt)
+  .option('--n-e2e <n>', 'objects for the end-to-end figure (default N)', positiveInt)
   .option('--n-sqs <n>', 'SQS notifications (default min(N, 20000))', positiveInt)
   .option(
     '--sqs-listeners <n>',
@@ -74,6 +75,7 @@ const program = new Command('bench')
   .option('--growth-10x', 'also measure the scanner at 10N (uploads 10N objects once)', false)
   .option('--phases <list>', `comma-separated subset of ${PHASES.join(',')}`, PHASES.join(','))
   .option('--bucket <name>', 'the bench bucket (objects are kept for the next run)', 'clp-bench')
+  .option('--prepare-only', 'fill the bench bucket for these settings, then exit', false)
   .option('--upload-concurrency <n>', 'PutObject calls at once when filling the bucket', positiveInt, 64)
   .option('--wait-idle', 'wait (up to 25 min) while jest runs on this machine; default when N > 5000')
   .option('--no-wait-idle', 'measure even while jest runs (the figures are flagged)');
@@ -81,7 +83,7 @@ const program = new Command('bench')
 function resolve(o: Options) {
   return {
     ...o,
-    nE2e: o.nE2e ?? (o.quick ? o.n : Math.max(1, Math.round(o.n / 10))),
+    nE2e: o.nE2e ?? o.n,
     nSqs: o.nSqs ?? Math.min(o.n, 20_000),
     latencySamples: o.latencySamples ?? (o.quick ? 20 : 200),
     flushTimeoutSec: o.flushTimeoutSec ?? (o.quick ? 1 : 5),
@@ -171,7 +173,7 @@ function table(r: Results): string {
     rows.push([
       `End to end → all compressed (executor ×${e.executorConcurrency})${flag(e.jestRunning)}`,
       int(e.files),
-      `${fmtDuration(e.ms)} (rows ${fmtDuration(e.rowsMs)}, submitted ${fmtDuration(e.submittedMs)})`,
+      `${fmtDuration(e.ms)} (submitted ${fmtDuration(e.submittedMs)}, last archive ${fmtDuration(e.lastCompressionEndMs ?? NaN)})`,
       int(e.rate),
       '–',
       String(e.per1k.events),
@@ -290,6 +292,8 @@ async function main(): Promise<void> {
       log(`s3://${o.bucket}/${r.prefix}: ${count} objects (${r.uploaded} uploaded, ${fmtDuration(r.ms)})`);
     }
 
+    if (o.prepareOnly) return;
+
     for (const n of sizes) {
       const jestRunning = await awaitIdle(o.waitIdle);
       const prefix = `n${n}/`;
@@ -348,7 +352,7 @@ async function main(): Promise<void> {
     }
   } finally {
     results.finishedAt = new Date().toISOString();
-    save();
+    if (!o.prepareOnly) save();
     s3.destroy();
     sqs.destroy();
     await client.connection.close();

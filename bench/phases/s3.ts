@@ -114,6 +114,9 @@ export interface JobResult {
   workerPeakMiB: number;
   workerRssEndMiB: number;
   executorPeakMiB?: number;
+  /** With the executor: when (after creation) the last compression job ended, and their summed run time. */
+  lastCompressionEndMs?: number;
+  compressionBusyMs?: number;
   cpu: Record<string, number>;
   jestRunning?: boolean;
 }
@@ -148,6 +151,7 @@ export async function s3Job(
       const store = new IngestionStore(db.pool);
       const cpu = cpuMeter(worker, exec?.executor).begin();
       const t0 = performance.now();
+      const t0Wall = Date.now();
       jobId = await createJob(
         store,
         ctx.client,
@@ -190,6 +194,16 @@ export async function s3Job(
         [jobId],
       );
       const ms = exec ? done.compressed : done.submitted;
+      let compression: { lastCompressionEndMs: number; compressionBusyMs: number } | undefined;
+      if (exec) {
+        const [[cj]] = await db.pool.query<any[]>(
+          `SELECT MAX(UNIX_TIMESTAMP(start_time) + duration) AS last_end, SUM(duration) AS busy FROM compression_jobs`,
+        );
+        compression = {
+          lastCompressionEndMs: Number(cj.last_end) * 1000 - t0Wall,
+          compressionBusyMs: Number(cj.busy) * 1000,
+        };
+      }
       return {
         files: n,
         rowsMs: done.rows,
@@ -203,6 +217,7 @@ export async function s3Job(
         workerPeakMiB: worker.peakMiB(),
         workerRssEndMiB: worker.rssMiB(),
         executorPeakMiB: exec?.executor.peakMiB(),
+        ...compression,
         cpu: cpuUsed,
       };
     } finally {
