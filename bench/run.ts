@@ -325,7 +325,11 @@ async function main(): Promise<void> {
         executorConcurrency: o.executorConcurrency,
       });
       log(`  ${fmtDuration(e.ms)}, ${int(e.rate)} files/s`);
-      results.e2e = { ...e, executorConcurrency: o.executorConcurrency, jestRunning };
+      results.e2e = {
+        ...e,
+        executorConcurrency: o.executorConcurrency,
+        jestRunning: jestRunning || (await awaitIdle(false)),
+      };
       save();
     }
 
@@ -339,7 +343,12 @@ async function main(): Promise<void> {
       log(`SQS job: ${o.nSqs} notifications, ${o.sqsListeners} listener tasks`);
       const job = await sqsJob(ctx, o.nSqs, o.sqsListeners, o.flushTimeoutSec);
       log(`  ${fmtDuration(job.ms)}, ${int(job.rate)} files/s`);
-      results.sqs = { floor, job, ratio: job.rate / floor.rate, jestRunning };
+      results.sqs = {
+        floor,
+        job,
+        ratio: job.rate / floor.rate,
+        jestRunning: jestRunning || (await awaitIdle(false)),
+      };
       save();
     }
 
@@ -348,7 +357,7 @@ async function main(): Promise<void> {
       log(`latency: ${o.latencySamples} uploads, scanning every ${o.scanIntervalSec} s`);
       const l = await latency(ctx, o.latencySamples, o.scanIntervalSec);
       log(`  p50 ${int(l.p50Ms)} ms, p99 ${int(l.p99Ms)} ms`);
-      results.latency = { ...l, jestRunning };
+      results.latency = { ...l, jestRunning: jestRunning || (await awaitIdle(false)) };
     }
   } finally {
     results.finishedAt = new Date().toISOString();
