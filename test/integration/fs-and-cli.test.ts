@@ -15,8 +15,7 @@ import { promisify } from 'node:util';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
 import { decodeClpConfig } from '../../src/clp/clp-config';
-import { controlJob } from '../../src/client/jobs';
-import { completeCompressionJobs, eventually, startHarness, type Harness } from '../support/worker';
+import { eventually, startHarness, type Harness, stopAndFinish } from '../support/worker';
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..', '..');
@@ -47,18 +46,6 @@ function settledFile(rel: string, body: string): string {
 
 async function paths(jobId: number): Promise<string[]> {
   return (await h.store.listFiles(jobId, { limit: 1000 })).map((f) => f.path).sort();
-}
-
-async function stopAndFinish(jobId: number): Promise<void> {
-  await controlJob(h.store, h.client, jobId, 'stop');
-  await eventually(
-    async () => {
-      await completeCompressionJobs(h.pool);
-      return (await h.store.requireJob(jobId)).status === 'finished';
-    },
-    60_000,
-    `job ${jobId} finished`,
-  );
 }
 
 test('a file still being appended is not ingested until it settles; each file is recorded once', async () => {
@@ -111,7 +98,7 @@ test('a file still being appended is not ingested until it settles; each file is
   );
   expect(inputs.every((i) => i.type === 'fs' && i.path_prefix_to_remove === dir)).toBe(true);
   expect(inputs.flatMap((i) => i.paths_to_compress).sort()).toEqual([...settled.slice(0, 2), growing].sort());
-  await stopAndFinish(jobId);
+  await stopAndFinish(h, jobId);
 });
 
 test('a missing directory fails the job with a clear message', async () => {
@@ -152,7 +139,7 @@ describe('CLI', () => {
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `cli-${Date.now()}` }));
     sqs.destroy();
     const configFile = path.join(fsDir, 'sqs.json');
-    writeFileSync(configFile, JSON.stringify({ bucket_name: 'b', key_prefix: 'p/', queue_url: QueueUrl }));
+    writeFileSync(configFile, JSON.stringify({ bucket_name: 'cli-bucket', key_prefix: 'p/', queue_url: QueueUrl }));
     const sqsCreated = await cli(['create-sqs-listener', '--config', configFile, '--wait-time-sec', '1']);
     expect(sqsCreated.code).toBe(0);
     const sqsJob = Number(sqsCreated.stdout.trim());
@@ -170,7 +157,7 @@ describe('CLI', () => {
     const bad = await cli([
       'create-sqs-listener',
       '--bucket',
-      'b',
+      'cli-bucket',
       '--prefix',
       'p/',
       '--queue-url',

@@ -12,6 +12,7 @@ import {
   startHarness,
   waitForStatus,
   type Harness,
+  stopAndFinish,
 } from '../support/worker';
 
 let h: Harness;
@@ -84,16 +85,6 @@ async function decodedJobs(jobId: number): Promise<Map<number, string[]>> {
   return out;
 }
 
-async function stopAndFinish(jobId: number): Promise<void> {
-  await controlJob(h.store, h.client, jobId, 'stop');
-  await eventually(
-    async () =>
-      (await completeCompressionJobs(h.pool)) >= 0 && (await h.store.requireJob(jobId)).status === 'finished',
-    60_000,
-    `job ${jobId} finished`,
-  );
-}
-
 test('a multi-page listing is ingested exactly once and every file ends compressed', async () => {
   const keys = Array.from({ length: 2345 }, (_, i) => `multi/app-${String(i).padStart(5, '0')}.log`);
   await put([...keys, 'multi/dir-marker/']);
@@ -121,7 +112,7 @@ test('a multi-page listing is ingested exactly once and every file ends compress
   const progress = await queryProgress(h.client, jobId);
   expect(progress?.status).toBe('running');
   expect(progress?.filesCompressed).toBe(keys.length);
-  await stopAndFinish(jobId);
+  await stopAndFinish(h, jobId);
 });
 
 test('pause stops ingestion of new objects; resume picks them up from the cursor', async () => {
@@ -151,7 +142,7 @@ test('pause stops ingestion of new objects; resume picks them up from the cursor
   expect((await rows(jobId)).map((x) => x.path)).toEqual(
     ['a-1', 'a-2', 'b-1', 'b-2', 'b-3'].map((k) => `${bucket}/pause/${k}.log`),
   );
-  await stopAndFinish(jobId);
+  await stopAndFinish(h, jobId);
   await expect(controlJob(h.store, h.client, jobId, 'resume')).rejects.toThrow(/finished/);
 });
 
@@ -205,8 +196,8 @@ test('the size threshold and the hard timeout each trigger a flush', async () =>
     'timeout flush',
   );
   expect(Date.now() - bufferedAt).toBeGreaterThan(1_000);
-  await stopAndFinish(bySize);
-  await stopAndFinish(byTime);
+  await stopAndFinish(h, bySize);
+  await stopAndFinish(h, byTime);
 });
 
 test('a missing bucket fails the job with its error message', async () => {
@@ -229,7 +220,7 @@ test('keys with spaces, +, &, =, unicode and over 1,000 bytes are recorded and s
   );
   expect((await rows(jobId)).map((x) => x.path).sort()).toEqual(keys.map((k) => `${bucket}/${k}`).sort());
   expect([...(await decodedJobs(jobId)).values()].flat().sort()).toEqual([...keys].sort());
-  await stopAndFinish(jobId);
+  await stopAndFinish(h, jobId);
 });
 
 test('continue-as-new under a low history threshold keeps ingesting without loss', async () => {
@@ -253,7 +244,7 @@ test('continue-as-new under a low history threshold keeps ingesting without loss
   const progress = await queryProgress(h.client, jobId);
   expect(progress!.runs).toBeGreaterThan(1);
   expect((await rows(jobId)).map((x) => x.path)).toEqual(keys.map((k) => `${bucket}/${k}`));
-  await stopAndFinish(jobId);
+  await stopAndFinish(h, jobId);
 });
 
 test('activities that crash after their commit and are retried create no duplicate row or compression job', async () => {
@@ -280,7 +271,7 @@ test('activities that crash after their commit and are retried create no duplica
     [CompressionJobStatus.PENDING],
   );
   expect(orphans[0].n).toBe(0);
-  await stopAndFinish(jobId);
+  await stopAndFinish(h, jobId);
 });
 
 test('an object uploaded late under a key that sorts before newer ones is not skipped within the settle delay', async () => {
@@ -309,5 +300,5 @@ test('an object uploaded late under a key that sorts before newer ones is not sk
     'cursor advanced',
   );
   expect((await h.store.requireJob(jobId)).numFilesIngested).toBe(2);
-  await stopAndFinish(jobId);
+  await stopAndFinish(h, jobId);
 });

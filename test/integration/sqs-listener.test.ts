@@ -9,13 +9,7 @@ import {
 import { createSqsClient } from '../../src/aws';
 import { controlJob } from '../../src/client/jobs';
 import { uniqueName } from '../support/stack';
-import {
-  completeCompressionJobs,
-  eventually,
-  startHarness,
-  waitForStatus,
-  type Harness,
-} from '../support/worker';
+import { eventually, startHarness, waitForStatus, type Harness, stopAndFinish } from '../support/worker';
 
 let h: Harness;
 let sqs: SQSClient;
@@ -114,18 +108,6 @@ function config(queueUrl: string, prefix: string, extra: Record<string, unknown>
   };
 }
 
-async function stopAndFinish(jobId: number): Promise<void> {
-  await controlJob(h.store, h.client, jobId, 'stop');
-  await eventually(
-    async () => {
-      await completeCompressionJobs(h.pool);
-      return (await h.store.requireJob(jobId)).status === 'finished';
-    },
-    60_000,
-    `job ${jobId} finished`,
-  );
-}
-
 /** The mixed traffic of the issue: relevant, duplicated, irrelevant and garbage messages. */
 function traffic(prefix: string, n: number): { bodies: string[]; expected: string[] } {
   const keys = Array.from({ length: n }, (_, i) => `${prefix}file ${String(i).padStart(3, '0')}+x.log`);
@@ -161,7 +143,7 @@ test('exactly the relevant objects become rows, garbage is counted, and the queu
   // A genuinely new upload of an already-ingested key (a later event) is ingested again.
   await send(queueUrl, [notification('mixed/file 000+x.log', { sequencer: 'later-upload' })]);
   await eventually(async () => (await paths(jobId)).length === expected.length + 1, 30_000, 're-upload');
-  await stopAndFinish(jobId);
+  await stopAndFinish(h, jobId);
   await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
 });
 
@@ -178,7 +160,7 @@ test('a delete that fails after the commit redelivers the messages but creates n
   );
   expect(await paths(jobId)).toEqual([...expected].sort());
   expect((await h.store.requireJob(jobId)).numMessagesIgnored).toBe(3);
-  await stopAndFinish(jobId);
+  await stopAndFinish(h, jobId);
   await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
 });
 
@@ -197,7 +179,7 @@ test('1, 4 and 16 listener tasks give the same final rows', async () => {
     const got = await paths(jobId);
     expect(got).toEqual([...expected].sort());
     results.push(got.map((p) => p.replace(prefix, '')));
-    await stopAndFinish(jobId);
+    await stopAndFinish(h, jobId);
     await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
   }
   expect(results[1]).toEqual(results[0]);
@@ -218,6 +200,6 @@ test('pause stops receiving (messages stay queued); resume continues', async () 
   expect(await queueDepth(queueUrl)).toBe(2);
   await controlJob(h.store, h.client, jobId, 'resume');
   await eventually(async () => (await paths(jobId)).length === 2, 30_000, 'resumed');
-  await stopAndFinish(jobId);
+  await stopAndFinish(h, jobId);
   await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
 });

@@ -19,6 +19,7 @@ import {
   startHarness,
   waitForStatus,
   type Harness,
+  stopAndFinish,
 } from '../support/worker';
 
 const OUT = path.join(__dirname, '..', 'fixtures', 'histories');
@@ -48,14 +49,6 @@ async function save(name: string, jobId: number, runId?: string): Promise<void> 
   writeFileSync(path.join(OUT, `${name}.json`), stdout);
 }
 
-async function finish(jobId: number): Promise<void> {
-  await controlJob(h.store, h.client, jobId, 'stop');
-  await eventually(async () => {
-    await completeCompressionJobs(h.pool);
-    return (await h.store.requireJob(jobId)).status === 'finished';
-  });
-}
-
 const s3Config = (prefix: string, extra: object = {}) => ({
   bucket_name: bucket,
   key_prefix: prefix,
@@ -75,7 +68,7 @@ test('scan with several flushes, then stop', async () => {
     await completeCompressionJobs(h.pool);
   }
   await eventually(async () => (await h.store.requireJob(jobId)).numFilesCompressed === 12);
-  await finish(jobId);
+  await stopAndFinish(h, jobId);
   await save('s3-scan-several-flushes', jobId);
 });
 
@@ -88,7 +81,7 @@ test('pause and resume, then stop', async () => {
   await put(['pause/b.log']);
   await controlJob(h.store, h.client, jobId, 'resume');
   await eventually(async () => (await h.store.requireJob(jobId)).numFilesIngested === 2);
-  await finish(jobId);
+  await stopAndFinish(h, jobId);
   await save('s3-pause-resume-stop', jobId);
 });
 
@@ -110,7 +103,7 @@ test('continue-as-new', async () => {
     await new Promise((r) => setTimeout(r, 800));
     await completeCompressionJobs(h.pool);
   }
-  await finish(jobId);
+  await stopAndFinish(h, jobId);
   await save('s3-continue-as-new-first-run', jobId, firstRunId);
   await save('s3-continue-as-new-last-run', jobId);
 });
@@ -141,7 +134,7 @@ test('an SQS-listener job', async () => {
   await controlJob(h.store, h.client, jobId, 'pause');
   await waitForStatus(h, jobId, 'paused');
   await controlJob(h.store, h.client, jobId, 'resume');
-  await finish(jobId);
+  await stopAndFinish(h, jobId);
   sqs.destroy();
   await save('sqs-listener-pause-resume-stop', jobId);
 });

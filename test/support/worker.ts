@@ -5,7 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { Activities, SqsFaults } from '../../src/activities';
 import { createS3Client } from '../../src/aws';
 import { connectClient } from '../../src/client/temporal';
-import { createJob, type StartOptions } from '../../src/client/jobs';
+import { controlJob, createJob, type StartOptions } from '../../src/client/jobs';
 import type { JobKind } from '../../src/config/job-config';
 import type { Settings } from '../../src/config/settings';
 import type { Db } from '../../src/store/db';
@@ -126,4 +126,17 @@ export async function completeCompressionJobs(pool: Db, status: number = Compres
     CompressionJobStatus.PENDING,
   ]);
   return res.affectedRows as number;
+}
+
+/** Stops a job, standing in for CLP's scheduler until the job has drained and finished. */
+export async function stopAndFinish(h: Harness, jobId: number): Promise<void> {
+  await controlJob(h.store, h.client, jobId, 'stop');
+  await eventually(
+    async () => {
+      await completeCompressionJobs(h.pool);
+      return (await h.store.requireJob(jobId)).status === 'finished';
+    },
+    60_000,
+    `job ${jobId} finished`,
+  );
 }

@@ -1,0 +1,81 @@
+/**
+ * The whole pipeline on the real stack: S3-scanner job -> compression jobs ->
+ * the executor -> archives, and each file's fate back in the ingestor's record.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { archivesOfJob, extractAll, startExecutor } from '../support/executor';
+import { createTestBucket } from '../support/stack';
+import { eventually, startHarness, type Harness } from '../support/worker';
+import { controlJob } from '../../src/client/jobs';
+
+let h: Harness;
+let bucket: string;
+let archivesDir: string;
+let executor: ReturnType<typeof startExecutor> | undefined;
+
+beforeAll(async () => {
+  // Two files per compression job, so one bad object fails exactly one of them.
+  h = await startHarness({ settings: { maxFilesPerCompressionJob: 2 } });
+  bucket = await createTestBucket(h.s3);
+  archivesDir = await mkdtemp(path.join(os.tmpdir(), 'clp-e2e-'));
+});
+afterAll(async () => {
+  await executor?.stop();
+  await h?.close();
+});
+
+test('objects come out of the archives byte for byte; a missing object fails exactly its compression job’s files', async () => {
+  const bodies = new Map<string, string>();
+  for (const name of ['a', 'b', 'c', 'd']) {
+    const key = `e2e/${name}.log`;
+    const body = `${name}: ${'2026-11-21T00:00:00Z INFO request served in 3 ms\n'.repeat(500 + name.charCodeAt(0))}`;
+    bodies.set(key, body);
+    await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+  }
+  const jobId = await h.create('s3_scanner', {
+    bucket_name: bucket,
+    key_prefix: 'e2e/',
+    scanning_interval_sec: 1,
+    settle_delay_sec: 0,
+    buffer_config: { timeout_sec: 3600 },
+  });
+  await eventually(async () => (await h.store.countFilesByStatus(jobId)).buffered === 4, 30_000, 'buffered');
+  // b disappears before compression; then stop flushes [a, b] and [c, d].
+  await h.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'e2e/b.log' }));
+  await controlJob(h.store, h.client, jobId, 'stop');
+  await eventually(
+    async () => (await h.store.countFilesByStatus(jobId)).submitted === 4,
+    30_000,
+    'submitted',
+  );
+  executor = startExecutor(h.settings, h.pool, { archivesDir });
+  const job = await eventually(async () => {
+    const j = await h.store.requireJob(jobId);
+    return j.status === 'finished' ? j : null;
+  });
+
+  const files = await h.store.listFiles(jobId);
+  const fate = Object.fromEntries(files.map((f) => [f.path.replace(`${bucket}/`, ''), f]));
+  expect(fate['e2e/a.log'].status).toBe('failed');
+  expect(fate['e2e/b.log'].status).toBe('failed');
+  expect(fate['e2e/c.log'].status).toBe('compressed');
+  expect(fate['e2e/d.log'].status).toBe('compressed');
+  // Failed files keep their compression job id, whose status_msg says why.
+  expect(fate['e2e/a.log'].compressionJobId).toBe(fate['e2e/b.log'].compressionJobId);
+  const [[cj]] = await h.pool.query<any[]>('SELECT status, status_msg FROM compression_jobs WHERE id = ?', [
+    fate['e2e/b.log'].compressionJobId,
+  ]);
+  expect(cj.status).toBe(3);
+  expect(cj.status_msg).toMatch(/e2e\/b\.log/);
+  expect(job.numFilesCompressed).toBe(2);
+  expect(job.numFilesFailed).toBe(2);
+
+  // What went in comes out, byte for byte.
+  const [archive] = await archivesOfJob(archivesDir, fate['e2e/c.log'].compressionJobId!);
+  const extracted = await extractAll(archivesDir, archive);
+  expect([...extracted.keys()].sort()).toEqual(['e2e/c.log', 'e2e/d.log']);
+  for (const [name, data] of extracted) expect(data.equals(Buffer.from(bodies.get(name)!))).toBe(true);
+});
