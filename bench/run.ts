@@ -127,6 +127,8 @@ interface Results {
   scanner: {
     n: number;
     floor: FloorResult;
+    /** The same floor paging by continuation token instead of StartAfter. */
+    tokenFloor: FloorResult;
     job: JobResult;
     ratio: number;
     rowsRatio: number;
@@ -151,6 +153,17 @@ function table(r: Results): string {
       fmtDuration(s.floor.ms),
       int(s.floor.rate),
       '1.00',
+      '–',
+      '–',
+      '–',
+      '–',
+    ]);
+    rows.push([
+      `Floor, paging by continuation token, N=${int(s.n)}`,
+      int(s.tokenFloor.files),
+      fmtDuration(s.tokenFloor.ms),
+      int(s.tokenFloor.rate),
+      ratio(s.tokenFloor.rate / s.floor.rate),
       '–',
       '–',
       '–',
@@ -238,7 +251,11 @@ function table(r: Results): string {
 function cpuTable(r: Results): string {
   const named: [string, Record<string, number>][] = [];
   for (const s of r.scanner) {
-    named.push([`floor N=${int(s.n)}`, s.floor.cpu], [`scanner N=${int(s.n)}`, s.job.cpu]);
+    named.push(
+      [`floor N=${int(s.n)}`, s.floor.cpu],
+      [`token floor N=${int(s.n)}`, s.tokenFloor.cpu],
+      [`scanner N=${int(s.n)}`, s.job.cpu],
+    );
   }
   if (r.e2e) named.push(['end to end', r.e2e.cpu]);
   if (r.sqs) named.push(['SQS floor', r.sqs.floor.cpu], ['SQS job', r.sqs.job.cpu]);
@@ -300,12 +317,16 @@ async function main(): Promise<void> {
       log(`floor N=${n}: list + insert`);
       const floor = await s3Floor(ctx, prefix, n);
       log(`  ${fmtDuration(floor.ms)}, ${int(floor.rate)} files/s`);
+      log(`floor N=${n}: list (continuation token) + insert`);
+      const tokenFloor = await s3Floor(ctx, prefix, n, 'token');
+      log(`  ${fmtDuration(tokenFloor.ms)}, ${int(tokenFloor.rate)} files/s`);
       log(`scanner N=${n}: job until every file is submitted`);
       const job = await s3Job(ctx, { name: `scanner-${n}`, prefix, n, flushTimeoutSec: o.flushTimeoutSec });
       log(`  ${fmtDuration(job.ms)}, ${int(job.rate)} files/s, ${job.history.events} history events`);
       results.scanner.push({
         n,
         floor,
+        tokenFloor,
         job,
         ratio: job.rate / floor.rate,
         rowsRatio: job.rowsRate / floor.rate,

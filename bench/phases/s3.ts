@@ -42,7 +42,13 @@ export interface FloorResult {
  * log_ingestor_ingested_files (same indexes, same dedup hash) in one
  * transaction per page. Nothing else: no cursor, no counters, no Temporal.
  */
-export async function s3Floor(ctx: BenchContext, prefix: string, n: number): Promise<FloorResult> {
+export async function s3Floor(
+  ctx: BenchContext,
+  prefix: string,
+  n: number,
+  /** How pages follow each other: StartAfter the last key (as the scanner lists) or the continuation token. */
+  paging: 'start-after' | 'token' = 'start-after',
+): Promise<FloorResult> {
   return withDb(async (db) => {
     const store = new IngestionStore(db.pool);
     const jobId = await store.createJob(
@@ -55,6 +61,7 @@ export async function s3Floor(ctx: BenchContext, prefix: string, n: number): Pro
     let pages = 0;
     let files = 0;
     let startAfter: string | undefined;
+    let token: string | undefined;
     const t0 = performance.now();
     try {
       for (;;) {
@@ -63,8 +70,8 @@ export async function s3Floor(ctx: BenchContext, prefix: string, n: number): Pro
           new ListObjectsV2Command({
             Bucket: ctx.bucket,
             Prefix: prefix,
-            StartAfter: startAfter,
             MaxKeys: 1000,
+            ...(paging === 'token' ? { ContinuationToken: token } : { StartAfter: startAfter }),
           }),
         );
         const b = performance.now();
@@ -88,6 +95,7 @@ export async function s3Floor(ctx: BenchContext, prefix: string, n: number): Pro
         }
         insertMs += performance.now() - b;
         if (!page.IsTruncated) break;
+        token = page.NextContinuationToken;
       }
     } finally {
       conn.release();
