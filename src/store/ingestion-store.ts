@@ -365,7 +365,7 @@ export class IngestionStore {
       [jobId],
     );
     const [[sub]] = await this.db.query<RowDataPacket[]>(
-      `SELECT COUNT(DISTINCT compression_job_id) AS n FROM ${F} WHERE ingestion_job_id = ? AND status = 'submitted'`,
+      `SELECT COUNT(*) AS n FROM ${SUB} WHERE ingestion_job_id = ? AND finalized = 0`,
       [jobId],
     );
     return {
@@ -428,17 +428,18 @@ export class IngestionStore {
         }
       }
       await tx.query(
-        `INSERT INTO ${SUB} (ingestion_job_id, flush_seq, compression_job_id, num_files, creation_ts) VALUES (?, ?, ?, ?, ?)`,
-        [jobId, flushSeq, compressionJobId, files.length, this.now()],
+        `INSERT INTO ${SUB} (ingestion_job_id, flush_seq, compression_job_id, num_files, finalized, creation_ts)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+        [jobId, flushSeq, compressionJobId, files.length, compressionJobId === null ? 1 : 0, this.now()],
       );
       return { compressionJobId, numFiles: files.length };
     });
   }
 
-  /** Compression jobs of this ingestion job that still have `submitted` files. */
+  /** Compression jobs of this ingestion job whose outcome is not yet recorded. */
   async outstandingCompressionJobs(jobId: number): Promise<number[]> {
     const [rows] = await this.db.query<RowDataPacket[]>(
-      `SELECT DISTINCT compression_job_id AS id FROM ${F} WHERE ingestion_job_id = ? AND status = 'submitted'`,
+      `SELECT compression_job_id AS id FROM ${SUB} WHERE ingestion_job_id = ? AND finalized = 0`,
       [jobId],
     );
     return rows.map((r) => Number(r.id));
@@ -477,6 +478,10 @@ export class IngestionStore {
         else failed += res.affectedRows;
         finalized.push({ compressionJobId: Number(cj.id), status, numFiles: res.affectedRows });
       }
+      await tx.query(
+        `UPDATE ${SUB} SET finalized = 1 WHERE ingestion_job_id = ? AND compression_job_id IN (?)`,
+        [jobId, terminal.map((cj) => cj.id)],
+      );
       await tx.query(
         `UPDATE ${J} SET num_files_compressed = num_files_compressed + ?, num_files_failed = num_files_failed + ?,
          last_update_ts = ? WHERE id = ?`,

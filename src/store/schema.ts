@@ -176,6 +176,19 @@ export const MIGRATIONS: Migration[] = [
       ) ROW_FORMAT=DYNAMIC`,
     ],
   },
+  {
+    version: 5,
+    description: 'outstanding compression jobs tracked on the submission record',
+    statements: [
+      // Which compression jobs still await their outcome, without scanning the
+      // job's submitted files (a count that grew with the backlog per activity).
+      `ALTER TABLE ${TABLES.submissions} ADD COLUMN finalized TINYINT NOT NULL DEFAULT 0`,
+      `CREATE INDEX outstanding ON ${TABLES.submissions} (ingestion_job_id, finalized)`,
+      `UPDATE ${TABLES.submissions} s SET finalized = 1
+       WHERE s.compression_job_id IS NULL OR NOT EXISTS (SELECT 1 FROM ${TABLES.ingestedFiles} f
+         WHERE f.compression_job_id = s.compression_job_id AND f.status = 'submitted')`,
+    ],
+  },
 ];
 
 const LOCK_NAME = 'clp_ingestor_migrations';

@@ -225,9 +225,13 @@ test('keys with spaces, +, &, =, unicode and over 1,000 bytes are recorded and s
 
 test('continue-as-new under a low history threshold keeps ingesting without loss', async () => {
   const keys = Array.from({ length: 30 }, (_, i) => `can/f${String(i).padStart(2, '0')}.log`);
-  const jobId = await h.create('s3_scanner', config('can/', { buffer_config: { timeout_sec: 0.5 } }), {
-    maxHistoryEvents: 40,
-  });
+  const jobId = await h.create(
+    's3_scanner',
+    config('can/', { buffer_config: { timeout_sec: 0.5 }, settle_delay_sec: 2 }),
+    {
+      maxHistoryEvents: 40,
+    },
+  );
   for (let i = 0; i < keys.length; i += 5) {
     await put(keys.slice(i, i + 5));
     await new Promise((r) => setTimeout(r, 700));
