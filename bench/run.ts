@@ -16,6 +16,7 @@ import { connectClient } from '../src/client/temporal';
 import { benchSettings, fmtDuration, git, jestProcesses, machine, RESULTS_DIR, sleep } from './lib/env';
 import type { BenchContext } from './lib/harness';
 import { ensureObjects } from './lib/objects';
+import { killChildren } from './lib/proc';
 import { latency, type LatencyResult } from './phases/latency';
 import { s3Floor, s3Job, type FloorResult, type JobResult } from './phases/s3';
 import { sqsFloor, sqsJob, type SqsFloorResult } from './phases/sqs';
@@ -129,14 +130,17 @@ interface Results {
     floor: FloorResult;
     /** The same floor paging by continuation token instead of StartAfter. */
     tokenFloor: FloorResult;
-    job: JobResult;
-    ratio: number;
-    rowsRatio: number;
+    /** Absent when the job did not finish (the run was interrupted or failed). */
+    job?: JobResult;
+    ratio?: number;
+    rowsRatio?: number;
     jestRunning: boolean;
   }[];
   e2e?: JobResult & { executorConcurrency: number; jestRunning: boolean };
   sqs?: { floor: SqsFloorResult; job: JobResult & { loadMs: number }; ratio: number; jestRunning: boolean };
   latency?: LatencyResult & { jestRunning: boolean };
+  /** Why the run stopped early, if it did. */
+  error?: string;
 }
 
 const int = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -169,12 +173,16 @@ function table(r: Results): string {
       '–',
       '–',
     ]);
+    if (!s.job) {
+      rows.push([`Scanner job, N=${int(s.n)}: did not finish`, '–', '–', '–', '–', '–', '–', '–', '–']);
+      continue;
+    }
     rows.push([
       `Scanner job → all submitted, N=${int(s.n)}${flag(s.jestRunning)}`,
       int(s.job.files),
       `${fmtDuration(s.job.ms)} (rows ${fmtDuration(s.job.rowsMs)})`,
       `${int(s.job.rate)} (rows ${int(s.job.rowsRate)})`,
-      `${ratio(s.ratio)} (rows ${ratio(s.rowsRatio)})`,
+      `${ratio(s.ratio!)} (rows ${ratio(s.rowsRatio!)})`,
       String(s.job.per1k.events),
       String(s.job.per1k.workflowTasks),
       String(s.job.per1k.activities),
@@ -251,11 +259,8 @@ function table(r: Results): string {
 function cpuTable(r: Results): string {
   const named: [string, Record<string, number>][] = [];
   for (const s of r.scanner) {
-    named.push(
-      [`floor N=${int(s.n)}`, s.floor.cpu],
-      [`token floor N=${int(s.n)}`, s.tokenFloor.cpu],
-      [`scanner N=${int(s.n)}`, s.job.cpu],
-    );
+    named.push([`floor N=${int(s.n)}`, s.floor.cpu], [`token floor N=${int(s.n)}`, s.tokenFloor.cpu]);
+    if (s.job) named.push([`scanner N=${int(s.n)}`, s.job.cpu]);
   }
   if (r.e2e) named.push(['end to end', r.e2e.cpu]);
   if (r.sqs) named.push(['SQS floor', r.sqs.floor.cpu], ['SQS job', r.sqs.job.cpu]);
@@ -301,6 +306,19 @@ async function main(): Promise<void> {
   if (o.phases.includes('growth') && o.growth10x) sizes.push(o.n * 10);
   const outFile = path.join(RESULTS_DIR, `${stamp}.json`);
   const save = () => writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n');
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      // Children go with us; the phase's throwaway database (clp_test_*) is left behind.
+      killChildren();
+      results.error = `interrupted by ${signal}`;
+      results.finishedAt = new Date().toISOString();
+      if (!o.prepareOnly) save();
+      console.error(
+        `bench: interrupted by ${signal}; partial results in ${path.relative(process.cwd(), outFile)}`,
+      );
+      process.exit(130);
+    });
+  }
   try {
     const e2eSize = o.phases.includes('e2e') ? [o.nE2e] : [];
     for (const count of [...new Set([...sizes, ...e2eSize])].sort((a, b) => a - b)) {
@@ -320,13 +338,13 @@ async function main(): Promise<void> {
       log(`floor N=${n}: list (continuation token) + insert`);
       const tokenFloor = await s3Floor(ctx, prefix, n, 'token');
       log(`  ${fmtDuration(tokenFloor.ms)}, ${int(tokenFloor.rate)} files/s`);
+      const entry: Results['scanner'][number] = { n, floor, tokenFloor, jestRunning };
+      results.scanner.push(entry);
+      save();
       log(`scanner N=${n}: job until every file is submitted`);
       const job = await s3Job(ctx, { name: `scanner-${n}`, prefix, n, flushTimeoutSec: o.flushTimeoutSec });
       log(`  ${fmtDuration(job.ms)}, ${int(job.rate)} files/s, ${job.history.events} history events`);
-      results.scanner.push({
-        n,
-        floor,
-        tokenFloor,
+      Object.assign(entry, {
         job,
         ratio: job.rate / floor.rate,
         rowsRatio: job.rowsRate / floor.rate,
@@ -380,16 +398,24 @@ async function main(): Promise<void> {
       log(`  p50 ${int(l.p50Ms)} ms, p99 ${int(l.p99Ms)} ms`);
       results.latency = { ...l, jestRunning: jestRunning || (await awaitIdle(false)) };
     }
+  } catch (err) {
+    results.error = err instanceof Error ? err.message : String(err);
+    throw err;
   } finally {
     results.finishedAt = new Date().toISOString();
-    if (!o.prepareOnly) save();
+    if (!o.prepareOnly) {
+      save();
+      // Whatever finished, even when a later phase failed.
+      console.log(`\n${table(results)}\n\n${cpuTable(results)}\n`);
+      const took = Date.parse(results.finishedAt) - startedAt.getTime();
+      console.log(
+        `bench: ${results.error ? 'FAILED' : 'done'} in ${fmtDuration(took)}; results in ${path.relative(process.cwd(), outFile)}`,
+      );
+    }
     s3.destroy();
     sqs.destroy();
-    await client.connection.close();
+    await client.connection.close().catch(() => undefined);
   }
-  const took = Date.parse(results.finishedAt!) - startedAt.getTime();
-  console.log(`\n${table(results)}\n\n${cpuTable(results)}\n`);
-  console.log(`bench: done in ${fmtDuration(took)}; results in ${path.relative(process.cwd(), outFile)}`);
 }
 
 main().catch((err: unknown) => {

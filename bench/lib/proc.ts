@@ -64,6 +64,13 @@ export interface ChildOptions {
   logFile: string;
 }
 
+const live = new Set<Child>();
+
+/** SIGKILLs every child still running (the bench itself is being interrupted). */
+export function killChildren(): void {
+  for (const child of live) child.proc.kill('SIGKILL');
+}
+
 /** A node child process whose output goes straight to a log file, with its memory sampled. */
 export class Child {
   readonly proc: ChildProcess;
@@ -81,9 +88,11 @@ export class Child {
       stdio: ['ignore', fd, fd],
     });
     closeSync(fd);
+    live.add(this);
     this.exited = new Promise((resolve) =>
       this.proc.on('exit', (code) => {
         this.exitCode = code;
+        live.delete(this);
         resolve(code);
       }),
     );
