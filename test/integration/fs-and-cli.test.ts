@@ -139,7 +139,10 @@ describe('CLI', () => {
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `cli-${Date.now()}` }));
     sqs.destroy();
     const configFile = path.join(fsDir, 'sqs.json');
-    writeFileSync(configFile, JSON.stringify({ bucket_name: 'cli-bucket', key_prefix: 'p/', queue_url: QueueUrl }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({ bucket_name: 'cli-bucket', key_prefix: 'p/', queue_url: QueueUrl }),
+    );
     const sqsCreated = await cli(['create-sqs-listener', '--config', configFile, '--wait-time-sec', '1']);
     expect(sqsCreated.code).toBe(0);
     const sqsJob = Number(sqsCreated.stdout.trim());
