@@ -14,7 +14,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createS3Client, createSqsClient } from '../src/aws';
 import { connectClient } from '../src/client/temporal';
 import { benchSettings, fmtDuration, git, jestProcesses, machine, RESULTS_DIR, sleep } from './lib/env';
-import type { BenchContext } from './lib/harness';
+import { cleanUpInterrupted, type BenchContext } from './lib/harness';
 import { ensureObjects } from './lib/objects';
 import { killChildren } from './lib/proc';
 import { latency, type LatencyResult } from './phases/latency';
@@ -308,7 +308,7 @@ async function main(): Promise<void> {
   const save = () => writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n');
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      // Children go with us; the phase's throwaway database (clp_test_*) is left behind.
+      // Children go first; then the phases' workflows and throwaway databases.
       killChildren();
       results.error = `interrupted by ${signal}`;
       results.finishedAt = new Date().toISOString();
@@ -316,7 +316,7 @@ async function main(): Promise<void> {
       console.error(
         `bench: interrupted by ${signal}; partial results in ${path.relative(process.cwd(), outFile)}`,
       );
-      process.exit(130);
+      void Promise.race([cleanUpInterrupted(), sleep(15_000)]).finally(() => process.exit(130));
     });
   }
   try {

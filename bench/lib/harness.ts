@@ -32,13 +32,31 @@ export interface PhaseDb {
   drop: () => Promise<void>;
 }
 
-/** Runs fn against a fresh migrated database that is dropped afterwards, whatever happens. */
-export async function withDb<T>(fn: (db: PhaseDb) => Promise<T>): Promise<T> {
+/** Clean-ups of the phases in progress, for an interrupted run. */
+const pending = new Set<() => Promise<void>>();
+
+/** Terminates the workflows and drops the databases of the phases in progress. */
+export async function cleanUpInterrupted(): Promise<void> {
+  await Promise.allSettled([...pending].map((f) => f()));
+}
+
+/**
+ * Runs fn against a fresh migrated database; afterwards (whatever happens, and
+ * on SIGINT/SIGTERM) its jobs' workflows are terminated and it is dropped.
+ */
+export async function withDb<T>(ctx: BenchContext, fn: (db: PhaseDb) => Promise<T>): Promise<T> {
   const db = await createTestDb();
+  const cleanUp = async () => {
+    const [jobs] = await db.pool.query<any[]>(`SELECT id FROM ${TABLES.ingestionJobs}`);
+    for (const job of jobs) await terminateJob(ctx.client, Number(job.id));
+    await db.drop();
+  };
+  pending.add(cleanUp);
   try {
     return await fn(db);
   } finally {
-    await db.drop();
+    pending.delete(cleanUp);
+    await cleanUp();
   }
 }
 

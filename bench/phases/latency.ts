@@ -39,7 +39,7 @@ export async function latency(
 ): Promise<LatencyResult> {
   const prefix = `${uniqueName('latency')}/`;
   try {
-    return await withDb(async (db) => {
+    return await withDb(ctx, async (db) => {
       const { worker, taskQueue } = await startWorker(ctx, db, 'latency');
       let jobId: number | undefined;
       try {

@@ -49,7 +49,7 @@ export async function s3Floor(
   /** How pages follow each other: StartAfter the last key (as the scanner lists) or the continuation token. */
   paging: 'start-after' | 'token' = 'start-after',
 ): Promise<FloorResult> {
-  return withDb(async (db) => {
+  return withDb(ctx, async (db) => {
     const store = new IngestionStore(db.pool);
     const jobId = await store.createJob(
       parseJobConfig('s3_scanner', { bucket_name: ctx.bucket, key_prefix: prefix, dataset: 'bench' }),
@@ -148,7 +148,7 @@ export async function s3Job(
   ctx: BenchContext,
   opts: { name: string; prefix: string; n: number; flushTimeoutSec: number; executorConcurrency?: number },
 ): Promise<JobResult> {
-  return withDb(async (db) => {
+  return withDb(ctx, async (db) => {
     const { worker, taskQueue } = await startWorker(ctx, db, opts.name);
     const exec =
       opts.executorConcurrency !== undefined

@@ -86,7 +86,7 @@ export interface SqsFloorResult {
 export async function sqsFloor(ctx: BenchContext, n: number, listeners: number): Promise<SqsFloorResult> {
   const q = await loadQueue(ctx, n, 'floor');
   try {
-    return await withDb(async (db) => {
+    return await withDb(ctx, async (db) => {
       const store = new IngestionStore(db.pool);
       const jobId = await store.createJob(
         parseJobConfig('sqs_listener', {
@@ -173,7 +173,7 @@ export async function sqsJob(
 ): Promise<JobResult & { loadMs: number }> {
   const q = await loadQueue(ctx, n, 'job');
   try {
-    return await withDb(async (db) => {
+    return await withDb(ctx, async (db) => {
       const { worker, taskQueue } = await startWorker(ctx, db, 'sqs');
       let jobId: number | undefined;
       try {
