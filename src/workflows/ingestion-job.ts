@@ -85,7 +85,25 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
   const bufferConfig = job.config.buffer_config;
   let nextFlushSeq: number;
   let completionBackoffMs: number;
-  let progress: JobProgress;
+
+  let progress: JobProgress = input.carried?.progress ?? {
+    jobId,
+    status: 'requested',
+    stopRequested: input.drain === true,
+    error: null,
+    buffer: { files: 0, bytes: 0, oldestTs: null },
+    outstandingCompressionJobs: 0,
+    filesRecorded: 0,
+    messagesIgnored: 0,
+    filesSubmitted: 0,
+    filesCompressed: 0,
+    filesFailed: 0,
+    compressionJobsSubmitted: 0,
+    listingExhausted: false,
+    runs: 0,
+  };
+  // Answer queries from the first activation on, even while the first activity runs.
+  setHandler(statusQuery, () => progress);
 
   if (input.carried) {
     ({ progress, nextFlushSeq, completionBackoffMs } = input.carried);
@@ -95,22 +113,8 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
     const start = await startJob(jobId);
     nextFlushSeq = start.nextFlushSeq;
     completionBackoffMs = 1_000;
-    progress = {
-      jobId,
-      status: start.status === 'requested' ? 'running' : start.status,
-      stopRequested: input.drain === true,
-      error: null,
-      buffer: { files: 0, bytes: 0, oldestTs: null },
-      outstandingCompressionJobs: 0,
-      filesRecorded: 0,
-      messagesIgnored: 0,
-      filesSubmitted: 0,
-      filesCompressed: 0,
-      filesFailed: 0,
-      compressionJobsSubmitted: 0,
-      listingExhausted: false,
-      runs: 1,
-    };
+    progress.status = start.status === 'requested' ? 'running' : start.status;
+    progress.runs = 1;
     applySnapshot(start.snapshot);
     if (start.status === 'finished' || start.status === 'failed') {
       // The record says this job is over (e.g. stopped while no workflow ran).
@@ -122,7 +126,6 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
   // The status the DB row and search attribute hold; a loop mirrors changes.
   let mirroredStatus: WorkflowJobStatus | null = input.carried ? progress.status : null;
 
-  setHandler(statusQuery, () => progress);
   setHandler(pauseSignal, () => {
     if (progress.status === 'running' && !progress.stopRequested) progress.status = 'paused';
     else log.warn('pause ignored', { jobId, status: progress.status });
