@@ -1,9 +1,9 @@
 /** Submitting buffered files as CLP compression jobs, and awaiting their outcome. */
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { encodeClpConfig, type AwsAuthentication, type ClpConfig } from '../clp/clp-config';
 import type { JobConfig } from '../config/job-config';
 import type { Settings } from '../config/settings';
-import type { BufferSnapshot, FinalizedCompressionJob } from '../store/ingestion-store';
+import type { BufferSnapshot, FileToCompress, FinalizedCompressionJob } from '../store/ingestion-store';
 import type { ActivityDeps } from './deps';
 
 export interface FlushResult {
@@ -25,61 +25,93 @@ export const MAX_POLL_MS = 30_000;
 const HEARTBEAT_EVERY_MS = 5_000;
 
 function awsAuthentication(settings: Settings): AwsAuthentication {
+  const { authType, authProfile } = settings.clp;
   const creds = settings.aws.credentials;
-  if (settings.s3AuthType === 'credentials' && creds) {
-    return {
-      type: 'credentials',
-      credentials: {
-        access_key_id: creds.accessKeyId,
-        secret_access_key: creds.secretAccessKey,
-        ...(creds.sessionToken ? { session_token: creds.sessionToken } : {}),
-      },
-    };
+  switch (authType) {
+    case 'credentials':
+      // settings validation guarantees credentials for this type
+      return {
+        type: 'credentials',
+        credentials: {
+          access_key_id: creds!.accessKeyId,
+          secret_access_key: creds!.secretAccessKey,
+          ...(creds!.sessionToken ? { session_token: creds!.sessionToken } : {}),
+        },
+      };
+    case 'profile':
+      return { type: 'profile', profile: authProfile! };
+    case 'env_vars':
+    case 'default':
+      return { type: authType };
   }
-  return { type: settings.s3AuthType === 'env_vars' ? 'env_vars' : 'default' };
 }
 
-/** CLP's compression-job config for `paths`, in the shape CLP's scheduler decodes. */
-export function buildClpConfig(job: JobConfig, paths: string[], settings: Settings): ClpConfig {
+/** A host path as CLP's compression workers see it: under the mount root of CLP's package. */
+export function clpPath(hostPath: string, mountRoot: string): string {
+  return mountRoot ? `${mountRoot}${hostPath}` : hostPath;
+}
+
+/**
+ * CLP's compression-job config for `files` (one per distinct path), in the
+ * shape the configured CLP release decodes. Every S3 job names the endpoint
+ * and region the ingestor itself listed the objects with, because CLP uses
+ * only what the job says (null means AWS).
+ */
+export function buildClpConfig(
+  jobId: number,
+  job: JobConfig,
+  files: FileToCompress[],
+  settings: Settings,
+): ClpConfig {
+  const output = settings.clpOutput;
   if (job.kind === 'fs') {
     const c = job.config;
+    const root = settings.clp.fsMountRoot;
     return {
       input: {
         type: 'fs',
-        paths_to_compress: paths,
-        path_prefix_to_remove: c.directory,
+        paths_to_compress: files.map((f) => clpPath(f.path, root)),
+        path_prefix_to_remove: clpPath(c.directory, root),
         dataset: c.dataset,
         timestamp_key: c.timestamp_key ?? null,
         unstructured: c.unstructured,
       },
-      output: settings.clpOutput,
+      output,
     };
   }
   const c = job.config;
-  const bucketPrefix = `${c.bucket_name}/`;
-  return {
-    input: {
-      type: 's3',
-      keys: paths.map((p) => (p.startsWith(bucketPrefix) ? p.slice(bucketPrefix.length) : p)),
-      bucket: c.bucket_name,
-      region_code: c.region ?? settings.aws.region,
-      key_prefix: c.key_prefix,
-      endpoint_url: c.endpoint_url ?? null,
-      aws_authentication: awsAuthentication(settings),
-      dataset: c.dataset,
-      timestamp_key: c.timestamp_key ?? null,
-      unstructured: c.unstructured,
-    },
-    output: settings.clpOutput,
+  const base = {
+    bucket: c.bucket_name,
+    region_code: c.region ?? settings.aws.region,
+    key_prefix: c.key_prefix,
+    endpoint_url: c.endpoint_url ?? settings.aws.s3Endpoint ?? null,
+    aws_authentication: awsAuthentication(settings),
+    dataset: c.dataset,
+    timestamp_key: c.timestamp_key ?? null,
+    unstructured: c.unstructured,
   };
+  if (settings.clp.s3InputType === 's3_object_metadata') {
+    return {
+      input: {
+        type: 's3_object_metadata',
+        ...base,
+        ingestion_job_id: jobId,
+        s3_object_metadata_ids: files.map((f) => f.id).sort((a, b) => a - b),
+      },
+      output,
+    };
+  }
+  const bucketPrefix = `${c.bucket_name}/`;
+  const keys = files.map((f) => f.key ?? f.path.slice(bucketPrefix.length));
+  return { input: { type: 's3', ...base, keys: keys.sort() }, output };
 }
 
 export function compressionActivities({ store, settings }: ActivityDeps) {
   return {
     /** Flush number `flushSeq` of the job's buffer; idempotent per flushSeq. */
     async flushBuffer(jobId: number, job: JobConfig, flushSeq: number): Promise<FlushResult> {
-      const sub = await store.submitBuffered(jobId, flushSeq, settings.maxFilesPerCompressionJob, (paths) =>
-        encodeClpConfig(buildClpConfig(job, paths, settings), settings.clpConfigCodec),
+      const sub = await store.submitBuffered(jobId, flushSeq, settings.maxFilesPerCompressionJob, (files) =>
+        encodeClpConfig(buildClpConfig(jobId, job, files, settings), settings.clp.compat.codec),
       );
       return { ...sub, snapshot: await store.bufferSnapshot(jobId) };
     },
@@ -94,9 +126,28 @@ export function compressionActivities({ store, settings }: ActivityDeps) {
       const ctx = Context.current();
       const deadline = Date.now() + maxWaitMs;
       let backoff = Math.min(Math.max(backoffMs, MIN_POLL_MS), MAX_POLL_MS);
+      // A KILLED job is resubmitted with the job's current config (read only then).
+      let job: JobConfig | undefined;
+      const retry = {
+        maxAttempts: settings.clp.maxCompressionAttempts,
+        buildClpConfig: async (files: FileToCompress[]) => {
+          const current = (job ??= (await store.requireJob(jobId)).config);
+          return encodeClpConfig(buildClpConfig(jobId, current, files, settings), settings.clp.compat.codec);
+        },
+      };
       for (;;) {
         const outstanding = await store.outstandingCompressionJobs(jobId);
-        const finalized = await store.finalizeCompressionJobs(jobId, outstanding);
+        const { finalized, resubmitted } = await store.finalizeCompressionJobs(jobId, outstanding, retry);
+        for (const r of resubmitted) {
+          log.warn('compression job was killed; its files are in a new compression job', {
+            jobId,
+            killedCompressionJobId: r.killedCompressionJobId,
+            compressionJobId: r.compressionJobId,
+            attempt: r.attempt,
+            files: r.numFiles,
+          });
+        }
+        if (resubmitted.length > 0) backoff = MIN_POLL_MS;
         if (finalized.length > 0 || outstanding.length === 0 || Date.now() + backoff > deadline) {
           const nextBackoffMs = finalized.length > 0 ? MIN_POLL_MS : backoff;
           return { finalized, snapshot: await store.bufferSnapshot(jobId), nextBackoffMs };

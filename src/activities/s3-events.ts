@@ -74,7 +74,7 @@ export function parseS3EventMessage(body: string, filter: EventFilter): ParsedMe
     const version =
       typeof o.sequencer === 'string' ? o.sequencer : `${String(r.eventTime ?? '')}|${String(o.eTag ?? '')}`;
     const path = `${bucket}/${key}`;
-    files.push({ path, size, dedupKey: `${path}\u0000${version}` });
+    files.push({ path, s3: { bucket, key }, size, dedupKey: `${path}\u0000${version}` });
   }
   return { kind: 'files', files };
 }

@@ -37,7 +37,11 @@ export function s3ScanActivities({ store, s3 }: ActivityDeps) {
       const objects = page.Contents ?? [];
       const files = objects
         .filter((o) => o.Key !== undefined && !o.Key.endsWith('/'))
-        .map((o) => ({ path: `${config.bucket_name}/${o.Key}`, size: o.Size ?? 0 }));
+        .map((o) => ({
+          path: `${config.bucket_name}/${o.Key}`,
+          s3: { bucket: config.bucket_name, key: o.Key! },
+          size: o.Size ?? 0,
+        }));
       // The cursor passes only objects older than the settle delay: a key that
       // is still being uploaded beside a newer, larger key will not be left
       // behind it. Newer objects are recorded now and listed again (deduped).

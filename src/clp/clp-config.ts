@@ -7,20 +7,21 @@ import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
 import { decode, encode } from '@msgpack/msgpack';
 import { compress as zstdCompress, decompress as zstdDecompress, init as zstdInit } from '@bokuweb/zstd-wasm';
 import type { ClpOutputSettings } from '../config/settings';
+import type { ClpConfigCodec } from './compat';
 
-export type ClpConfigCodec = 'zstd' | 'brotli';
+export type { ClpConfigCodec } from './compat';
 
 export type AwsAuthentication =
   | { type: 'default' }
   | { type: 'env_vars' }
+  | { type: 'profile'; profile: string }
   | {
       type: 'credentials';
       credentials: { access_key_id: string; secret_access_key: string; session_token?: string };
     };
 
-export interface S3InputConfig {
-  type: 's3';
-  keys: string[];
+/** The fields every S3 input type shares. */
+interface S3InputBase {
   bucket: string;
   region_code: string;
   key_prefix: string;
@@ -29,6 +30,22 @@ export interface S3InputConfig {
   dataset: string;
   timestamp_key: string | null;
   unstructured: boolean;
+}
+
+/** Keys listed in the job: CLP sorts them, then lists the bucket from the first to the last. */
+export interface S3InputConfig extends S3InputBase {
+  type: 's3';
+  keys: string[];
+}
+
+/**
+ * File ids instead of keys (CLP head): CLP reads id, key and size from
+ * ingested_s3_object_metadata for these ids and this ingestion job.
+ */
+export interface S3ObjectMetadataInputConfig extends S3InputBase {
+  type: 's3_object_metadata';
+  ingestion_job_id: number;
+  s3_object_metadata_ids: number[];
 }
 
 export interface FsInputConfig {
@@ -41,7 +58,7 @@ export interface FsInputConfig {
 }
 
 export interface ClpConfig {
-  input: S3InputConfig | FsInputConfig;
+  input: S3InputConfig | S3ObjectMetadataInputConfig | FsInputConfig;
   output: ClpOutputSettings;
 }
 

@@ -13,6 +13,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import {
+  AWS_AUTH_TYPES,
+  CLP_RELEASES,
+  clpCompat,
+  releaseName,
+  S3_INPUT_TYPES,
+  type AwsAuthType,
+  type ClpCompat,
+  type S3InputType,
+} from '../clp/compat';
 
 /** Loads the env file named by CLP_INGESTOR_ENV_FILE; variables already set win. */
 export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): void {
@@ -42,10 +52,30 @@ const schema = z.object({
   CLP_DB_CONNECTION_LIMIT: z.coerce.number().int().min(1).max(1000).default(10),
 
   CLP_INGESTOR_TASK_QUEUE: z.string().min(1).default('clp-ingestor'),
-  /** CLP v0.9-v0.13 stored clp_config brotli-compressed; current CLP uses zstd. */
-  CLP_CONFIG_CODEC: z.enum(['zstd', 'brotli']).default('zstd'),
+  /** The CLP release line that runs our compression jobs: picks codec, input type and auth types. */
+  CLP_COMPAT: z.enum(CLP_RELEASES).default('head'),
+  /** Replaced by CLP_COMPAT; refused when set, so an old deployment notices. */
+  CLP_CONFIG_CODEC: z.string().optional(),
+  /** s3_object_metadata (file ids; CLP head's default and Spider's only type) or s3 (key lists). */
+  CLP_S3_INPUT_TYPE: z.enum(S3_INPUT_TYPES).optional(),
   /** How compression jobs authenticate to S3: CLP's aws_authentication.type. */
-  CLP_S3_AUTH_TYPE: z.enum(['default', 'env_vars', 'credentials']).default('default'),
+  CLP_S3_AUTH_TYPE: z.enum(AWS_AUTH_TYPES).default('default'),
+  /** The AWS profile name for CLP_S3_AUTH_TYPE=profile. */
+  CLP_S3_AUTH_PROFILE: z.string().min(1).optional(),
+  /**
+   * Where CLP's compression workers see the host's files: CLP's package mounts
+   * host /var/log/a.log at /mnt/logs/var/log/a.log. Empty: CLP runs on this
+   * host without containers and sees host paths as they are.
+   */
+  CLP_FS_MOUNT_ROOT: z
+    .string()
+    .refine(
+      (p) => p === '' || (p.startsWith('/') && !p.endsWith('/')),
+      'must be empty or an absolute path without a trailing /',
+    )
+    .default('/mnt/logs'),
+  /** Compression jobs a file may go through when CLP kills them (KILLED, a cluster failure); FAILED is final. */
+  CLP_COMPRESSION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
   /** Upper bound on the files one compression job carries (keeps clp_config small). */
   CLP_MAX_FILES_PER_COMPRESSION_JOB: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   CLP_TARGET_ARCHIVE_SIZE: z.coerce
@@ -135,13 +165,22 @@ export interface Settings {
   db: DbSettings;
   taskQueue: string;
   aws: AwsSettings;
-  clpConfigCodec: 'zstd' | 'brotli';
-  s3AuthType: 'default' | 'env_vars' | 'credentials';
+  clp: ClpSettings;
   maxFilesPerCompressionJob: number;
   sqsVisibilityTimeoutSec: number;
   clpOutput: ClpOutputSettings;
   executor: ExecutorSettings;
   http: HttpSettings;
+}
+
+export interface ClpSettings {
+  compat: ClpCompat;
+  s3InputType: S3InputType;
+  authType: AwsAuthType;
+  authProfile?: string;
+  /** '' when CLP sees host paths as they are. */
+  fsMountRoot: string;
+  maxCompressionAttempts: number;
 }
 
 export interface ExecutorSettings {
@@ -175,11 +214,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
           sessionToken: e.AWS_SESSION_TOKEN,
         }
       : undefined;
-  if (e.CLP_S3_AUTH_TYPE === 'credentials' && !credentials) {
-    throw new SettingsError(
-      'invalid setting CLP_S3_AUTH_TYPE: "credentials" needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
-    );
-  }
+  const clp = clpSettings(e, credentials !== undefined);
   return {
     db: {
       host: e.CLP_DB_HOST,
@@ -197,8 +232,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       forcePathStyle: e.CLP_S3_FORCE_PATH_STYLE ?? s3Endpoint !== undefined,
       credentials,
     },
-    clpConfigCodec: e.CLP_CONFIG_CODEC,
-    s3AuthType: e.CLP_S3_AUTH_TYPE,
+    clp,
     maxFilesPerCompressionJob: e.CLP_MAX_FILES_PER_COMPRESSION_JOB,
     sqsVisibilityTimeoutSec: e.CLP_SQS_VISIBILITY_TIMEOUT_SEC,
     clpOutput: {
@@ -221,5 +255,46 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       bodyLimit: e.CLP_INGESTOR_HTTP_BODY_LIMIT,
       temporalUiUrl: e.CLP_INGESTOR_TEMPORAL_UI_URL.replace(/\/+$/, ''),
     },
+  };
+}
+
+/** The CLP release line's rules, checked together: a job CLP would refuse is refused here, at start-up. */
+function clpSettings(e: z.infer<typeof schema>, haveCredentials: boolean): ClpSettings {
+  const compat = clpCompat(e.CLP_COMPAT);
+  const release = releaseName(compat.release);
+  if (e.CLP_CONFIG_CODEC !== undefined) {
+    throw new SettingsError(
+      `invalid setting CLP_CONFIG_CODEC: replaced by CLP_COMPAT (${release} uses ${compat.codec}); unset it`,
+    );
+  }
+  const s3InputType = e.CLP_S3_INPUT_TYPE ?? compat.s3InputTypes[0];
+  if (!compat.s3InputTypes.includes(s3InputType)) {
+    throw new SettingsError(
+      `invalid setting CLP_S3_INPUT_TYPE: ${release} (CLP_COMPAT=${compat.release}) has no "${s3InputType}" input; use ${compat.s3InputTypes.join(' or ')}`,
+    );
+  }
+  const authType = e.CLP_S3_AUTH_TYPE;
+  if (!compat.authTypes.includes(authType)) {
+    throw new SettingsError(
+      `invalid setting CLP_S3_AUTH_TYPE: ${release} (CLP_COMPAT=${compat.release}) does not know "${authType}" authentication; use ${compat.authTypes.join(', ')}`,
+    );
+  }
+  if (authType === 'credentials' && !haveCredentials) {
+    throw new SettingsError(
+      'invalid setting CLP_S3_AUTH_TYPE: "credentials" needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+    );
+  }
+  if (authType === 'profile' && !e.CLP_S3_AUTH_PROFILE) {
+    throw new SettingsError(
+      'invalid setting CLP_S3_AUTH_PROFILE: required when CLP_S3_AUTH_TYPE is "profile"',
+    );
+  }
+  return {
+    compat,
+    s3InputType,
+    authType,
+    authProfile: e.CLP_S3_AUTH_PROFILE,
+    fsMountRoot: e.CLP_FS_MOUNT_ROOT,
+    maxCompressionAttempts: e.CLP_COMPRESSION_MAX_ATTEMPTS,
   };
 }

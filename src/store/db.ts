@@ -15,7 +15,9 @@ export function createPool(db: DbSettings): Pool {
     connectionLimit: db.connectionLimit,
     // BIGINT ids and counters come back as numbers while they fit, strings beyond.
     supportBigNumbers: true,
-    charset: 'utf8mb4_bin',
+    // The server's default collation, as CLP's package runs it; columns that
+    // need byte order (keys, paths) declare utf8mb4_bin themselves.
+    charset: 'utf8mb4',
     enableKeepAlive: true,
     connectTimeout: 5_000,
   });

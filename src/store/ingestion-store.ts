@@ -37,6 +37,8 @@ export interface JobRow {
 export interface NewFile {
   path: string;
   size: number;
+  /** S3 files: where the object is, kept apart (CLP's ingested_s3_object_metadata reads them). */
+  s3?: { bucket: string; key: string };
   /** What makes this file distinct within its job; defaults to the path. */
   dedupKey?: string;
 }
@@ -69,12 +71,31 @@ export interface FinalizedCompressionJob {
   numFiles: number;
 }
 
+/** A KILLED compression job whose files went into a new one. */
+export interface ResubmittedCompressionJob {
+  killedCompressionJobId: number;
+  compressionJobId: number;
+  attempt: number;
+  numFiles: number;
+}
+
+/** One file as a compression job names it: one per distinct path, the newest record's size. */
+export interface FileToCompress {
+  id: number;
+  path: string;
+  /** The S3 key (null for fs files). */
+  key: string | null;
+  size: number;
+}
+
 export interface FileRow {
   id: number;
   path: string;
   size: number;
   status: FileStatus;
   compressionJobId: number | null;
+  /** Every compression job the file went through, oldest first (more than one after KILLED jobs). */
+  compressionJobIds: number[];
 }
 
 export class ConflictError extends Error {
@@ -89,6 +110,7 @@ const J = TABLES.ingestionJobs;
 const F = TABLES.ingestedFiles;
 const S = TABLES.s3ScannerState;
 const SUB = TABLES.submissions;
+const A = TABLES.attempts;
 const TERMINAL_COMPRESSION = [
   CompressionJobStatus.SUCCEEDED,
   CompressionJobStatus.FAILED,
@@ -107,6 +129,20 @@ async function lockJob(tx: Tx, jobId: number): Promise<void> {
 
 function dedupHash(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
+}
+
+/** One entry per distinct path, the newest record's (rows in id order). */
+function distinctPaths(rows: RowDataPacket[]): FileToCompress[] {
+  const byPath = new Map<string, FileToCompress>();
+  for (const r of rows) {
+    byPath.set(r.path, {
+      id: Number(r.id),
+      path: r.path,
+      key: r.object_key ?? null,
+      size: Number(r.size),
+    });
+  }
+  return [...byPath.values()];
 }
 
 function toJobRow(r: RowDataPacket): JobRow {
@@ -342,9 +378,19 @@ export class IngestionStore {
     for (let i = 0; i < files.length; i += INSERT_CHUNK) {
       const rows = files
         .slice(i, i + INSERT_CHUNK)
-        .map((f) => [f.path, f.size, 'buffered', jobId, dedupHash(f.dedupKey ?? f.path), ts, ts]);
+        .map((f) => [
+          f.path,
+          f.s3?.bucket ?? null,
+          f.s3?.key ?? null,
+          f.size,
+          'buffered',
+          jobId,
+          dedupHash(f.dedupKey ?? f.path),
+          ts,
+          ts,
+        ]);
       const [res] = await tx.query<ResultSetHeader>(
-        `INSERT IGNORE INTO ${F} (path, size, status, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
+        `INSERT IGNORE INTO ${F} (path, bucket, object_key, size, status, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
         [rows],
       );
       inserted += res.affectedRows;
@@ -390,12 +436,16 @@ export class IngestionStore {
    * files become one PENDING compression job and are marked `submitted` with
    * its id. Repeating the same flushSeq returns the first result and writes
    * nothing, so a retried activity never creates a second compression job.
+   *
+   * CLP fails a whole job that names a key twice, so the job names each path
+   * once: records of the same path (an S3 key uploaded twice, seen by SQS)
+   * share one entry, the newest record's, and all get the job's id.
    */
   async submitBuffered(
     jobId: number,
     flushSeq: number,
     maxFiles: number,
-    buildClpConfig: (paths: string[]) => Promise<Buffer>,
+    buildClpConfig: (files: FileToCompress[]) => Promise<Buffer>,
   ): Promise<Submission> {
     return withTransaction(this.db, async (tx) => {
       await lockJob(tx, jobId);
@@ -405,22 +455,17 @@ export class IngestionStore {
       );
       if (done) return { compressionJobId: done.compression_job_id, numFiles: Number(done.num_files) };
 
-      const [files] = await tx.query<RowDataPacket[]>(
-        `SELECT id, path, size FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT ? FOR UPDATE`,
+      const [rows] = await tx.query<RowDataPacket[]>(
+        `SELECT id, path, object_key, size FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT ? FOR UPDATE`,
         [jobId, maxFiles],
       );
       let compressionJobId: number | null = null;
-      if (files.length > 0) {
-        const clpConfig = await buildClpConfig(files.map((f) => f.path));
-        const originalSize = files.reduce((sum, f) => sum + Number(f.size), 0);
-        const [res] = await tx.query<ResultSetHeader>(
-          `INSERT INTO compression_jobs (status, original_size, clp_config) VALUES (?, ?, ?)`,
-          [CompressionJobStatus.PENDING, originalSize, clpConfig],
-        );
-        compressionJobId = res.insertId;
-        const ts = this.now();
-        for (let i = 0; i < files.length; i += INSERT_CHUNK) {
-          const ids = files.slice(i, i + INSERT_CHUNK).map((f) => f.id);
+      const ts = this.now();
+      if (rows.length > 0) {
+        const files = distinctPaths(rows);
+        compressionJobId = await this.insertCompressionJob(tx, files, buildClpConfig);
+        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+          const ids = rows.slice(i, i + INSERT_CHUNK).map((f) => f.id);
           await tx.query(
             `UPDATE ${F} SET status = 'submitted', compression_job_id = ?, last_update_ts = ? WHERE id IN (?)`,
             [compressionJobId, ts, ids],
@@ -430,10 +475,30 @@ export class IngestionStore {
       await tx.query(
         `INSERT INTO ${SUB} (ingestion_job_id, flush_seq, compression_job_id, num_files, finalized, creation_ts)
          VALUES (?, ?, ?, ?, ?, ?)`,
-        [jobId, flushSeq, compressionJobId, files.length, compressionJobId === null ? 1 : 0, this.now()],
+        [jobId, flushSeq, compressionJobId, rows.length, compressionJobId === null ? 1 : 0, ts],
       );
-      return { compressionJobId, numFiles: files.length };
+      if (compressionJobId !== null) {
+        await tx.query(
+          `INSERT INTO ${A} (ingestion_job_id, flush_seq, attempt, compression_job_id, creation_ts) VALUES (?, ?, 1, ?, ?)`,
+          [jobId, flushSeq, compressionJobId, ts],
+        );
+      }
+      return { compressionJobId, numFiles: rows.length };
     });
+  }
+
+  private async insertCompressionJob(
+    tx: Tx,
+    files: FileToCompress[],
+    buildClpConfig: (files: FileToCompress[]) => Promise<Buffer>,
+  ): Promise<number> {
+    const clpConfig = await buildClpConfig(files);
+    const originalSize = files.reduce((sum, f) => sum + f.size, 0);
+    const [res] = await tx.query<ResultSetHeader>(
+      `INSERT INTO compression_jobs (status, original_size, clp_config) VALUES (?, ?, ?)`,
+      [CompressionJobStatus.PENDING, originalSize, clpConfig],
+    );
+    return res.insertId;
   }
 
   /** Compression jobs of this ingestion job whose outcome is not yet recorded. */
@@ -446,49 +511,119 @@ export class IngestionStore {
   }
 
   /**
-   * For each of `compressionJobIds` that reached a terminal state, moves its
-   * files to `compressed` (SUCCEEDED) or `failed` (FAILED, KILLED) and grows
-   * the job's counters, in one transaction. Files already moved are not
-   * counted again, so a repeat is harmless.
+   * For each of `compressionJobIds` that reached a terminal state, in one
+   * transaction: SUCCEEDED moves its files to `compressed`, FAILED to
+   * `failed`, and both grow the job's counters. KILLED (CLP's compression
+   * cluster failed, not the data) puts the same files into a new compression
+   * job, until a flush has had `maxAttempts` jobs; then they are `failed`.
+   * Only `submitted` files move and a resubmission happens once per killed
+   * job (its submission row is checked under lock), so a repeat is harmless.
    */
   async finalizeCompressionJobs(
     jobId: number,
     compressionJobIds: number[],
-  ): Promise<FinalizedCompressionJob[]> {
-    if (compressionJobIds.length === 0) return [];
+    retry: { maxAttempts: number; buildClpConfig: (files: FileToCompress[]) => Promise<Buffer> },
+  ): Promise<{ finalized: FinalizedCompressionJob[]; resubmitted: ResubmittedCompressionJob[] }> {
+    const none = { finalized: [], resubmitted: [] };
+    if (compressionJobIds.length === 0) return none;
     const [terminal] = await this.db.query<RowDataPacket[]>(
       `SELECT id, status FROM compression_jobs WHERE id IN (?) AND status IN (?)`,
       [compressionJobIds, TERMINAL_COMPRESSION],
     );
-    if (terminal.length === 0) return [];
+    if (terminal.length === 0) return none;
     return withTransaction(this.db, async (tx) => {
       await lockJob(tx, jobId);
       const finalized: FinalizedCompressionJob[] = [];
+      const resubmitted: ResubmittedCompressionJob[] = [];
       let compressed = 0;
       let failed = 0;
       const ts = this.now();
       for (const cj of terminal) {
-        const status = cj.status === CompressionJobStatus.SUCCEEDED ? 'compressed' : 'failed';
+        const id = Number(cj.id);
+        if (Number(cj.status) === CompressionJobStatus.KILLED) {
+          const again = await this.resubmitKilled(tx, jobId, id, retry.maxAttempts, retry.buildClpConfig);
+          if (again === 'already') continue;
+          if (again) {
+            resubmitted.push(again);
+            continue;
+          }
+        }
+        const status = Number(cj.status) === CompressionJobStatus.SUCCEEDED ? 'compressed' : 'failed';
         const [res] = await tx.query<ResultSetHeader>(
           `UPDATE ${F} SET status = ?, last_update_ts = ?
            WHERE compression_job_id = ? AND ingestion_job_id = ? AND status = 'submitted'`,
-          [status, ts, cj.id, jobId],
+          [status, ts, id, jobId],
         );
         if (status === 'compressed') compressed += res.affectedRows;
         else failed += res.affectedRows;
-        finalized.push({ compressionJobId: Number(cj.id), status, numFiles: res.affectedRows });
+        finalized.push({ compressionJobId: id, status, numFiles: res.affectedRows });
+        await tx.query(
+          `UPDATE ${SUB} SET finalized = 1 WHERE ingestion_job_id = ? AND compression_job_id = ?`,
+          [jobId, id],
+        );
       }
-      await tx.query(
-        `UPDATE ${SUB} SET finalized = 1 WHERE ingestion_job_id = ? AND compression_job_id IN (?)`,
-        [jobId, terminal.map((cj) => cj.id)],
-      );
-      await tx.query(
-        `UPDATE ${J} SET num_files_compressed = num_files_compressed + ?, num_files_failed = num_files_failed + ?,
-         last_update_ts = ? WHERE id = ?`,
-        [compressed, failed, ts, jobId],
-      );
-      return finalized;
+      if (compressed || failed) {
+        await tx.query(
+          `UPDATE ${J} SET num_files_compressed = num_files_compressed + ?, num_files_failed = num_files_failed + ?,
+           last_update_ts = ? WHERE id = ?`,
+          [compressed, failed, ts, jobId],
+        );
+      }
+      return { finalized, resubmitted };
     });
+  }
+
+  /**
+   * The files of KILLED compression job `killedId` into a new compression job
+   * (same files, same config rebuilt), recorded as the flush's next attempt.
+   * Returns null when the flush has used all its attempts (its files fail),
+   * and 'already' when the job is no longer the flush's current one (a
+   * repeat of a resubmission that committed).
+   */
+  private async resubmitKilled(
+    tx: Tx,
+    jobId: number,
+    killedId: number,
+    maxAttempts: number,
+    buildClpConfig: (files: FileToCompress[]) => Promise<Buffer>,
+  ): Promise<ResubmittedCompressionJob | null | 'already'> {
+    const [[sub]] = await tx.query<RowDataPacket[]>(
+      `SELECT s.flush_seq, (SELECT MAX(a.attempt) FROM ${A} a
+          WHERE a.ingestion_job_id = s.ingestion_job_id AND a.flush_seq = s.flush_seq) AS attempts
+       FROM ${SUB} s WHERE s.ingestion_job_id = ? AND s.compression_job_id = ? AND s.finalized = 0 FOR UPDATE`,
+      [jobId, killedId],
+    );
+    if (!sub) return 'already';
+    const attempts = Number(sub.attempts ?? 1);
+    if (attempts >= maxAttempts) return null;
+    const [rows] = await tx.query<RowDataPacket[]>(
+      `SELECT id, path, object_key, size FROM ${F}
+       WHERE compression_job_id = ? AND ingestion_job_id = ? AND status = 'submitted' ORDER BY id FOR UPDATE`,
+      [killedId, jobId],
+    );
+    if (rows.length === 0) return null;
+    const compressionJobId = await this.insertCompressionJob(tx, distinctPaths(rows), buildClpConfig);
+    const ts = this.now();
+    await tx.query(
+      `UPDATE ${F} SET compression_job_id = ?, last_update_ts = ?
+       WHERE compression_job_id = ? AND ingestion_job_id = ? AND status = 'submitted'`,
+      [compressionJobId, ts, killedId, jobId],
+    );
+    await tx.query(`UPDATE ${SUB} SET compression_job_id = ? WHERE ingestion_job_id = ? AND flush_seq = ?`, [
+      compressionJobId,
+      jobId,
+      sub.flush_seq,
+    ]);
+    await tx.query(
+      `INSERT INTO ${A} (ingestion_job_id, flush_seq, attempt, compression_job_id, creation_ts) VALUES (?, ?, ?, ?, ?)`,
+      [jobId, sub.flush_seq, attempts + 1, compressionJobId, ts],
+    );
+    return {
+      killedCompressionJobId: killedId,
+      compressionJobId,
+      attempt: attempts + 1,
+      numFiles: rows.length,
+    };
   }
 
   async listFiles(
@@ -496,8 +631,12 @@ export class IngestionStore {
     opts: { status?: FileStatus; afterId?: number; limit?: number } = {},
   ): Promise<FileRow[]> {
     const [rows] = await this.db.query<RowDataPacket[]>(
-      `SELECT id, path, size, status, compression_job_id FROM ${F}
-       WHERE ingestion_job_id = ? ${opts.status ? 'AND status = ?' : ''} AND id > ? ORDER BY id LIMIT ?`,
+      `SELECT f.id, f.path, f.size, f.status, f.compression_job_id,
+         (SELECT GROUP_CONCAT(a2.compression_job_id ORDER BY a2.attempt) FROM ${A} a1
+            JOIN ${A} a2 ON a2.ingestion_job_id = a1.ingestion_job_id AND a2.flush_seq = a1.flush_seq
+          WHERE a1.compression_job_id = f.compression_job_id) AS trail
+       FROM ${F} f
+       WHERE f.ingestion_job_id = ? ${opts.status ? 'AND f.status = ?' : ''} AND f.id > ? ORDER BY f.id LIMIT ?`,
       [jobId, ...(opts.status ? [opts.status] : []), opts.afterId ?? 0, opts.limit ?? 100],
     );
     return rows.map((r) => ({
@@ -506,6 +645,11 @@ export class IngestionStore {
       size: Number(r.size),
       status: r.status,
       compressionJobId: r.compression_job_id === null ? null : Number(r.compression_job_id),
+      compressionJobIds: r.trail
+        ? String(r.trail).split(',').map(Number)
+        : r.compression_job_id === null
+          ? []
+          : [Number(r.compression_job_id)],
     }));
   }
 

@@ -6,7 +6,7 @@
  * CLP's own tables (compression_jobs, compression_tasks) are created only if
  * absent, with CLP's columns, so a real CLP deployment's tables are left alone.
  */
-import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 
 /** CLP's CompressionJobStatus codes. */
 export const CompressionJobStatus = {
@@ -31,25 +31,32 @@ export const TABLES = {
   migrations: 'log_ingestor_schema_migrations',
   ignoredMessages: 'log_ingestor_ignored_messages',
   executorLeases: 'compression_executor_leases',
+  attempts: 'log_ingestor_compression_attempts',
+  /** CLP head's name for S3 file records: a view of ingestedFiles. */
+  clpObjectMetadata: 'ingested_s3_object_metadata',
 } as const;
+
+type Conn = Pick<PoolConnection, 'query'>;
 
 interface Migration {
   version: number;
   description: string;
-  statements: string[];
+  /** SQL statements, or steps that look before they change (portable to MySQL, which lacks ADD COLUMN IF NOT EXISTS). */
+  statements: (string | ((conn: Conn) => Promise<void>))[];
 }
 
-export const MIGRATIONS: Migration[] = [
-  {
-    version: 1,
-    description: "CLP's compression tables",
-    statements: [
-      `CREATE TABLE IF NOT EXISTS compression_jobs (
+/**
+ * CLP's compression_jobs, column for column (CLP's initialize-orchestration-db,
+ * HEAD). Whoever creates it first decides its shape for good, so it must be
+ * exactly CLP's: CLP's scheduler writes update_time on every status change.
+ */
+export const COMPRESSION_JOBS_DDL = `CREATE TABLE IF NOT EXISTS compression_jobs (
         id INT NOT NULL AUTO_INCREMENT,
         status INT NOT NULL DEFAULT ${CompressionJobStatus.PENDING},
         status_msg VARCHAR(512) NOT NULL DEFAULT '',
         creation_time DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
         start_time DATETIME(3) NULL DEFAULT NULL,
+        update_time DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP() ON UPDATE CURRENT_TIMESTAMP(),
         duration FLOAT NULL DEFAULT NULL,
         original_size BIGINT NOT NULL DEFAULT 0,
         uncompressed_size BIGINT NOT NULL DEFAULT 0,
@@ -57,10 +64,90 @@ export const MIGRATIONS: Migration[] = [
         num_tasks INT NOT NULL DEFAULT 0,
         num_tasks_completed INT NOT NULL DEFAULT 0,
         clp_binary_version INT NULL DEFAULT NULL,
+        spider_id BIGINT UNSIGNED NULL DEFAULT NULL,
+        dispatch_time DATETIME NULL DEFAULT NULL,
         clp_config MEDIUMBLOB NOT NULL,
         PRIMARY KEY (id) USING BTREE,
-        INDEX JOB_STATUS (status) USING BTREE
-      ) ROW_FORMAT=DYNAMIC`,
+        INDEX JOB_STATUS (status) USING BTREE,
+        INDEX JOB_UPDATE_TIME (update_time) USING BTREE,
+        INDEX JOB_START_TIME_STATUS (start_time, status) USING BTREE,
+        INDEX JOB_SPIDER_ID (spider_id) USING BTREE
+      ) ROW_FORMAT=DYNAMIC`;
+
+async function hasColumn(conn: Conn, table: string, column: string): Promise<boolean> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?`,
+    [table, column],
+  );
+  return rows.length > 0;
+}
+
+async function hasIndex(conn: Conn, table: string, index: string): Promise<boolean> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = ?`,
+    [table, index],
+  );
+  return rows.length > 0;
+}
+
+/** 'BASE TABLE', 'VIEW' or null when absent. */
+export async function tableType(conn: Conn, table: string): Promise<string | null> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT TABLE_TYPE AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`,
+    [table],
+  );
+  return rows.length ? String(rows[0].t) : null;
+}
+
+/** Adds each column or index that is missing: brings a compression_jobs we created before to CLP's shape. */
+async function compressionJobsToClpShape(conn: Conn): Promise<void> {
+  const columns: [string, string][] = [
+    [
+      'update_time',
+      'DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP() ON UPDATE CURRENT_TIMESTAMP() AFTER start_time',
+    ],
+    ['spider_id', 'BIGINT UNSIGNED NULL DEFAULT NULL AFTER clp_binary_version'],
+    ['dispatch_time', 'DATETIME NULL DEFAULT NULL AFTER spider_id'],
+  ];
+  for (const [name, def] of columns) {
+    if (!(await hasColumn(conn, TABLES.compressionJobs, name))) {
+      await conn.query(`ALTER TABLE ${TABLES.compressionJobs} ADD COLUMN ${name} ${def}`);
+    }
+  }
+  const indexes: [string, string][] = [
+    ['JOB_UPDATE_TIME', '(update_time)'],
+    ['JOB_START_TIME_STATUS', '(start_time, status)'],
+    ['JOB_SPIDER_ID', '(spider_id)'],
+  ];
+  for (const [name, cols] of indexes) await addIndexIfMissing(conn, TABLES.compressionJobs, name, cols);
+}
+
+async function addIndexIfMissing(conn: Conn, table: string, index: string, cols: string): Promise<void> {
+  if (!(await hasIndex(conn, table, index)))
+    await conn.query(`CREATE INDEX ${index} USING BTREE ON ${table} ${cols}`);
+}
+
+/**
+ * CLP head's scheduler reads the files of an s3_object_metadata job from
+ * ingested_s3_object_metadata (id, key, size by id and ingestion job). Our
+ * record is log_ingestor_ingested_files; this view serves it under CLP's name.
+ * A base table of that name belongs to CLP's own log-ingestor: left alone
+ * (and s3_object_metadata submissions are then refused at start-up).
+ */
+async function clpObjectMetadataView(conn: Conn): Promise<void> {
+  if ((await tableType(conn, TABLES.clpObjectMetadata)) === 'BASE TABLE') return;
+  await conn.query(`CREATE OR REPLACE VIEW ${TABLES.clpObjectMetadata} AS
+    SELECT id, bucket, object_key AS \`key\`, size, status, ingestion_job_id, compression_job_id,
+      creation_ts, last_update_ts
+    FROM ${TABLES.ingestedFiles} WHERE object_key IS NOT NULL`);
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: "CLP's compression tables",
+    statements: [
+      COMPRESSION_JOBS_DDL,
       `CREATE TABLE IF NOT EXISTS compression_tasks (
         id BIGINT NOT NULL AUTO_INCREMENT,
         status INT NOT NULL DEFAULT ${CompressionTaskStatus.PENDING},
@@ -189,6 +276,48 @@ export const MIGRATIONS: Migration[] = [
          WHERE f.compression_job_id = s.compression_job_id AND f.status = 'submitted')`,
     ],
   },
+  {
+    version: 6,
+    description:
+      "CLP's exact compression_jobs; S3 files with bucket and key columns served as ingested_s3_object_metadata; compression attempts; byte-order collation on keys only",
+    statements: [
+      compressionJobsToClpShape,
+      // Keys and paths compare and sort byte for byte, whatever the server's default collation.
+      `ALTER TABLE ${TABLES.ingestedFiles} MODIFY path TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL`,
+      `ALTER TABLE ${TABLES.s3ScannerState}
+         MODIFY last_ingested_key TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL DEFAULT NULL`,
+      async (conn) => {
+        if (await hasColumn(conn, TABLES.ingestedFiles, 'object_key')) return;
+        await conn.query(`ALTER TABLE ${TABLES.ingestedFiles}
+          ADD COLUMN bucket VARCHAR(1024) NULL DEFAULT NULL AFTER path,
+          ADD COLUMN object_key VARCHAR(1024) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL DEFAULT NULL AFTER bucket`);
+      },
+      // S3 rows recorded before this migration: path is bucket/key.
+      `UPDATE ${TABLES.ingestedFiles} f JOIN ${TABLES.ingestionJobs} j ON j.id = f.ingestion_job_id
+       SET f.bucket = SUBSTRING_INDEX(f.path, '/', 1), f.object_key = SUBSTRING(f.path, LOCATE('/', f.path) + 1)
+       WHERE j.kind <> 'fs' AND f.object_key IS NULL`,
+      clpObjectMetadataView,
+      // Every compression job a flush's files went through, in order: a KILLED
+      // job (CLP's cluster failed, not the data) is followed by a resubmission.
+      `CREATE TABLE IF NOT EXISTS ${TABLES.attempts} (
+        ingestion_job_id BIGINT NOT NULL,
+        flush_seq BIGINT NOT NULL,
+        attempt INT NOT NULL,
+        compression_job_id INT NOT NULL,
+        creation_ts BIGINT NOT NULL,
+        PRIMARY KEY (ingestion_job_id, flush_seq, attempt),
+        UNIQUE INDEX attempt_compression_job (compression_job_id),
+        CONSTRAINT attempt_submission FOREIGN KEY (ingestion_job_id, flush_seq)
+          REFERENCES ${TABLES.submissions} (ingestion_job_id, flush_seq),
+        CONSTRAINT attempt_compression_job FOREIGN KEY (compression_job_id) REFERENCES compression_jobs (id)
+      ) ROW_FORMAT=DYNAMIC`,
+      `INSERT IGNORE INTO ${TABLES.attempts} (ingestion_job_id, flush_seq, attempt, compression_job_id, creation_ts)
+       SELECT ingestion_job_id, flush_seq, 1, compression_job_id, creation_ts FROM ${TABLES.submissions}
+       WHERE compression_job_id IS NOT NULL`,
+      (conn) =>
+        addIndexIfMissing(conn, TABLES.submissions, 'submission_compression_job', '(compression_job_id)'),
+    ],
+  },
 ];
 
 const LOCK_NAME = 'clp_ingestor_migrations';
@@ -210,7 +339,10 @@ export async function migrate(pool: Pool): Promise<number[]> {
       const applied: number[] = [];
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
-        for (const sql of m.statements) await conn.query(sql);
+        for (const step of m.statements) {
+          if (typeof step === 'string') await conn.query(step);
+          else await step(conn);
+        }
         await conn.query(
           `INSERT INTO ${TABLES.migrations} (version, description, applied_ts) VALUES (?, ?, ?)`,
           [m.version, m.description, Date.now()],
