@@ -13,7 +13,7 @@ import { connectClient, connectWorker } from './client/temporal';
 import { reconcileJobs } from './client/jobs';
 import { createPool } from './store/db';
 import { IngestionStore } from './store/ingestion-store';
-import { migrate } from './store/schema';
+import { checkClpObjectMetadata, migrate } from './store/schema';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 
@@ -94,6 +94,7 @@ async function main(): Promise<void> {
   const pool = createPool(settings.db);
   const applied = await migrate(pool);
   if (applied.length) console.log(JSON.stringify({ msg: 'applied migrations', versions: applied }));
+  await checkClpObjectMetadata(pool, settings.clp.s3InputType);
   const client = await connectClient();
   const report = await reconcileJobs(new IngestionStore(pool), client, settings.taskQueue);
   console.log(JSON.stringify({ msg: 'reconciled jobs', ...report }));

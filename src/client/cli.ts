@@ -266,6 +266,8 @@ export function buildProgram(): Command {
               id: f.id,
               status: f.status,
               compression_job: f.compressionJobId ?? '',
+              // every attempt, when KILLED compression jobs were resubmitted
+              attempts: f.compressionJobIds.length > 1 ? f.compressionJobIds.join(' > ') : '',
               size: f.size,
               path: f.path,
             })),

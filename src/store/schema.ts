@@ -320,6 +320,21 @@ export const MIGRATIONS: Migration[] = [
   },
 ];
 
+/**
+ * s3_object_metadata jobs make CLP read our file ids from
+ * ingested_s3_object_metadata: that must be our view. A table of that name
+ * is CLP's own log-ingestor's, whose ids are not ours; refuse to run then.
+ */
+export async function checkClpObjectMetadata(pool: Pool, s3InputType: string): Promise<void> {
+  if (s3InputType !== 's3_object_metadata') return;
+  const type = await tableType(pool, TABLES.clpObjectMetadata);
+  if (type !== 'VIEW') {
+    throw new Error(
+      `CLP_S3_INPUT_TYPE: s3_object_metadata needs ${TABLES.clpObjectMetadata} to be this ingestor's view, but it is ${type ?? 'missing'} (CLP's own log-ingestor's table?); run only one ingestor per CLP DB, or set CLP_S3_INPUT_TYPE=s3`,
+    );
+  }
+}
+
 const LOCK_NAME = 'clp_ingestor_migrations';
 
 /** Applies every migration not yet recorded; returns the versions it applied. */

@@ -11,14 +11,13 @@ import { promisify } from 'node:util';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import { createS3Client } from '../../src/aws';
-import { decodeClpConfig } from '../../src/clp/clp-config';
 import { connectClient } from '../../src/client/temporal';
 import { controlJob } from '../../src/client/jobs';
 import type { Settings } from '../../src/config/settings';
 import type { Db } from '../../src/store/db';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestDb, uniqueName } from '../support/stack';
+import { createTestDb, keysOfCompressionJob, uniqueName } from '../support/stack';
 import { eventually } from '../support/worker';
 
 const run = promisify(execFile);
@@ -221,15 +220,24 @@ export async function assertExactlyOnce(rig: Rig, jobId: number, bucket: string,
     [jobId],
   );
   const keys: string[] = [];
-  for (const cj of cjs) keys.push(...((await decodeClpConfig(cj.clp_config)) as any).input.keys);
+  for (const cj of cjs) keys.push(...(await keysOfCompressionJob(rig.pool, cj.clp_config)));
   expect(keys.length).toBe(new Set(keys).size); // disjoint
   expect(keys.sort()).toEqual(expected); // union is the uploaded set
-  // No compression job was submitted that no file points at (a duplicate flush).
+  // Every compression job is one flush's attempt (none a duplicate flush), and
+  // a flush moved to a new attempt only because CLP killed the one before.
   const [[orphans]] = await rig.pool.query<any[]>(
     `SELECT COUNT(*) AS n FROM compression_jobs c
-     WHERE NOT EXISTS (SELECT 1 FROM log_ingestor_ingested_files f WHERE f.compression_job_id = c.id)`,
+     WHERE NOT EXISTS (SELECT 1 FROM log_ingestor_compression_attempts a WHERE a.compression_job_id = c.id)`,
   );
   expect(Number(orphans.n)).toBe(0);
+  const [superseded] = await rig.pool.query<any[]>(
+    `SELECT c.status FROM log_ingestor_compression_attempts a
+     JOIN log_ingestor_compression_attempts later ON later.ingestion_job_id = a.ingestion_job_id
+       AND later.flush_seq = a.flush_seq AND later.attempt = a.attempt + 1
+     JOIN compression_jobs c ON c.id = a.compression_job_id WHERE a.ingestion_job_id = ?`,
+    [jobId],
+  );
+  expect(superseded.filter((r) => r.status !== 4)).toEqual([]);
 }
 
 export async function stopJob(rig: Rig, jobId: number): Promise<void> {

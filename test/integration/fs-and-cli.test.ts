@@ -96,8 +96,13 @@ test('a file still being appended is not ingested until it settles; each file is
   const inputs = await Promise.all(
     rows.map(async (r) => ((await decodeClpConfig(r.clp_config)) as any).input),
   );
-  expect(inputs.every((i) => i.type === 'fs' && i.path_prefix_to_remove === dir)).toBe(true);
-  expect(inputs.flatMap((i) => i.paths_to_compress).sort()).toEqual([...settled.slice(0, 2), growing].sort());
+  // As CLP's containers see them: under the mount root of CLP's package.
+  const root = h.settings.clp.fsMountRoot;
+  expect(root).toBe('/mnt/logs');
+  expect(inputs.every((i) => i.type === 'fs' && i.path_prefix_to_remove === root + dir)).toBe(true);
+  expect(inputs.flatMap((i) => i.paths_to_compress).sort()).toEqual(
+    [...settled.slice(0, 2), growing].map((p) => root + p).sort(),
+  );
   await stopAndFinish(h, jobId);
 });
 

@@ -1,11 +1,10 @@
 /** S3-scanner ingestion jobs end to end: real worker, Temporal, MariaDB and MinIO. */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/activity';
-import { decodeClpConfig } from '../../src/clp/clp-config';
 import { controlJob, IllegalRequestError, queryProgress } from '../../src/client/jobs';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestBucket } from '../support/stack';
+import { createTestBucket, keysOfCompressionJob } from '../support/stack';
 import {
   completeCompressionJobs,
   eventually,
@@ -81,7 +80,7 @@ async function decodedJobs(jobId: number): Promise<Map<number, string[]>> {
     [jobId],
   );
   const out = new Map<number, string[]>();
-  for (const row of r) out.set(row.id, ((await decodeClpConfig(row.clp_config)) as any).input.keys);
+  for (const row of r) out.set(row.id, await keysOfCompressionJob(h.pool, row.clp_config));
   return out;
 }
 

@@ -2,6 +2,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { decodeClpConfig } from '../../src/clp/clp-config';
 import { loadSettings, type Settings } from '../../src/config/settings';
 import { createPool, type Db } from '../../src/store/db';
 import { migrate, TABLES } from '../../src/store/schema';
@@ -10,8 +11,14 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
-/** A fresh, migrated database (clp_test_*) with settings pointing at it and job ids of its own. */
-export async function createTestDb(): Promise<{ settings: Settings; pool: Db; drop: () => Promise<void> }> {
+export interface TestDb {
+  settings: Settings;
+  pool: Db;
+  drop: () => Promise<void>;
+}
+
+/** A fresh, empty database (clp_test_*) with the server's defaults, and settings pointing at it. */
+export async function createEmptyTestDb(): Promise<TestDb> {
   const base = loadSettings();
   const database = uniqueName('clp_test').replace(/-/g, '_');
   const admin = await mysql.createConnection({
@@ -24,12 +31,6 @@ export async function createTestDb(): Promise<{ settings: Settings; pool: Db; dr
   await admin.end();
   const settings: Settings = { ...base, db: { ...base.db, database } };
   const pool = createPool(settings.db);
-  await migrate(pool);
-  // Every throwaway DB would number its jobs from 1, but workflow ids (one per
-  // job id) share one Temporal namespace: start this DB's ids somewhere unused.
-  await pool.query(`ALTER TABLE ${TABLES.ingestionJobs} AUTO_INCREMENT = ?`, [
-    randomInt(1_000_000, 2_000_000_000),
-  ]);
   return {
     settings,
     pool,
@@ -40,8 +41,37 @@ export async function createTestDb(): Promise<{ settings: Settings; pool: Db; dr
   };
 }
 
+/** A fresh, migrated database (clp_test_*) with settings pointing at it and job ids of its own. */
+export async function createTestDb(): Promise<TestDb> {
+  const db = await createEmptyTestDb();
+  const { pool } = db;
+  await migrate(pool);
+  // Every throwaway DB would number its jobs from 1, but workflow ids (one per
+  // job id) share one Temporal namespace: start this DB's ids somewhere unused.
+  await pool.query(`ALTER TABLE ${TABLES.ingestionJobs} AUTO_INCREMENT = ?`, [
+    randomInt(1_000_000, 2_000_000_000),
+  ]);
+  return db;
+}
+
 export async function createTestBucket(s3: S3Client): Promise<string> {
   const bucket = uniqueName('test').toLowerCase();
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   return bucket;
+}
+
+/** The keys a compression job names: its key list, or (s3_object_metadata) its ids resolved as CLP does. */
+export async function keysOfCompressionJob(pool: Db, clpConfig: Buffer): Promise<string[]> {
+  const { input } = (await decodeClpConfig(clpConfig)) as { input: any };
+  if (input.type !== 's3_object_metadata') return input.keys;
+  const [rows] = await pool.query<any[]>(
+    'SELECT id, `key`, size FROM ingested_s3_object_metadata WHERE id IN (?) AND ingestion_job_id = ?',
+    [input.s3_object_metadata_ids, input.ingestion_job_id],
+  );
+  if (rows.length !== input.s3_object_metadata_ids.length) {
+    throw new Error(
+      `compression job names ids that CLP's query does not return: ${input.s3_object_metadata_ids}`,
+    );
+  }
+  return rows.map((r) => r.key as string);
 }

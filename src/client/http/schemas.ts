@@ -204,8 +204,14 @@ export const SHARED_SCHEMAS: Schema[] = [
             size: { type: 'integer' },
             status: { type: 'string', enum: [...FILE_STATUSES] },
             compression_job_id: { type: ['integer', 'null'] },
+            compression_job_ids: {
+              type: 'array',
+              items: { type: 'integer' },
+              description:
+                'Every compression job the file went through, oldest first: more than one when CLP killed a job and its files were resubmitted.',
+            },
           },
-          required: ['id', 'path', 'size', 'status', 'compression_job_id'],
+          required: ['id', 'path', 'size', 'status', 'compression_job_id', 'compression_job_ids'],
         },
       },
       next_after: {

@@ -469,6 +469,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
           size: f.size,
           status: f.status,
           compression_job_id: f.compressionJobId,
+          compression_job_ids: f.compressionJobIds,
         })),
         next_after: files.length === limit ? files[files.length - 1].id : null,
       };

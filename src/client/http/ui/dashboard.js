@@ -186,7 +186,11 @@
             el('td', { text: `#${job.id}` }),
             el('td', { class: 'path', text: f.path }),
             el('td', { class: 'num', text: fmt(f.size) }),
-            el('td', { class: 'compression-job', text: f.compression_job_id ?? '–' }),
+            el('td', {
+              class: 'compression-job',
+              // every attempt, oldest first, when CLP killed a job and it was resubmitted
+              text: f.compression_job_ids?.length ? f.compression_job_ids.join(' › ') : '–',
+            }),
           ),
         );
       }

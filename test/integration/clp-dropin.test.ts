@@ -1,0 +1,208 @@
+/**
+ * The ingestor never submits a compression job CLP would refuse, proved end to
+ * end on the real stack with the stand-in executor, which holds every job to
+ * CLP's rules (../shared/docs/clp-contract.md): the endpoint only in the
+ * worker's environment, a key uploaded twice under an SQS job, an fs job's
+ * host paths, and both CLP release lines' job formats.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { RowDataPacket } from 'mysql2/promise';
+import { createSqsClient } from '../../src/aws';
+import { decodeClpConfig } from '../../src/clp/clp-config';
+import { clpCompat } from '../../src/clp/compat';
+import { archivesOfJob, extractAll, startExecutor } from '../support/executor';
+import { createTestBucket, keysOfCompressionJob, uniqueName } from '../support/stack';
+import { eventually, startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { controlJob } from '../../src/client/jobs';
+
+jest.setTimeout(3 * 60_000);
+
+let h: Harness;
+let bucket: string;
+let archivesDir: string;
+let executor: ReturnType<typeof startExecutor>;
+
+beforeAll(async () => {
+  h = await startHarness();
+  bucket = await createTestBucket(h.s3);
+  archivesDir = await mkdtemp(path.join(os.tmpdir(), 'clp-dropin-'));
+  executor = startExecutor(h.settings, h.pool, { archivesDir });
+});
+afterAll(async () => {
+  await executor?.stop();
+  await h?.close();
+  await rm(archivesDir, { recursive: true, force: true });
+});
+
+async function put(key: string, body: string): Promise<void> {
+  await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+}
+
+async function compressionJobsOf(jobId: number): Promise<RowDataPacket[]> {
+  const [rows] = await h.pool.query<RowDataPacket[]>(
+    `SELECT id, status, status_msg, clp_config FROM compression_jobs WHERE id IN
+       (SELECT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?) ORDER BY id`,
+    [jobId],
+  );
+  return rows;
+}
+
+/** Stops the job and waits until the executor has given every file its fate. */
+async function finish(jobId: number): Promise<void> {
+  await controlJob(h.store, h.client, jobId, 'stop');
+  await eventually(async () => (await h.store.requireJob(jobId)).status === 'finished', 90_000, 'finished');
+}
+
+test('S3 scanner, endpoint only in the worker’s environment: every compression job names it, and CLP’s rules pass', async () => {
+  expect(h.settings.aws.s3Endpoint).toMatch(/^http:\/\/127\.0\.0\.1:/);
+  const keys = ['ep/a.log', 'ep/b c+d.log', 'ep/ü.log'];
+  for (const k of keys) await put(k, `${k}\n`.repeat(100));
+  // No endpoint_url in the job: the worker lists MinIO through AWS_ENDPOINT_URL_S3.
+  const jobId = await h.create('s3_scanner', {
+    bucket_name: bucket,
+    key_prefix: 'ep/',
+    scanning_interval_sec: 1,
+    settle_delay_sec: 0,
+    buffer_config: { timeout_sec: 1 },
+  });
+  await eventually(
+    async () => (await h.store.countFilesByStatus(jobId)).compressed === 3,
+    60_000,
+    'compressed',
+  );
+  for (const cj of await compressionJobsOf(jobId)) {
+    const { input } = (await decodeClpConfig(cj.clp_config)) as { input: any };
+    expect(input.type).toBe('s3_object_metadata'); // CLP head's default
+    expect(input.endpoint_url).toBe(h.settings.aws.s3Endpoint);
+    expect(input.region_code).toBe(h.settings.aws.region);
+    expect(cj.status).toBe(2);
+  }
+  await finish(jobId);
+});
+
+test('SQS job with a key uploaded twice: each compression job names it once, and both records get its fate', async () => {
+  const sqs: SQSClient = createSqsClient(h.settings.aws);
+  try {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('dropin') }));
+    await put('twice/x.log', 'second upload\n');
+    await put('twice/y.log', 'y\n');
+    const note = (key: string, sequencer: string) =>
+      JSON.stringify({
+        Records: [
+          {
+            eventName: 'ObjectCreated:Put',
+            s3: { bucket: { name: bucket }, object: { key, size: 14, sequencer } },
+          },
+        ],
+      });
+    // Both uploads of x arrive before the buffer flushes.
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl,
+        Entries: [note('twice/x.log', '0001'), note('twice/x.log', '0002'), note('twice/y.log', '0001')].map(
+          (MessageBody, i) => ({ Id: String(i), MessageBody }),
+        ),
+      }),
+    );
+    const jobId = await h.create('sqs_listener', {
+      bucket_name: bucket,
+      key_prefix: 'twice/',
+      queue_url: QueueUrl,
+      wait_time_sec: 1,
+      buffer_config: { timeout_sec: 3 },
+    });
+    await eventually(
+      async () => (await h.store.requireJob(jobId)).numFilesIngested === 3,
+      30_000,
+      'recorded',
+    );
+    await eventually(
+      async () => (await h.store.countFilesByStatus(jobId)).compressed === 3,
+      60_000,
+      'compressed',
+    );
+    const files = await h.store.listFiles(jobId);
+    expect(files.filter((f) => f.path.endsWith('x.log'))).toHaveLength(2);
+    for (const cj of await compressionJobsOf(jobId)) {
+      const keys = await keysOfCompressionJob(h.pool, cj.clp_config);
+      expect(new Set(keys).size).toBe(keys.length);
+      expect(cj.status).toBe(2);
+    }
+    await finish(jobId);
+  } finally {
+    sqs.destroy();
+  }
+});
+
+test('fs job: host paths go to CLP under its mount root, and come back out of the archive by their relative names', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'clp-dropin-fs-'));
+  try {
+    await mkdir(path.join(dir, 'sub'));
+    await writeFile(path.join(dir, 'a.log'), 'a\n'.repeat(50));
+    await writeFile(path.join(dir, 'sub', 'b.log'), 'b\n'.repeat(50));
+    const jobId = await h.create('fs', {
+      directory: dir,
+      scanning_interval_sec: 1,
+      settle_delay_sec: 0,
+      buffer_config: { timeout_sec: 1 },
+    });
+    await eventually(
+      async () => (await h.store.countFilesByStatus(jobId)).compressed === 2,
+      60_000,
+      'compressed',
+    );
+    const [cj] = await compressionJobsOf(jobId);
+    const { input } = (await decodeClpConfig(cj.clp_config)) as { input: any };
+    expect(input.paths_to_compress.every((p: string) => p.startsWith(`/mnt/logs${dir}/`))).toBe(true);
+    const [archive] = await archivesOfJob(archivesDir, Number(cj.id));
+    expect([...(await extractAll(archivesDir, archive)).keys()].sort()).toEqual(['a.log', 'sub/b.log']);
+    await finish(jobId);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+describe('CLP v0.13 (brotli, s3 key lists)', () => {
+  let old: Harness;
+  let oldExecutor: ReturnType<typeof startExecutor>;
+  beforeAll(async () => {
+    const base = h.settings;
+    const clp = { ...base.clp, compat: clpCompat('0.13'), s3InputType: 's3' as const };
+    old = await startHarness({ settings: { clp } });
+    oldExecutor = startExecutor(old.settings, old.pool, { archivesDir });
+  });
+  afterAll(async () => {
+    await oldExecutor?.stop();
+    await old?.close();
+  });
+
+  test('an S3-scanner job’s compression jobs are brotli key lists that a v0.13 scheduler runs', async () => {
+    await put('old/a.log', 'a\n');
+    await put('old/b.log', 'b\n');
+    const jobId = await old.create('s3_scanner', {
+      bucket_name: bucket,
+      key_prefix: 'old/',
+      scanning_interval_sec: 1,
+      settle_delay_sec: 0,
+      buffer_config: { timeout_sec: 1 },
+    });
+    await eventually(
+      async () => (await old.store.countFilesByStatus(jobId)).compressed === 2,
+      60_000,
+      'compressed',
+    );
+    const [rows] = await old.pool.query<RowDataPacket[]>('SELECT clp_config FROM compression_jobs');
+    for (const r of rows) {
+      expect(Buffer.from(r.clp_config).readUInt32LE(0)).not.toBe(0xfd2fb528); // not zstd
+      const { input } = (await decodeClpConfig(r.clp_config)) as { input: any };
+      expect(input.type).toBe('s3');
+      expect(input.keys).toEqual(['old/a.log', 'old/b.log']);
+      expect(input.endpoint_url).toBe(h.settings.aws.s3Endpoint);
+    }
+    await stopAndFinish(old, jobId);
+  });
+});

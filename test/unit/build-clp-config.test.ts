@@ -1,0 +1,97 @@
+/**
+ * What the ingestor writes into clp_config, per CLP's rules: the endpoint and
+ * region the ingestor itself used, file ids or sorted distinct keys, fs paths
+ * as CLP's containers see them, the authentication the release knows.
+ */
+import { buildClpConfig, clpPath } from '../../src/activities/compression';
+import { parseJobConfig } from '../../src/config/job-config';
+import { loadSettings } from '../../src/config/settings';
+
+const env = {
+  AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+  AWS_SECRET_ACCESS_KEY: 'secret',
+  AWS_REGION: 'eu-west-3',
+  AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000',
+};
+const s3Job = parseJobConfig('s3_scanner', { bucket_name: 'logs', key_prefix: 'app/' });
+const files = [
+  { id: 12, path: 'logs/app/b.log', key: 'app/b.log', size: 2 },
+  { id: 10, path: 'logs/app/a.log', key: 'app/a.log', size: 1 },
+];
+
+test('CLP head: s3_object_metadata with the ids, the worker’s endpoint and region (the job named neither)', () => {
+  const config = buildClpConfig(7, s3Job, files, loadSettings(env));
+  expect(config.input).toEqual({
+    type: 's3_object_metadata',
+    bucket: 'logs',
+    key_prefix: 'app/',
+    region_code: 'eu-west-3',
+    endpoint_url: 'http://127.0.0.1:9000',
+    aws_authentication: { type: 'default' },
+    dataset: 'default',
+    timestamp_key: null,
+    unstructured: false,
+    ingestion_job_id: 7,
+    s3_object_metadata_ids: [10, 12],
+  });
+  expect(config.input).not.toHaveProperty('keys');
+});
+
+test('the job’s own endpoint and region win over the worker’s', () => {
+  const job = parseJobConfig('s3_scanner', {
+    bucket_name: 'logs',
+    key_prefix: 'app/',
+    endpoint_url: 'http://127.0.0.1:9100',
+    region: 'ap-south-1',
+  });
+  const input = buildClpConfig(7, job, files, loadSettings(env)).input as unknown as {
+    endpoint_url: string;
+    region_code: string;
+  };
+  expect(input.endpoint_url).toBe('http://127.0.0.1:9100');
+  expect(input.region_code).toBe('ap-south-1');
+});
+
+test('no endpoint anywhere: null, which CLP reads as AWS', () => {
+  const { AWS_ENDPOINT_URL_S3: _, ...aws } = env;
+  const input = buildClpConfig(7, s3Job, files, loadSettings(aws)).input as unknown as {
+    endpoint_url: string | null;
+  };
+  expect(input.endpoint_url).toBeNull();
+});
+
+test('CLP v0.13: sorted keys and credentials authentication', () => {
+  const settings = loadSettings({ ...env, CLP_COMPAT: '0.13', CLP_S3_AUTH_TYPE: 'credentials' });
+  const input = buildClpConfig(7, s3Job, files, settings).input as unknown as Record<string, unknown>;
+  expect(input.type).toBe('s3');
+  expect(input.keys).toEqual(['app/a.log', 'app/b.log']);
+  expect(input.aws_authentication).toEqual({
+    type: 'credentials',
+    credentials: { access_key_id: 'AKIDEXAMPLE', secret_access_key: 'secret' },
+  });
+});
+
+test('profile authentication names the profile', () => {
+  const settings = loadSettings({ ...env, CLP_S3_AUTH_TYPE: 'profile', CLP_S3_AUTH_PROFILE: 'ingest' });
+  const input = buildClpConfig(7, s3Job, files, settings).input as unknown as Record<string, unknown>;
+  expect(input.aws_authentication).toEqual({ type: 'profile', profile: 'ingest' });
+});
+
+test('fs paths and the prefix to remove are mapped under CLP’s mount root', () => {
+  const job = parseJobConfig('fs', { directory: '/var/log/app' });
+  const fsFiles = [{ id: 1, path: '/var/log/app/x/a.log', key: null, size: 1 }];
+  const input = buildClpConfig(7, job, fsFiles, loadSettings(env)).input as unknown as Record<
+    string,
+    unknown
+  >;
+  expect(input.paths_to_compress).toEqual(['/mnt/logs/var/log/app/x/a.log']);
+  expect(input.path_prefix_to_remove).toBe('/mnt/logs/var/log/app');
+  const local = buildClpConfig(7, job, fsFiles, loadSettings({ ...env, CLP_FS_MOUNT_ROOT: '' }))
+    .input as unknown as Record<string, unknown>;
+  expect(local.paths_to_compress).toEqual(['/var/log/app/x/a.log']);
+  expect(local.path_prefix_to_remove).toBe('/var/log/app');
+});
+
+test('clpPath keeps odd names verbatim', () => {
+  expect(clpPath('/var/log/ü b+c.log', '/mnt/logs')).toBe('/mnt/logs/var/log/ü b+c.log');
+});
