@@ -372,53 +372,69 @@ export class IngestionStore {
     }));
   }
 
+  /**
+   * Inserts the files not yet recorded and grows the job's counters by what
+   * was inserted. The caller holds the job's row lock, so every row of this
+   * job with an id from the first insert's on is one of ours: when some were
+   * already recorded, their bytes are summed from that id range (O(page)).
+   */
   private async insertFiles(tx: Tx, jobId: number, files: NewFile[]): Promise<number> {
     const ts = this.now();
     let inserted = 0;
+    let bytes = 0;
+    let firstId: number | null = null;
+    let partial = false;
     for (let i = 0; i < files.length; i += INSERT_CHUNK) {
-      const rows = files
-        .slice(i, i + INSERT_CHUNK)
-        .map((f) => [
-          f.path,
-          f.s3?.bucket ?? null,
-          f.s3?.key ?? null,
-          f.size,
-          'buffered',
-          jobId,
-          dedupHash(f.dedupKey ?? f.path),
-          ts,
-          ts,
-        ]);
+      const chunk = files.slice(i, i + INSERT_CHUNK);
+      const rows = chunk.map((f) => [
+        f.path,
+        f.s3?.bucket ?? null,
+        f.s3?.key ?? null,
+        f.size,
+        'buffered',
+        jobId,
+        dedupHash(f.dedupKey ?? f.path),
+        ts,
+        ts,
+      ]);
       const [res] = await tx.query<ResultSetHeader>(
         `INSERT IGNORE INTO ${F} (path, bucket, object_key, size, status, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
         [rows],
       );
+      if (res.affectedRows > 0) firstId ??= res.insertId;
       inserted += res.affectedRows;
+      if (res.affectedRows === chunk.length) bytes += chunk.reduce((n, f) => n + f.size, 0);
+      else partial = true;
     }
-    if (inserted > 0) {
-      await tx.query(
-        `UPDATE ${J} SET num_files_ingested = num_files_ingested + ?, last_update_ts = ? WHERE id = ?`,
-        [inserted, ts, jobId],
+    if (inserted === 0) return 0;
+    if (partial) {
+      const [[sum]] = await tx.query<RowDataPacket[]>(
+        `SELECT COALESCE(SUM(size), 0) AS bytes FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' AND id >= ?`,
+        [jobId, firstId],
       );
+      bytes = Number(sum.bytes);
     }
+    await tx.query(
+      `UPDATE ${J} SET num_files_ingested = num_files_ingested + ?, buffered_files = buffered_files + ?,
+         buffered_bytes = buffered_bytes + ?, buffered_oldest_ts = COALESCE(buffered_oldest_ts, ?), last_update_ts = ?
+       WHERE id = ?`,
+      [inserted, inserted, bytes, ts, ts, jobId],
+    );
     return inserted;
   }
 
+  /** The job's buffer and outstanding compression jobs: one row, kept by the writing transactions. */
   async bufferSnapshot(jobId: number): Promise<BufferSnapshot> {
-    const [[buf]] = await this.db.query<RowDataPacket[]>(
-      `SELECT COUNT(*) AS files, COALESCE(SUM(size), 0) AS bytes, MIN(creation_ts) AS oldest
-       FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered'`,
+    const [[row]] = await this.db.query<RowDataPacket[]>(
+      `SELECT buffered_files, buffered_bytes, buffered_oldest_ts, outstanding_compression_jobs FROM ${J} WHERE id = ?`,
       [jobId],
     );
-    const [[sub]] = await this.db.query<RowDataPacket[]>(
-      `SELECT COUNT(*) AS n FROM ${SUB} WHERE ingestion_job_id = ? AND finalized = 0`,
-      [jobId],
-    );
+    if (!row) throw new NotFoundError(`no ingestion job ${jobId}`);
     return {
-      files: Number(buf.files),
-      bytes: Number(buf.bytes),
-      oldestTs: buf.oldest === null ? null : Number(buf.oldest),
-      outstandingCompressionJobs: Number(sub.n),
+      files: Number(row.buffered_files),
+      bytes: Number(row.buffered_bytes),
+      oldestTs: row.buffered_oldest_ts === null ? null : Number(row.buffered_oldest_ts),
+      outstandingCompressionJobs: Number(row.outstanding_compression_jobs),
     };
   }
 
@@ -482,6 +498,16 @@ export class IngestionStore {
           `INSERT INTO ${A} (ingestion_job_id, flush_seq, attempt, compression_job_id, creation_ts) VALUES (?, ?, 1, ?, ?)`,
           [jobId, flushSeq, compressionJobId, ts],
         );
+        // What is still buffered starts at the lowest buffered id (ids grow with time).
+        const [[oldest]] = await tx.query<RowDataPacket[]>(
+          `SELECT creation_ts FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT 1`,
+          [jobId],
+        );
+        await tx.query(
+          `UPDATE ${J} SET buffered_files = buffered_files - ?, buffered_bytes = buffered_bytes - ?,
+             buffered_oldest_ts = ?, outstanding_compression_jobs = outstanding_compression_jobs + 1 WHERE id = ?`,
+          [rows.length, rows.reduce((n, r) => n + Number(r.size), 0), oldest?.creation_ts ?? null, jobId],
+        );
       }
       return { compressionJobId, numFiles: rows.length };
     });
@@ -537,6 +563,7 @@ export class IngestionStore {
       const resubmitted: ResubmittedCompressionJob[] = [];
       let compressed = 0;
       let failed = 0;
+      let newlyFinalized = 0;
       const ts = this.now();
       for (const cj of terminal) {
         const id = Number(cj.id);
@@ -557,16 +584,17 @@ export class IngestionStore {
         if (status === 'compressed') compressed += res.affectedRows;
         else failed += res.affectedRows;
         finalized.push({ compressionJobId: id, status, numFiles: res.affectedRows });
-        await tx.query(
-          `UPDATE ${SUB} SET finalized = 1 WHERE ingestion_job_id = ? AND compression_job_id = ?`,
+        const [sub] = await tx.query<ResultSetHeader>(
+          `UPDATE ${SUB} SET finalized = 1 WHERE ingestion_job_id = ? AND compression_job_id = ? AND finalized = 0`,
           [jobId, id],
         );
+        newlyFinalized += sub.affectedRows;
       }
-      if (compressed || failed) {
+      if (compressed || failed || newlyFinalized) {
         await tx.query(
           `UPDATE ${J} SET num_files_compressed = num_files_compressed + ?, num_files_failed = num_files_failed + ?,
-           last_update_ts = ? WHERE id = ?`,
-          [compressed, failed, ts, jobId],
+           outstanding_compression_jobs = outstanding_compression_jobs - ?, last_update_ts = ? WHERE id = ?`,
+          [compressed, failed, newlyFinalized, ts, jobId],
         );
       }
       return { finalized, resubmitted };

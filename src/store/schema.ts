@@ -318,6 +318,31 @@ export const MIGRATIONS: Migration[] = [
         addIndexIfMissing(conn, TABLES.submissions, 'submission_compression_job', '(compression_job_id)'),
     ],
   },
+  {
+    version: 7,
+    description: "the buffer's and the outstanding compression jobs' counters on the job row",
+    statements: [
+      // Kept by the transactions that change the rows, so reading a job's buffer
+      // is one row, whatever the job holds (it was an aggregate per activity).
+      async (conn) => {
+        if (await hasColumn(conn, TABLES.ingestionJobs, 'buffered_files')) return;
+        await conn.query(`ALTER TABLE ${TABLES.ingestionJobs}
+          ADD COLUMN buffered_files BIGINT NOT NULL DEFAULT 0,
+          ADD COLUMN buffered_bytes BIGINT NOT NULL DEFAULT 0,
+          ADD COLUMN buffered_oldest_ts BIGINT NULL DEFAULT NULL,
+          ADD COLUMN outstanding_compression_jobs INT NOT NULL DEFAULT 0`);
+      },
+      `UPDATE ${TABLES.ingestionJobs} j SET
+         buffered_files = (SELECT COUNT(*) FROM ${TABLES.ingestedFiles} f
+           WHERE f.ingestion_job_id = j.id AND f.status = 'buffered'),
+         buffered_bytes = (SELECT COALESCE(SUM(size), 0) FROM ${TABLES.ingestedFiles} f
+           WHERE f.ingestion_job_id = j.id AND f.status = 'buffered'),
+         buffered_oldest_ts = (SELECT MIN(creation_ts) FROM ${TABLES.ingestedFiles} f
+           WHERE f.ingestion_job_id = j.id AND f.status = 'buffered'),
+         outstanding_compression_jobs = (SELECT COUNT(*) FROM ${TABLES.submissions} s
+           WHERE s.ingestion_job_id = j.id AND s.finalized = 0)`,
+    ],
+  },
 ];
 
 /**

@@ -17,7 +17,7 @@ import type { Settings } from '../../src/config/settings';
 import type { Db } from '../../src/store/db';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestDb, keysOfCompressionJob, uniqueName } from '../support/stack';
+import { countersAndRows, createTestDb, keysOfCompressionJob, uniqueName } from '../support/stack';
 import { eventually } from '../support/worker';
 
 const run = promisify(execFile);
@@ -209,6 +209,8 @@ export async function assertExactlyOnce(rig: Rig, jobId: number, bucket: string,
   expect(paths).toEqual(expected.map((k) => `${bucket}/${k}`).sort()); // nothing lost, nothing extra
   expect(rows.filter((r) => r.status !== 'compressed')).toEqual([]);
 
+  const { counters, rows: fromRows } = await countersAndRows(rig.pool, jobId);
+  expect(counters).toEqual(fromRows);
   const job = await rig.store.requireJob(jobId);
   expect(job.numFilesIngested).toBe(rows.length);
   expect(job.numFilesCompressed).toBe(rows.length);

@@ -9,7 +9,7 @@ import { buildClpConfig } from '../../src/activities/compression';
 import { parseJobConfig } from '../../src/config/job-config';
 import { IngestionStore, type FileToCompress } from '../../src/store/ingestion-store';
 import { CompressionJobStatus } from '../../src/store/schema';
-import { createTestDb, type TestDb } from '../support/stack';
+import { countersAndRows, createTestDb, type TestDb } from '../support/stack';
 
 let db: TestDb;
 let store: IngestionStore;
@@ -80,6 +80,8 @@ test('a KILLED job’s files go into a new compression job with the same files; 
   );
   const row = await store.requireJob(jobId);
   expect([row.numFilesCompressed, row.numFilesFailed]).toEqual([3, 0]);
+  const { counters, rows } = await countersAndRows(db.pool, jobId);
+  expect(counters).toEqual(rows);
 });
 
 test('after the last attempt is KILLED the files fail, with every attempt’s id', async () => {
@@ -100,6 +102,8 @@ test('after the last attempt is KILLED the files fail, with every attempt’s id
   const files = await store.listFiles(jobId);
   expect(files.map((f) => [f.status, f.compressionJobIds])).toEqual(Array(2).fill(['failed', trail]));
   expect((await store.requireJob(jobId)).numFilesFailed).toBe(2);
+  const { counters, rows } = await countersAndRows(db.pool, jobId);
+  expect(counters).toEqual(rows);
 });
 
 test('FAILED is final: no resubmission', async () => {

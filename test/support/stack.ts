@@ -75,3 +75,28 @@ export async function keysOfCompressionJob(pool: Db, clpConfig: Buffer): Promise
   }
   return rows.map((r) => r.key as string);
 }
+
+/** The job row's counters (kept by each writing transaction) against the rows they summarise. */
+export async function countersAndRows(
+  pool: Db,
+  jobId: number,
+): Promise<{ counters: unknown; rows: unknown }> {
+  const [[c]] = await pool.query<any[]>(
+    `SELECT num_files_ingested, num_files_compressed, num_files_failed, buffered_files, buffered_bytes,
+       buffered_oldest_ts, outstanding_compression_jobs FROM ${TABLES.ingestionJobs} WHERE id = ?`,
+    [jobId],
+  );
+  const [[r]] = await pool.query<any[]>(
+    `SELECT COUNT(*) AS num_files_ingested,
+       SUM(status = 'compressed') AS num_files_compressed, SUM(status = 'failed') AS num_files_failed,
+       SUM(status = 'buffered') AS buffered_files, SUM(IF(status = 'buffered', size, 0)) AS buffered_bytes,
+       MIN(IF(status = 'buffered', creation_ts, NULL)) AS buffered_oldest_ts,
+       (SELECT COUNT(*) FROM ${TABLES.submissions} WHERE ingestion_job_id = ? AND finalized = 0)
+         AS outstanding_compression_jobs
+     FROM ${TABLES.ingestedFiles} WHERE ingestion_job_id = ?`,
+    [jobId, jobId],
+  );
+  const norm = (o: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === null ? null : Number(v ?? 0)]));
+  return { counters: norm(c), rows: norm(r) };
+}
