@@ -20,6 +20,37 @@ export function createS3Client(aws: AwsSettings, target: S3Target = {}): S3Clien
   });
 }
 
+/** AWS's own regional S3 endpoint (what CLP's workers reach when a job's endpoint_url is null). */
+export function awsS3Endpoint(region: string): string {
+  return `https://s3.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
+}
+
+export interface JobS3Target {
+  region: string;
+  /** The job's endpoint_url: the only endpoint used; null means AWS. */
+  endpointUrl: string | null;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** An AWS profile (shared config/credentials files) to take credentials from. */
+  profile?: string;
+}
+
+/**
+ * An S3 client for a compression job, as CLP's workers build one: it uses
+ * only the job's endpoint, never the process's own settings. The endpoint is
+ * always explicit, because the SDK reads AWS_ENDPOINT_URL* (and a profile's
+ * endpoint_url) whenever none is given.
+ */
+export function createJobS3Client(target: JobS3Target): S3Client {
+  return new S3Client({
+    region: target.region,
+    endpoint: target.endpointUrl ?? awsS3Endpoint(target.region),
+    forcePathStyle: target.endpointUrl !== null,
+    credentials: target.credentials,
+    profile: target.profile,
+    maxAttempts: 3,
+  });
+}
+
 export function createSqsClient(aws: AwsSettings, target: S3Target = {}): SQSClient {
   return new SQSClient({
     region: target.region ?? aws.region,

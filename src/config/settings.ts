@@ -120,6 +120,12 @@ const schema = z.object({
   CLP_EXECUTOR_LEASE_MS: z.coerce.number().int().min(300).max(3_600_000).default(30_000),
   /** Test-only: caps how fast the executor reads each input, so a crash can be staged mid-archive. */
   CLP_EXECUTOR_THROTTLE_BYTES_PER_SEC: z.coerce.number().int().positive().optional(),
+  /**
+   * Whether the executor may read a job whose endpoint_url is null from AWS S3
+   * (null means AWS, as in CLP). False fails such jobs without connecting
+   * anywhere: tests and local stacks must never reach AWS.
+   */
+  CLP_EXECUTOR_ALLOW_AWS: bool.default(true),
 
   /** The REST API and dashboard (src/client/http). */
   CLP_INGESTOR_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -188,6 +194,8 @@ export interface ExecutorSettings {
   pollIntervalMs: number;
   leaseMs: number;
   throttleBytesPerSec?: number;
+  /** CLP_EXECUTOR_ALLOW_AWS: a job with a null endpoint_url may read from AWS S3. */
+  allowAws: boolean;
 }
 
 export interface HttpSettings {
@@ -247,6 +255,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       pollIntervalMs: e.CLP_EXECUTOR_POLL_INTERVAL_MS,
       leaseMs: e.CLP_EXECUTOR_LEASE_MS,
       throttleBytesPerSec: e.CLP_EXECUTOR_THROTTLE_BYTES_PER_SEC,
+      allowAws: e.CLP_EXECUTOR_ALLOW_AWS,
     },
     http: {
       host: e.CLP_INGESTOR_HTTP_HOST,
