@@ -78,10 +78,15 @@ export async function encodeClpConfig(config: ClpConfig, codec: ClpConfigCodec):
   return Buffer.from(zstdCompress(Buffer.from(packed), 3));
 }
 
+/** Whether `blob` is a zstd frame (recognised by its magic number); anything else is taken for brotli. */
+export function isZstdFrame(blob: Buffer): boolean {
+  return blob.length >= 4 && blob.readUInt32LE(0) === ZSTD_MAGIC;
+}
+
 /** Decodes either encoding (zstd frames are recognised by their magic number). */
 export async function decodeClpConfig(blob: Buffer): Promise<unknown> {
   let packed: Uint8Array;
-  if (blob.length >= 4 && blob.readUInt32LE(0) === ZSTD_MAGIC) {
+  if (isZstdFrame(blob)) {
     await initCodecs();
     packed = zstdDecompress(blob);
   } else {

@@ -1,15 +1,19 @@
 /**
- * Decodes and validates a compression job's clp_config. The column is written
- * by whoever submits jobs (our ingestor, CLP's own tools, or a person), so it
- * is untrusted: anything wrong with it fails that one job, with a message
- * saying what, and never the executor.
+ * Decodes and validates a compression job's clp_config exactly as strictly as
+ * the configured CLP release (CLP_COMPAT) would: the codec, the input types
+ * and authentication types it knows, and the rules its scheduler applies to
+ * key lists. The column is written by whoever submits jobs (our ingestor,
+ * CLP's own tools, or a person), so it is untrusted: anything wrong with it
+ * fails that one job, with a message saying what, and never the executor.
  */
 import { z } from 'zod';
-import { decodeClpConfig } from '../clp/clp-config';
+import { decodeClpConfig, isZstdFrame } from '../clp/clp-config';
+import { releaseName, type ClpCompat } from '../clp/compat';
 
 const awsAuthentication = z.discriminatedUnion('type', [
   z.object({ type: z.literal('default') }),
   z.object({ type: z.literal('env_vars') }),
+  z.object({ type: z.literal('profile'), profile: z.string().min(1) }),
   z.object({
     type: z.literal('credentials'),
     credentials: z.object({
@@ -26,15 +30,35 @@ const common = {
   unstructured: z.boolean().default(false),
 };
 
-const s3Input = z.object({
-  type: z.literal('s3'),
+const s3Common = {
   bucket: z.string().min(1),
-  keys: z.array(z.string().min(1)).min(1),
   region_code: z.string().min(1).nullish(),
   key_prefix: z.string().default(''),
   endpoint_url: z.string().url().nullish(),
   aws_authentication: awsAuthentication.default({ type: 'default' }),
   ...common,
+};
+
+const s3Input = z.object({
+  type: z.literal('s3'),
+  keys: z.array(z.string().min(1)).min(1),
+  ...s3Common,
+});
+
+const s3ObjectMetadataInput = z.object({
+  type: z.literal('s3_object_metadata'),
+  ingestion_job_id: z.number().int().nonnegative(),
+  s3_object_metadata_ids: z
+    .array(z.number().int().nonnegative())
+    .min(1)
+    .superRefine((ids, ctx) => {
+      const seen = new Set<number>();
+      for (const id of ids) {
+        if (seen.has(id)) ctx.addIssue({ code: 'custom', message: `duplicate id ${id}` });
+        seen.add(id);
+      }
+    }),
+  ...s3Common,
 });
 
 const fsInput = z.object({
@@ -51,12 +75,15 @@ const output = z.looseObject({
 });
 
 const clpJobConfig = z.object({
-  input: z.discriminatedUnion('type', [s3Input, fsInput]),
+  input: z.discriminatedUnion('type', [s3Input, s3ObjectMetadataInput, fsInput]),
   output: output.default({ compression_level: 3 }),
 });
 
 export type ClpJobConfig = z.infer<typeof clpJobConfig>;
 export type S3JobInput = z.infer<typeof s3Input>;
+export type S3ObjectMetadataJobInput = z.infer<typeof s3ObjectMetadataInput>;
+/** What both S3 input types share: where the objects are and how to reach them. */
+export type S3Location = Omit<S3JobInput, 'type' | 'keys'>;
 export type FsJobInput = z.infer<typeof fsInput>;
 
 /** Why a clp_config could not be used; its message becomes the job's status_msg. */
@@ -64,8 +91,90 @@ export class InvalidClpConfigError extends Error {
   override name = 'InvalidClpConfigError';
 }
 
-/** Decodes (zstd or brotli msgpack) and validates; throws InvalidClpConfigError. */
-export async function parseClpJobConfig(blob: Buffer): Promise<ClpJobConfig> {
+/** Python's str ordering (by code point), which CLP's scheduler sorts keys with; JS's default is by UTF-16 unit. */
+export function compareCodePoints(a: string, b: string): number {
+  const x = Array.from(a);
+  const y = Array.from(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] !== y[i]) return x[i].codePointAt(0)! - y[i].codePointAt(0)!;
+  }
+  return x.length - y.length;
+}
+
+/**
+ * CLP's scheduler on an `s3` input's keys: sorted; then one duplicate, one
+ * key outside key_prefix or one "directory" key fails the whole job.
+ * Returns the keys in the order CLP processes them.
+ */
+export function checkS3Keys(input: Pick<S3JobInput, 'keys' | 'key_prefix'>): string[] {
+  const keys = [...input.keys].sort(compareCodePoints);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    if (i > 0 && keys[i - 1] === key)
+      throw new InvalidClpConfigError(`clp_config is invalid at input.keys: duplicate key ${key}`);
+    if (!key.startsWith(input.key_prefix)) {
+      throw new InvalidClpConfigError(
+        `clp_config is invalid at input.keys: key ${key} does not start with key_prefix "${input.key_prefix}"`,
+      );
+    }
+    if (key.endsWith('/'))
+      throw new InvalidClpConfigError(`clp_config is invalid at input.keys: key ${key} ends with "/"`);
+  }
+  return keys;
+}
+
+/** The zstd frame header says how large the content is (CLP's scheduler cannot decompress a frame that does not). */
+function zstdContentSizeKnown(blob: Buffer): boolean {
+  if (blob.length < 5) return false;
+  const descriptor = blob[4];
+  return descriptor >> 6 !== 0 || (descriptor & 0x20) !== 0;
+}
+
+/** The codec check CLP makes implicitly: each release line decompresses with one codec only. */
+function checkCodec(blob: Buffer, compat: ClpCompat): void {
+  const release = `${releaseName(compat.release)} (CLP_COMPAT=${compat.release})`;
+  const zstd = isZstdFrame(blob);
+  if (compat.codec === 'zstd' && !zstd) {
+    throw new InvalidClpConfigError(
+      `clp_config cannot be decoded: it is not a zstd frame, and ${release} decodes only zstd (brotli is CLP v0.9-v0.13's)`,
+    );
+  }
+  if (compat.codec === 'zstd' && !zstdContentSizeKnown(blob)) {
+    throw new InvalidClpConfigError(
+      `clp_config cannot be decoded: its zstd frame does not carry the content size, which ${release} requires`,
+    );
+  }
+  if (compat.codec === 'brotli' && zstd) {
+    throw new InvalidClpConfigError(
+      `clp_config cannot be decoded: it is zstd-compressed, and ${release} decodes only brotli (zstd is CLP head's)`,
+    );
+  }
+}
+
+/** Input and authentication types the release line does not know fail the job, as CLP's models would. */
+function checkRelease(config: ClpJobConfig, compat: ClpCompat): void {
+  const release = `${releaseName(compat.release)} (CLP_COMPAT=${compat.release})`;
+  const input = config.input;
+  if (input.type === 'fs') return;
+  if (!compat.s3InputTypes.includes(input.type)) {
+    throw new InvalidClpConfigError(
+      `clp_config is invalid at input.type: ${release} has no "${input.type}" input (it knows ${['fs', ...compat.s3InputTypes].join(', ')})`,
+    );
+  }
+  const auth = input.aws_authentication.type;
+  if (!compat.authTypes.includes(auth)) {
+    throw new InvalidClpConfigError(
+      `clp_config is invalid at input.aws_authentication.type: ${release} does not know "${auth}" authentication (it knows ${compat.authTypes.join(', ')})`,
+    );
+  }
+}
+
+/**
+ * Decodes (with the codec of the release line `compat`) and validates;
+ * throws InvalidClpConfigError. `s3` keys come back in CLP's order.
+ */
+export async function parseClpJobConfig(blob: Buffer, compat: ClpCompat): Promise<ClpJobConfig> {
+  checkCodec(blob, compat);
   let decoded: unknown;
   try {
     decoded = await decodeClpConfig(blob);
@@ -78,5 +187,8 @@ export async function parseClpJobConfig(blob: Buffer): Promise<ClpJobConfig> {
     const where = issue.path.length ? issue.path.join('.') : '(root)';
     throw new InvalidClpConfigError(`clp_config is invalid at ${where}: ${issue.message}`);
   }
-  return parsed.data;
+  const config = parsed.data;
+  checkRelease(config, compat);
+  if (config.input.type === 's3') config.input.keys = checkS3Keys(config.input);
+  return config;
 }

@@ -12,9 +12,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Settings } from '../config/settings';
 import type { Db } from '../store/db';
 import { ArchiveWriteError, ArchiveWriter, gzipLevelFor, stagingRoot } from './archive';
-import { InvalidClpConfigError, parseClpJobConfig } from './clp-job-config';
-import { fsInputs, InputError, s3Inputs, type JobInputs } from './inputs';
-import { claimNextJob, finishJob, liveClaimTokens, releaseLease, startTask, type Claim } from './job-store';
+import { InvalidClpConfigError, parseClpJobConfig, type ClpJobConfig } from './clp-job-config';
+import {
+  checkObjectMetadata,
+  fsInputs,
+  InputError,
+  JobRejectedError,
+  queryObjectMetadata,
+  s3Inputs,
+  type JobInputs,
+} from './inputs';
+import {
+  claimNextJob,
+  finishJob,
+  killJob,
+  killOrphanedJobs,
+  liveClaimTokens,
+  startTask,
+  type Claim,
+} from './job-store';
 import { keepLease, LeaseLostError } from './lease';
 import { createLogger, errorFields, type Logger } from './log';
 import { throttled } from './throttle';
@@ -22,7 +38,7 @@ import { throttled } from './throttle';
 export interface ExecutorOptions {
   settings: Settings;
   pool: Db;
-  /** Aborting stops claiming; a job in progress is abandoned and its lease released. */
+  /** Aborting stops claiming; a job in progress is marked KILLED, as CLP would find it. */
   signal?: AbortSignal;
   pollIntervalMs?: number;
   leaseMs?: number;
@@ -37,7 +53,10 @@ export interface ExecutorOptions {
 export interface ExecutorStats {
   succeeded: number;
   failed: number;
-  /** Jobs given up without an outcome (lease lost, shutdown, DB unavailable): another run finishes them. */
+  /**
+   * Jobs given up without an outcome of this executor's: lease lost (another
+   * executor KILLED it), shutdown (KILLED), DB unavailable (KILLED once its lease expires).
+   */
   abandoned: number;
 }
 
@@ -124,6 +143,7 @@ export async function runExecutor(options: ExecutorOptions): Promise<ExecutorSta
 async function loop(ctx: Context, stats: ExecutorStats): Promise<void> {
   while (!ctx.signal.aborted) {
     let claim: Claim | null = null;
+    await killOrphans(ctx);
     try {
       claim = await claimNextJob(ctx.pool, ctx.executorId, ctx.leaseMs);
     } catch (err) {
@@ -137,18 +157,47 @@ async function loop(ctx: Context, stats: ExecutorStats): Promise<void> {
   }
 }
 
+/** The job's files, as CLP's scheduler would find them (or the reason it would fail the job). */
+async function openInputs(ctx: Context, input: ClpJobConfig['input']): Promise<JobInputs> {
+  const s3 = { aws: ctx.settings.aws, allowAws: ctx.settings.executor.allowAws };
+  switch (input.type) {
+    case 'fs':
+      return fsInputs(input, ctx.settings.clp.fsMountRoot);
+    case 's3':
+      return s3Inputs(input, input.keys, s3);
+    case 's3_object_metadata': {
+      const rows = await db(queryObjectMetadata(ctx.pool, input));
+      return s3Inputs(input, checkObjectMetadata(input, rows), s3);
+    }
+  }
+}
+
+/**
+ * Marks KILLED the RUNNING jobs whose executor died (lease expired), as CLP's
+ * scheduler does with every RUNNING job it finds at start-up, and removes
+ * their half-written archives. Never throws.
+ */
+async function killOrphans(ctx: Context): Promise<void> {
+  try {
+    for (const dead of await killOrphanedJobs(ctx.pool)) {
+      ctx.log.warn('job KILLED: the executor holding it died', {
+        compression_job_id: dead.jobId,
+        dead_executor_id: dead.executorId,
+      });
+      if (dead.claimToken) {
+        await rm(path.join(stagingRoot(ctx.archivesDir), dead.claimToken), { recursive: true, force: true });
+      }
+    }
+  } catch (err) {
+    ctx.log.error('killing orphaned jobs failed', errorFields(err));
+  }
+}
+
 /** Runs one claimed job to an outcome; never throws. */
 async function runJob(ctx: Context, claim: Claim): Promise<JobResult> {
   const log = ctx.log.child({ compression_job_id: claim.jobId, claim_token: claim.claimToken });
   const started = Date.now();
-  log.info('job claimed', { num_claims: claim.numClaims, took_over: claim.previousClaimToken !== undefined });
-  if (claim.previousClaimToken) {
-    // The dead claim's half-written archive: never published, now never will be.
-    await rm(path.join(stagingRoot(ctx.archivesDir), claim.previousClaimToken), {
-      recursive: true,
-      force: true,
-    });
-  }
+  log.info('job claimed', { num_claims: claim.numClaims });
 
   const abort = new AbortController();
   const onShutdown = () => abort.abort(new ShutdownError('executor shutting down'));
@@ -162,9 +211,8 @@ async function runJob(ctx: Context, claim: Claim): Promise<JobResult> {
   let originalSize = 0;
   try {
     abort.signal.throwIfAborted(); // shutdown began while this claim was in flight
-    const config = await parseClpJobConfig(claim.clpConfig);
-    inputs =
-      config.input.type === 's3' ? s3Inputs(config.input, ctx.settings.aws) : await fsInputs(config.input);
+    const config = await parseClpJobConfig(claim.clpConfig, ctx.settings.clp.compat);
+    inputs = await openInputs(ctx, config.input);
     const knownSize = inputs.files.reduce((n, f) => n + (f.knownSize ?? 0), 0);
     const paths = inputs.files.map((f) => f.source);
     taskId = await db(startTask(ctx.pool, claim, paths, knownSize));
@@ -227,17 +275,24 @@ async function settleFailure(
     return 'abandoned';
   }
   if (reason instanceof ShutdownError) {
-    // Let another executor take it over now rather than after the lease expires.
-    await releaseLease(ctx.pool, claim).catch((e) => log.warn('releasing the lease failed', errorFields(e)));
-    log.info('job released: executor shutting down');
+    // What CLP's scheduler makes of a job it was running when it stopped; the submitter resubmits it.
+    const message = `executor ${ctx.executorId} shut down while running the job`;
+    const killed = await killJob(ctx.pool, claim, message).catch((e) => {
+      log.warn('marking the job KILLED failed; it is KILLED once its lease expires', errorFields(e));
+      return false;
+    });
+    log.info(killed ? 'job KILLED: executor shutting down' : 'job abandoned: executor shutting down');
     return 'abandoned';
   }
   if (err instanceof DbUnavailableError) {
-    log.error('job abandoned: database unavailable; it is retried once its lease expires', errorFields(err));
+    log.error('job abandoned: database unavailable; it is KILLED once its lease expires', errorFields(err));
     return 'abandoned';
   }
   const message =
-    err instanceof InputError || err instanceof InvalidClpConfigError || err instanceof ArchiveWriteError
+    err instanceof InputError ||
+    err instanceof InvalidClpConfigError ||
+    err instanceof JobRejectedError ||
+    err instanceof ArchiveWriteError
       ? err.message
       : `${(err as Error).name ?? 'Error'}: ${(err as Error).message ?? String(err)}`;
   try {
@@ -255,7 +310,7 @@ async function settleFailure(
     log.warn('job failed', { status_msg: message });
     return 'failed';
   } catch (dbErr) {
-    log.error('recording the failure failed; the job is retried once its lease expires', errorFields(dbErr));
+    log.error('recording the failure failed; the job is KILLED once its lease expires', errorFields(dbErr));
     return 'abandoned';
   }
 }

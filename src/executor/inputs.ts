@@ -9,9 +9,17 @@ import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createS3Client } from '../aws';
+import type { RowDataPacket } from 'mysql2/promise';
+import { createJobS3Client, type JobS3Target } from '../aws';
 import type { AwsSettings } from '../config/settings';
-import type { FsJobInput, S3JobInput } from './clp-job-config';
+import type { Db } from '../store/db';
+import { TABLES } from '../store/schema';
+import {
+  compareCodePoints,
+  type FsJobInput,
+  type S3Location,
+  type S3ObjectMetadataJobInput,
+} from './clp-job-config';
 
 export interface InputFile {
   /** The name the archive stores it under. */
@@ -63,37 +71,113 @@ async function* guarded(source: string, open: () => Promise<Readable>): AsyncGen
   }
 }
 
-export function s3Inputs(input: S3JobInput, aws: AwsSettings): JobInputs {
-  const auth = input.aws_authentication;
-  // "credentials" jobs carry their own keys; "default" and "env_vars" use the
-  // executor's own settings, which already come from the SDK's environment.
-  const ownAws: AwsSettings =
-    auth.type === 'credentials'
-      ? {
-          ...aws,
-          credentials: {
-            accessKeyId: auth.credentials.access_key_id,
-            secretAccessKey: auth.credentials.secret_access_key,
-            sessionToken: auth.credentials.session_token ?? undefined,
-          },
-        }
-      : aws;
-  const s3: S3Client = createS3Client(ownAws, {
-    region: input.region_code ?? undefined,
-    endpointUrl: input.endpoint_url ?? undefined,
-  });
-  const files = input.keys.map((key): InputFile => ({
+/**
+ * A job the executor refuses as CLP would (or, for AWS, as this executor's
+ * settings say): its message becomes the job's status_msg.
+ */
+export class JobRejectedError extends Error {
+  override name = 'JobRejectedError';
+}
+
+/** The client a job's S3 location and authentication call for; refused before anything connects. */
+function s3Target(loc: S3Location, aws: AwsSettings, allowAws: boolean): JobS3Target {
+  const region = loc.region_code ?? aws.region;
+  if (!loc.endpoint_url && !allowAws) {
+    throw new JobRejectedError(
+      `endpoint_url is null, so this job would read from AWS S3 (s3://${loc.bucket} in ${region}); ` +
+        'this executor may not (CLP_EXECUTOR_ALLOW_AWS=false)',
+    );
+  }
+  const target: JobS3Target = { region, endpointUrl: loc.endpoint_url ?? null };
+  const auth = loc.aws_authentication;
+  switch (auth.type) {
+    case 'credentials':
+      return {
+        ...target,
+        credentials: {
+          accessKeyId: auth.credentials.access_key_id,
+          secretAccessKey: auth.credentials.secret_access_key,
+          sessionToken: auth.credentials.session_token ?? undefined,
+        },
+      };
+    case 'profile':
+      return { ...target, profile: auth.profile };
+    case 'env_vars':
+      // CLP's workers read these two variables and nothing else.
+      if (!aws.credentials) {
+        throw new JobRejectedError(
+          'aws_authentication is env_vars, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set for the executor',
+        );
+      }
+      return { ...target, credentials: aws.credentials };
+    case 'default':
+      // The SDK's default chain, which the executor's settings already read from the environment.
+      return { ...target, credentials: aws.credentials };
+  }
+}
+
+export interface S3InputOptions {
+  aws: AwsSettings;
+  /** CLP_EXECUTOR_ALLOW_AWS: whether a null endpoint_url may reach AWS S3. */
+  allowAws: boolean;
+}
+
+/** The objects `keys` (already in CLP's order) at the job's S3 location, read through the job's own endpoint. */
+export function s3Inputs(loc: S3Location, keys: string[], options: S3InputOptions): JobInputs {
+  const s3: S3Client = createJobS3Client(s3Target(loc, options.aws, options.allowAws));
+  const files = keys.map((key): InputFile => ({
     name: key,
-    source: `s3://${input.bucket}/${key}`,
+    source: `s3://${loc.bucket}/${key}`,
     read: (signal) =>
-      guarded(`s3://${input.bucket}/${key}`, async () => {
-        const res = await s3.send(new GetObjectCommand({ Bucket: input.bucket, Key: key }), {
+      guarded(`s3://${loc.bucket}/${key}`, async () => {
+        const res = await s3.send(new GetObjectCommand({ Bucket: loc.bucket, Key: key }), {
           abortSignal: signal,
         });
         return res.Body as Readable;
       }),
   }));
   return { files, close: () => s3.destroy() };
+}
+
+export interface ObjectMetadataRow {
+  id: number;
+  key: string;
+  size: number;
+}
+
+/** CLP head's scheduler query for an s3_object_metadata job, verbatim. */
+export async function queryObjectMetadata(
+  db: Db,
+  input: S3ObjectMetadataJobInput,
+): Promise<ObjectMetadataRow[]> {
+  const [rows] = await db.query<RowDataPacket[]>(
+    `SELECT id, \`key\`, size FROM ${TABLES.clpObjectMetadata} WHERE id IN (?) AND ingestion_job_id = ?`,
+    [input.s3_object_metadata_ids, input.ingestion_job_id],
+  );
+  return rows.map((r) => ({ id: Number(r.id), key: String(r.key), size: Number(r.size) }));
+}
+
+/**
+ * CLP's rules on what the query returned: every id, and every key under
+ * key_prefix, or the whole job fails. Returns the keys in CLP's order.
+ */
+export function checkObjectMetadata(input: S3ObjectMetadataJobInput, rows: ObjectMetadataRow[]): string[] {
+  const found = new Set(rows.map((r) => r.id));
+  const missing = input.s3_object_metadata_ids.filter((id) => !found.has(id));
+  if (missing.length) {
+    const shown =
+      missing.slice(0, 20).join(', ') + (missing.length > 20 ? `, ... (${missing.length} in all)` : '');
+    throw new JobRejectedError(
+      `${TABLES.clpObjectMetadata} has no row for s3_object_metadata_ids ${shown} with ingestion_job_id ${input.ingestion_job_id}`,
+    );
+  }
+  const outside = rows.find((r) => !r.key.startsWith(input.key_prefix));
+  if (outside) {
+    throw new JobRejectedError(
+      `s3_object_metadata id ${outside.id}: key ${outside.key} does not start with key_prefix "${input.key_prefix}"`,
+    );
+  }
+  return rows.map((r) => r.key).sort(compareCodePoints);
 }
 
 /** The name stored for a local path: path_prefix_to_remove stripped, never absolute. */
@@ -104,30 +188,63 @@ export function storedName(filePath: string, prefix: string | null | undefined):
   return name || path.basename(filePath);
 }
 
+/**
+ * A path as CLP's compression workers see it, mapped back to this host's: the
+ * workers see host `/var/x.log` as `<mountRoot>/var/x.log`. Null when the path
+ * is not under the mount root (the workers cannot see it). '' means no mapping.
+ */
+export function hostPathOf(clpPath: string, mountRoot: string): string | null {
+  if (!path.posix.isAbsolute(clpPath)) return null;
+  const p = path.posix.normalize(clpPath);
+  if (!mountRoot) return p;
+  if (p === mountRoot || p === `${mountRoot}/`) return '/';
+  return p.startsWith(`${mountRoot}/`) ? p.slice(mountRoot.length) : null;
+}
+
+interface Found {
+  hostPath: string;
+  clpPath: string;
+  size: number;
+}
+
 /** Regular files under `p` (itself, or everything below it, in name order); symlinked directories are not followed. */
-async function walk(p: string, out: { path: string; size: number }[]): Promise<void> {
+async function walk(hostPath: string, clpPath: string, out: Found[], top: boolean): Promise<void> {
   let st: Stats;
   let entries: string[] = [];
   try {
-    st = await lstat(p);
-    if (st.isSymbolicLink()) st = await stat(p);
-    else if (st.isDirectory()) entries = (await readdir(p)).sort();
+    st = await lstat(hostPath);
+    if (st.isSymbolicLink()) st = await stat(hostPath);
+    else if (st.isDirectory()) entries = (await readdir(hostPath)).sort();
   } catch (err) {
-    throw new InputError(p, err);
+    if (top && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new JobRejectedError(`${clpPath} does not exist`);
+    }
+    throw new InputError(clpPath, err);
   }
-  if (st.isFile()) out.push({ path: p, size: st.size });
-  for (const e of entries) await walk(path.join(p, e), out);
+  if (st.isFile()) out.push({ hostPath, clpPath, size: st.size });
+  for (const e of entries) await walk(path.join(hostPath, e), path.posix.join(clpPath, e), out, false);
 }
 
-export async function fsInputs(input: FsJobInput): Promise<JobInputs> {
-  const found: { path: string; size: number }[] = [];
-  for (const p of input.paths_to_compress) await walk(p, found);
+/**
+ * The files of an `fs` job. Its paths are as CLP's workers see them (under
+ * `mountRoot`); a path they could not see fails the job as it would in CLP.
+ * Files are read from this host, and stored under the same names as CLP's.
+ */
+export async function fsInputs(input: FsJobInput, mountRoot: string): Promise<JobInputs> {
+  const found: Found[] = [];
+  for (const p of input.paths_to_compress) {
+    const host = hostPathOf(p, mountRoot);
+    if (host === null) throw new JobRejectedError(`${p} does not exist`);
+    await walk(host, p, found, true);
+  }
   if (found.length === 0) throw new InputError(input.paths_to_compress.join(', '), 'no files to compress');
+  // Stripped from the host path, the prefix gives the names it gives CLP from the mounted path.
+  const prefix = input.path_prefix_to_remove ? hostPathOf(input.path_prefix_to_remove, mountRoot) : null;
   const files = found.map((f): InputFile => ({
-    name: storedName(f.path, input.path_prefix_to_remove),
-    source: f.path,
+    name: storedName(f.hostPath, prefix),
+    source: f.clpPath,
     knownSize: f.size,
-    read: (signal) => guarded(f.path, async () => createReadStream(f.path, { signal })),
+    read: (signal) => guarded(f.clpPath, async () => createReadStream(f.hostPath, { signal })),
   }));
   return { files, close: () => undefined };
 }

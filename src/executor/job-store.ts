@@ -5,8 +5,10 @@
  * Exactly-once rests on three rules:
  *  - a claim locks the job row with FOR UPDATE SKIP LOCKED and marks it
  *    RUNNING in the same transaction, so two executors never claim one job;
- *  - a RUNNING job may be taken over only once its lease has expired (in the
- *    DB's clock), and the takeover gives it a new claim_token;
+ *  - a RUNNING job is never run again: once its lease has expired (in the
+ *    DB's clock) its executor is taken for dead and the job becomes KILLED,
+ *    as CLP's scheduler does with every RUNNING job it finds when it starts
+ *    (the submitter resubmits the files of a KILLED job);
  *  - every write that finishes a job first locks its lease row and checks the
  *    claim_token, so an executor that lost its lease changes nothing.
  */
@@ -28,10 +30,8 @@ export interface Claim {
   jobId: number;
   claimToken: string;
   clpConfig: Buffer;
-  /** How many times the job has been claimed, this claim included. */
+  /** How many times the job has been claimed, this claim included (always 1: jobs are never re-run). */
   numClaims: number;
-  /** The claim this one took over from (its staging directory may be left over). */
-  previousClaimToken?: string;
 }
 
 /** Truncates to at most 512 characters (code points, as MariaDB counts them). */
@@ -40,39 +40,21 @@ export function truncateStatusMsg(msg: string): string {
   return chars.length <= STATUS_MSG_MAX_CHARS ? msg : chars.slice(0, STATUS_MSG_MAX_CHARS - 1).join('') + '…';
 }
 
-const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
-
-/** Re-runs fn's transaction when InnoDB picked it as a deadlock victim. */
-async function withRetriedTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await withTransaction(db, fn);
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (attempt >= 5 || !code || !RETRYABLE.has(code)) throw err;
-    }
-  }
-}
-
-/** Claims the oldest PENDING job, or a RUNNING one whose lease expired; null when there is none. */
+/** Claims the oldest PENDING job; null when there is none. */
 export async function claimNextJob(db: Db, executorId: string, leaseMs: number): Promise<Claim | null> {
-  return withRetriedTransaction(db, async (tx) => {
+  return withTransaction(db, async (tx) => {
     const [rows] = await tx.query<RowDataPacket[]>(
-      `SELECT j.id, j.status, l.claim_token
-       FROM ${JOBS} j LEFT JOIN ${LEASES} l ON l.job_id = j.id
-       WHERE j.status IN (?, ?) AND (j.status = ? OR l.lease_expires_ts < ${NOW_MS})
-       ORDER BY j.id LIMIT 1
-       FOR UPDATE SKIP LOCKED`,
-      [CompressionJobStatus.PENDING, CompressionJobStatus.RUNNING, CompressionJobStatus.PENDING],
+      `SELECT id, clp_config FROM ${JOBS} WHERE status = ? ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`,
+      [CompressionJobStatus.PENDING],
     );
     if (rows.length === 0) return null;
     const jobId = Number(rows[0].id);
-    const takeover = Number(rows[0].status) === CompressionJobStatus.RUNNING;
     const claimToken = randomUUID();
     await tx.query(
       `UPDATE ${JOBS} SET status = ?, status_msg = '', start_time = NOW(3), duration = NULL WHERE id = ?`,
       [CompressionJobStatus.RUNNING, jobId],
     );
+    // A lease row left from before (a job someone reset to PENDING by hand) is replaced.
     await tx.query(
       `INSERT INTO ${LEASES} (job_id, executor_id, claim_token, lease_expires_ts, num_claims)
        VALUES (?, ?, ?, ${NOW_MS} + ?, 1)
@@ -80,29 +62,86 @@ export async function claimNextJob(db: Db, executorId: string, leaseMs: number):
          lease_expires_ts = VALUES(lease_expires_ts), num_claims = num_claims + 1`,
       [jobId, executorId, claimToken, leaseMs],
     );
-    if (takeover) {
-      // The dead executor's task will never finish: record that, then run the job afresh.
-      await tx.query(
-        `UPDATE ${TASKS} SET status = ?, duration = TIMESTAMPDIFF(MICROSECOND, start_time, NOW(3)) / 1e6
-         WHERE job_id = ? AND status = ?`,
-        [CompressionTaskStatus.FAILED, jobId, CompressionTaskStatus.RUNNING],
-      );
-    }
-    const [[job]] = await tx.query<RowDataPacket[]>(
-      `SELECT j.clp_config, l.num_claims FROM ${JOBS} j JOIN ${LEASES} l ON l.job_id = j.id WHERE j.id = ?`,
-      [jobId],
-    );
+    const [[lease]] = await tx.query<RowDataPacket[]>(`SELECT num_claims FROM ${LEASES} WHERE job_id = ?`, [
+      jobId,
+    ]);
     return {
       jobId,
       claimToken,
-      clpConfig: job.clp_config as Buffer,
-      numClaims: Number(job.num_claims),
-      previousClaimToken: takeover ? (rows[0].claim_token as string) : undefined,
+      clpConfig: rows[0].clp_config as Buffer,
+      numClaims: Number(lease.num_claims),
     };
   });
 }
 
-/** Extends the lease; false means it is no longer this claim's (taken over, or the job was reset). */
+export interface KilledJob {
+  jobId: number;
+  /** The dead executor's, when it had a lease (its staging directory may be left over). */
+  executorId: string | null;
+  claimToken: string | null;
+}
+
+/** Marks a locked RUNNING job and its running task KILLED / FAILED. */
+async function markKilled(tx: Tx, jobId: number, message: string): Promise<void> {
+  await tx.query(
+    `UPDATE ${TASKS} SET status = ?, duration = TIMESTAMPDIFF(MICROSECOND, start_time, NOW(3)) / 1e6
+     WHERE job_id = ? AND status = ?`,
+    [CompressionTaskStatus.FAILED, jobId, CompressionTaskStatus.RUNNING],
+  );
+  await tx.query(
+    `UPDATE ${JOBS} SET status = ?, status_msg = ?, duration = TIMESTAMPDIFF(MICROSECOND, start_time, NOW(3)) / 1e6
+     WHERE id = ? AND status = ?`,
+    [CompressionJobStatus.KILLED, truncateStatusMsg(message), jobId, CompressionJobStatus.RUNNING],
+  );
+}
+
+/**
+ * Marks KILLED every RUNNING job whose executor died: its lease expired, or
+ * it has none (nothing of ours runs it). Jobs are never taken over and re-run:
+ * CLP's scheduler kills every RUNNING job it finds when it starts, and
+ * KILLED tells the submitter that the cluster failed, not the data.
+ */
+export async function killOrphanedJobs(db: Db): Promise<KilledJob[]> {
+  const orphaned = `j.status = ? AND (l.job_id IS NULL OR l.lease_expires_ts < ${NOW_MS})`;
+  // Found without locks (live executors renew their leases meanwhile), then each re-checked under lock.
+  const [candidates] = await db.query<RowDataPacket[]>(
+    `SELECT j.id FROM ${JOBS} j LEFT JOIN ${LEASES} l ON l.job_id = j.id WHERE ${orphaned} ORDER BY j.id`,
+    [CompressionJobStatus.RUNNING],
+  );
+  const killed: KilledJob[] = [];
+  for (const c of candidates) {
+    const dead = await withTransaction(db, async (tx): Promise<KilledJob | null> => {
+      const [rows] = await tx.query<RowDataPacket[]>(
+        `SELECT j.id, l.executor_id, l.claim_token FROM ${JOBS} j LEFT JOIN ${LEASES} l ON l.job_id = j.id
+         WHERE j.id = ? AND ${orphaned} FOR UPDATE SKIP LOCKED`,
+        [c.id, CompressionJobStatus.RUNNING],
+      );
+      if (rows.length === 0) return null; // renewed, finished, or another executor is killing it
+      const executorId = (rows[0].executor_id as string | null) ?? null;
+      await markKilled(
+        tx,
+        Number(c.id),
+        executorId === null
+          ? 'KILLED: RUNNING with no executor holding it (CLP kills every RUNNING job it finds when it starts)'
+          : `KILLED: the executor holding this job (${executorId}) died: its lease expired while the job was RUNNING`,
+      );
+      return { jobId: Number(c.id), executorId, claimToken: (rows[0].claim_token as string | null) ?? null };
+    });
+    if (dead) killed.push(dead);
+  }
+  return killed;
+}
+
+/** Marks this claim's job KILLED (the executor is going away mid-job); false if the lease was lost. */
+export async function killJob(db: Db, claim: Claim, message: string): Promise<boolean> {
+  return withTransaction(db, async (tx) => {
+    if (!(await holdsLease(tx, claim))) return false;
+    await markKilled(tx, claim.jobId, `KILLED: ${message}`);
+    return true;
+  });
+}
+
+/** Extends the lease; false means it is no longer this claim's (the job was KILLED, or reset). */
 export async function renewLease(db: Db, claim: Claim, leaseMs: number): Promise<boolean> {
   const [res] = await db.query<ResultSetHeader>(
     `UPDATE ${LEASES} l JOIN ${JOBS} j ON j.id = l.job_id
@@ -111,14 +150,6 @@ export async function renewLease(db: Db, claim: Claim, leaseMs: number): Promise
     [leaseMs, claim.jobId, claim.claimToken, CompressionJobStatus.RUNNING],
   );
   return res.affectedRows === 1;
-}
-
-/** Lets another executor take the job over at once (this one is shutting down). */
-export async function releaseLease(db: Db, claim: Claim): Promise<void> {
-  await db.query(`UPDATE ${LEASES} SET lease_expires_ts = 0 WHERE job_id = ? AND claim_token = ?`, [
-    claim.jobId,
-    claim.claimToken,
-  ]);
 }
 
 /** Claim tokens of leases still live: their staging directories are in use. */
@@ -152,7 +183,7 @@ export async function startTask(
   paths: string[],
   originalSize: number,
 ): Promise<number | null> {
-  return withRetriedTransaction(db, async (tx) => {
+  return withTransaction(db, async (tx) => {
     if (!(await holdsLease(tx, claim))) return null;
     const [res] = await tx.query<ResultSetHeader>(
       `INSERT INTO ${TASKS} (status, start_time, job_id, clp_paths_to_compress, partition_original_size)
@@ -188,7 +219,7 @@ export async function finishJob(
 ): Promise<boolean> {
   let published = false;
   try {
-    return await withRetriedTransaction(db, async (tx) => {
+    return await withTransaction(db, async (tx) => {
       // A retried transaction starts from scratch: nothing may stay published.
       if (published && publish) {
         await publish.unpublish();

@@ -38,7 +38,7 @@ export function keepLease(
   const renew = async () => {
     try {
       if (await renewLease(db, claim, leaseMs)) lastRenewed = Date.now();
-      else return lost('the job was taken over or is no longer RUNNING');
+      else return lost('the job is no longer RUNNING (KILLED after its lease expired?)');
     } catch (err) {
       log.warn('lease renewal failed', errorFields(err));
       if (Date.now() - lastRenewed >= leaseMs) return lost('renewals failed for a whole lease period');
