@@ -1,13 +1,14 @@
 /** Helpers for running the compression executor against the real stack. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { Settings } from '../../src/config/settings';
-import { encodeClpConfig, type ClpConfig } from '../../src/clp/clp-config';
+import { encodeClpConfig, type ClpConfig, type ClpConfigCodec } from '../../src/clp/clp-config';
 import { listArchiveIds, readArchiveIndex, extractEntry } from '../../src/executor/archive-reader';
 import type { ArchiveIndex } from '../../src/executor/archive';
 import { runExecutor, type ExecutorOptions, type ExecutorStats } from '../../src/executor/executor';
@@ -24,22 +25,84 @@ const output = {
   compression_level: 3,
 };
 
-export function s3JobConfig(settings: Settings, bucket: string, keys: string[]): ClpConfig {
+type S3Input = Extract<ClpConfig['input'], { type: 's3' }>;
+type S3Fields = Omit<S3Input, 'type' | 'keys'>;
+
+function s3Fields(settings: Settings, bucket: string, overrides: Partial<S3Fields>): S3Fields {
+  return {
+    bucket,
+    region_code: settings.aws.region,
+    key_prefix: '',
+    // The job names its endpoint (MinIO here): CLP uses nothing else.
+    endpoint_url: settings.aws.s3Endpoint ?? null,
+    aws_authentication: { type: 'default' },
+    dataset: 'default',
+    timestamp_key: null,
+    unstructured: false,
+    ...overrides,
+  };
+}
+
+export function s3JobConfig(
+  settings: Settings,
+  bucket: string,
+  keys: string[],
+  overrides: Partial<S3Fields> = {},
+): ClpConfig {
+  return { input: { type: 's3', keys, ...s3Fields(settings, bucket, overrides) }, output };
+}
+
+/** CLP head's s3_object_metadata input: ids of ingested_s3_object_metadata rows of one ingestion job. */
+export function s3ObjectMetadataJobConfig(
+  settings: Settings,
+  bucket: string,
+  ingestionJobId: number,
+  ids: number[],
+  overrides: Partial<S3Fields> = {},
+): ClpConfig {
   return {
     input: {
-      type: 's3',
-      keys,
-      bucket,
-      region_code: settings.aws.region,
-      key_prefix: '',
-      endpoint_url: settings.aws.s3Endpoint ?? null,
-      aws_authentication: { type: 'default' },
-      dataset: 'default',
-      timestamp_key: null,
-      unstructured: false,
+      type: 's3_object_metadata',
+      ingestion_job_id: ingestionJobId,
+      s3_object_metadata_ids: ids,
+      ...s3Fields(settings, bucket, overrides),
     },
     output,
   };
+}
+
+/**
+ * Records S3 objects as an ingestion job's files (log_ingestor_ingested_files,
+ * served to CLP as ingested_s3_object_metadata); returns the job's id and the
+ * files' ids in the order of `keys`.
+ */
+export async function insertIngestedObjects(
+  pool: Db,
+  bucket: string,
+  keys: string[],
+): Promise<{ ingestionJobId: number; ids: number[] }> {
+  const now = Date.now();
+  const [job] = await pool.query<any>(
+    `INSERT INTO log_ingestor_ingestion_jobs (kind, config, dataset, bucket_name, creation_ts, last_update_ts)
+     VALUES ('s3_scanner', '{}', 'default', ?, ?, ?)`,
+    [bucket, now, now],
+  );
+  const ids: number[] = [];
+  for (const key of keys) {
+    const [res] = await pool.query<any>(
+      `INSERT INTO log_ingestor_ingested_files
+         (path, bucket, object_key, size, ingestion_job_id, dedup_hash, creation_ts, last_update_ts)
+       VALUES (?, ?, ?, 0, ?, ?, ?, ?)`,
+      [`${bucket}/${key}`, bucket, key, job.insertId, createHash('sha256').update(key).digest(), now, now],
+    );
+    ids.push(res.insertId);
+  }
+  return { ingestionJobId: job.insertId, ids };
+}
+
+/** The settings with another CLP_FS_MOUNT_ROOT ('' means CLP sees host paths as they are). */
+export function withMountRoot(settings: Settings, fsMountRoot: string): Settings {
+  return { ...settings, clp: { ...settings.clp, fsMountRoot } };
 }
 
 export function fsJobConfig(paths: string[], prefix: string | null): ClpConfig {
@@ -57,8 +120,12 @@ export function fsJobConfig(paths: string[], prefix: string | null): ClpConfig {
 }
 
 /** Inserts a PENDING compression job the way a submitter does; returns its id. */
-export async function insertJob(pool: Db, config: ClpConfig | Buffer): Promise<number> {
-  const blob = Buffer.isBuffer(config) ? config : await encodeClpConfig(config, 'zstd');
+export async function insertJob(
+  pool: Db,
+  config: ClpConfig | Buffer,
+  codec: ClpConfigCodec = 'zstd',
+): Promise<number> {
+  const blob = Buffer.isBuffer(config) ? config : await encodeClpConfig(config, codec);
   const [res] = await pool.query<any>('INSERT INTO compression_jobs (clp_config) VALUES (?)', [blob]);
   return res.insertId;
 }

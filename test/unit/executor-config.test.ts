@@ -1,10 +1,29 @@
 /** What the executor accepts in clp_config, and how it names things in status messages. */
 import { encode } from '@msgpack/msgpack';
 import { brotliCompressSync } from 'node:zlib';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { createJobS3Client } from '../../src/aws';
 import { encodeClpConfig, type ClpConfig } from '../../src/clp/clp-config';
-import { InvalidClpConfigError, parseClpJobConfig } from '../../src/executor/clp-job-config';
-import { InputError, storedName } from '../../src/executor/inputs';
+import { clpCompat, type ClpRelease } from '../../src/clp/compat';
+import {
+  checkS3Keys,
+  compareCodePoints,
+  InvalidClpConfigError,
+  parseClpJobConfig,
+} from '../../src/executor/clp-job-config';
+import {
+  checkObjectMetadata,
+  hostPathOf,
+  InputError,
+  JobRejectedError,
+  s3Inputs,
+  storedName,
+} from '../../src/executor/inputs';
 import { STATUS_MSG_MAX_CHARS, truncateStatusMsg } from '../../src/executor/job-store';
+
+const HEAD = clpCompat('head');
+type S3Input = Extract<ClpConfig['input'], { type: 's3' }>;
+const V013 = clpCompat('0.13');
 
 const output = {
   target_archive_size: 1,
@@ -30,9 +49,12 @@ const s3Config: ClpConfig = {
   output,
 };
 
-test('the ingestor-encoded config (zstd and brotli) is accepted as is', async () => {
-  for (const codec of ['zstd', 'brotli'] as const) {
-    const parsed = await parseClpJobConfig(await encodeClpConfig(s3Config, codec));
+test('the ingestor-encoded config (zstd for head, brotli for v0.9-v0.13) is accepted as is', async () => {
+  for (const [codec, compat] of [
+    ['zstd', HEAD],
+    ['brotli', V013],
+  ] as const) {
+    const parsed = await parseClpJobConfig(await encodeClpConfig(s3Config, codec), compat);
     expect(parsed.input).toMatchObject({ type: 's3', bucket: 'b', keys: ['logs/a.log'] });
     expect(parsed.output.compression_level).toBe(3);
   }
@@ -51,20 +73,23 @@ test('the ingestor-encoded config (zstd and brotli) is accepted as is', async ()
       },
       'zstd',
     ),
+    HEAD,
   );
   expect(fs.input).toMatchObject({ type: 'fs', paths_to_compress: ['/x/y.log'] });
 });
 
 test('undecodable bytes and wrong shapes are InvalidClpConfigErrors saying why', async () => {
-  await expect(parseClpJobConfig(Buffer.from('not a config at all'))).rejects.toThrow(
-    /^clp_config cannot be decoded: /,
-  );
+  for (const compat of [HEAD, V013]) {
+    await expect(parseClpJobConfig(Buffer.from('not a config at all'), compat)).rejects.toThrow(
+      /^clp_config cannot be decoded: /,
+    );
+  }
   const noBucket = brotliCompressSync(encode({ input: { ...s3Config.input, bucket: undefined }, output }));
-  await expect(parseClpJobConfig(noBucket)).rejects.toThrow(/clp_config is invalid at input\.bucket/);
+  await expect(parseClpJobConfig(noBucket, V013)).rejects.toThrow(/clp_config is invalid at input\.bucket/);
   const badType = brotliCompressSync(encode({ input: { type: 'ftp' }, output }));
-  await expect(parseClpJobConfig(badType)).rejects.toThrow(InvalidClpConfigError);
+  await expect(parseClpJobConfig(badType, V013)).rejects.toThrow(InvalidClpConfigError);
   const noKeys = brotliCompressSync(encode({ input: { ...s3Config.input, keys: [] }, output }));
-  await expect(parseClpJobConfig(noKeys)).rejects.toThrow(/input\.keys/);
+  await expect(parseClpJobConfig(noKeys, V013)).rejects.toThrow(/input\.keys/);
 });
 
 test('status messages are cut to the column width in characters, not bytes', () => {
@@ -90,4 +115,245 @@ test('stored names drop path_prefix_to_remove and never start with a slash', () 
   expect(storedName('/data/logs/a.log', null)).toBe('data/logs/a.log');
   expect(storedName('/data/logs/a.log', '/other')).toBe('data/logs/a.log');
   expect(storedName('/data/a.log', '/data/a.log')).toBe('a.log');
+});
+
+/** The same config in the codec of each release line. */
+async function encodeFor(config: unknown, release: ClpRelease): Promise<Buffer> {
+  return encodeClpConfig(config as ClpConfig, clpCompat(release).codec);
+}
+
+test('each release line decodes only its own codec: head refuses brotli, v0.9-v0.13 refuse zstd', async () => {
+  const brotli = await encodeClpConfig(s3Config, 'brotli');
+  const zstd = await encodeClpConfig(s3Config, 'zstd');
+  await expect(parseClpJobConfig(brotli, HEAD)).rejects.toThrow(
+    /^clp_config cannot be decoded: it is not a zstd frame, and CLP head \(CLP_COMPAT=head\) decodes only zstd/,
+  );
+  for (const release of ['0.13', '0.12', '0.11', '0.10', '0.9'] as const) {
+    await expect(parseClpJobConfig(zstd, clpCompat(release))).rejects.toThrow(
+      new RegExp(
+        `^clp_config cannot be decoded: it is zstd-compressed, and CLP v${release.replace('.', '\\.')} `,
+      ),
+    );
+  }
+});
+
+test("head refuses a zstd frame that does not carry its content size (CLP's scheduler cannot decode it)", async () => {
+  const packed = Buffer.from(encode(s3Config));
+  expect(packed.length).toBeLessThan(1 << 20);
+  // A frame of one raw block: no Frame_Content_Size (descriptor 0), a window descriptor instead.
+  const block = Buffer.alloc(3);
+  block.writeUIntLE((packed.length << 3) | 1, 0, 3); // last block, raw
+  const noSize = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58]), block, packed]);
+  await expect(parseClpJobConfig(noSize, HEAD)).rejects.toThrow(/does not carry the content size/);
+  // The same block with the size in the header (single segment, 4-byte Frame_Content_Size) is fine.
+  const size = Buffer.alloc(4);
+  size.writeUInt32LE(packed.length);
+  const withSize = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xa0]), size, block, packed]);
+  expect((await parseClpJobConfig(withSize, HEAD)).input).toMatchObject({ type: 's3', bucket: 'b' });
+});
+
+test('input and authentication types the release line lacks fail the job', async () => {
+  const metadata = {
+    input: {
+      ...s3Config.input,
+      type: 's3_object_metadata',
+      keys: undefined,
+      ingestion_job_id: 1,
+      s3_object_metadata_ids: [1],
+    },
+    output,
+  };
+  expect((await parseClpJobConfig(await encodeFor(metadata, 'head'), HEAD)).input.type).toBe(
+    's3_object_metadata',
+  );
+  for (const release of ['0.13', '0.12', '0.11', '0.10', '0.9'] as const) {
+    await expect(parseClpJobConfig(await encodeFor(metadata, release), clpCompat(release))).rejects.toThrow(
+      /^clp_config is invalid at input\.type: CLP v0\.\d+ \(CLP_COMPAT=0\.\d+\) has no "s3_object_metadata" input/,
+    );
+  }
+  const withAuth = (auth: unknown) => ({ input: { ...s3Config.input, aws_authentication: auth }, output });
+  for (const release of ['0.10', '0.9'] as const) {
+    await expect(
+      parseClpJobConfig(await encodeFor(withAuth({ type: 'default' }), release), clpCompat(release)),
+    ).rejects.toThrow(
+      /^clp_config is invalid at input\.aws_authentication\.type: .* does not know "default"/,
+    );
+  }
+  for (const release of ['head', '0.13', '0.12', '0.11', '0.10', '0.9'] as const) {
+    for (const auth of [
+      { type: 'profile', profile: 'archive-reader' },
+      { type: 'env_vars' },
+      { type: 'credentials', credentials: { access_key_id: 'k', secret_access_key: 's' } },
+      ...(release === '0.10' || release === '0.9' ? [] : [{ type: 'default' }]),
+    ]) {
+      const parsed = await parseClpJobConfig(await encodeFor(withAuth(auth), release), clpCompat(release));
+      expect(parsed.input.type === 's3' && parsed.input.aws_authentication).toEqual(auth);
+    }
+  }
+  // A profile needs its name.
+  await expect(
+    parseClpJobConfig(await encodeFor(withAuth({ type: 'profile' }), 'head'), HEAD),
+  ).rejects.toThrow(/input\.aws_authentication\.profile/);
+});
+
+test('s3 keys: sorted by code point as CLP sorts them; a duplicate, a key outside key_prefix or ending in / is refused by name', async () => {
+  // Python orders str by code point; JS's default sort orders U+FF5E after U+1F600's surrogates.
+  const keys = ['logs/😀.log', 'logs/～.log', 'logs/b.log', 'logs/a.log', 'logs/B.log'];
+  expect(checkS3Keys({ keys, key_prefix: 'logs/' })).toEqual([
+    'logs/B.log',
+    'logs/a.log',
+    'logs/b.log',
+    'logs/～.log',
+    'logs/😀.log',
+  ]);
+  expect([...keys].sort()).not.toEqual(checkS3Keys({ keys, key_prefix: 'logs/' }));
+  expect(compareCodePoints('a', 'ab')).toBeLessThan(0);
+  expect(compareCodePoints('ab', 'ab')).toBe(0);
+
+  const parse = (k: string[], prefix = 'logs/') =>
+    encodeClpConfig(
+      { input: { ...s3Config.input, keys: k, key_prefix: prefix }, output } as ClpConfig,
+      'zstd',
+    ).then((b) => parseClpJobConfig(b, HEAD));
+  expect((await parse(keys)).input).toMatchObject({ keys: checkS3Keys({ keys, key_prefix: 'logs/' }) });
+  await expect(parse(['logs/a.log', 'logs/b.log', 'logs/a.log'])).rejects.toThrow(
+    'clp_config is invalid at input.keys: duplicate key logs/a.log',
+  );
+  await expect(parse(['logs/a.log', 'other/b.log'])).rejects.toThrow(
+    'clp_config is invalid at input.keys: key other/b.log does not start with key_prefix "logs/"',
+  );
+  await expect(parse(['logs/a.log', 'logs/dir/'])).rejects.toThrow(
+    'clp_config is invalid at input.keys: key logs/dir/ ends with "/"',
+  );
+  await expect(parse(['a.log'], '')).resolves.toBeDefined();
+});
+
+test('s3_object_metadata: ids non-empty and unique; every id found; every key under key_prefix', async () => {
+  const input = {
+    ...s3Config.input,
+    type: 's3_object_metadata',
+    keys: undefined,
+    ingestion_job_id: 7,
+    s3_object_metadata_ids: [3, 1, 2],
+  };
+  const parse = (i: unknown) =>
+    encodeClpConfig({ input: i, output } as ClpConfig, 'zstd').then((b) => parseClpJobConfig(b, HEAD));
+  const parsed = await parse(input);
+  expect(parsed.input).toMatchObject({ ingestion_job_id: 7, s3_object_metadata_ids: [3, 1, 2] });
+  await expect(parse({ ...input, s3_object_metadata_ids: [] })).rejects.toThrow(
+    /input\.s3_object_metadata_ids/,
+  );
+  await expect(parse({ ...input, s3_object_metadata_ids: [1, 2, 1] })).rejects.toThrow(
+    /input\.s3_object_metadata_ids: duplicate id 1/,
+  );
+  await expect(parse({ ...input, ingestion_job_id: undefined })).rejects.toThrow(/input\.ingestion_job_id/);
+
+  const meta = parsed.input;
+  if (meta.type !== 's3_object_metadata') throw new Error('unreachable');
+  const rows = [
+    { id: 3, key: 'logs/c.log', size: 1 },
+    { id: 1, key: 'logs/a.log', size: 1 },
+    { id: 2, key: 'logs/b.log', size: 1 },
+  ];
+  expect(checkObjectMetadata(meta, rows)).toEqual(['logs/a.log', 'logs/b.log', 'logs/c.log']);
+  expect(() => checkObjectMetadata(meta, rows.slice(1))).toThrow(
+    'ingested_s3_object_metadata has no row for s3_object_metadata_ids 3 with ingestion_job_id 7',
+  );
+  expect(() => checkObjectMetadata(meta, [...rows.slice(1), { id: 3, key: 'other/c.log', size: 1 }])).toThrow(
+    's3_object_metadata id 3: key other/c.log does not start with key_prefix "logs/"',
+  );
+});
+
+/** Where a job's S3 requests would go, captured before anything is sent. */
+async function requestTarget(client: ReturnType<typeof createJobS3Client>): Promise<string> {
+  const capture: Parameters<typeof client.middlewareStack.add>[0] = () => async (args) => {
+    const req = (args as { request: { protocol: string; hostname: string; port?: number; path: string } })
+      .request;
+    throw Object.assign(new Error('captured'), {
+      target: `${req.protocol}//${req.hostname}${req.port ? `:${req.port}` : ''}${req.path}`,
+    });
+  };
+  client.middlewareStack.add(capture, { step: 'finalizeRequest', priority: 'high' } as never);
+  try {
+    await client.send(new ListObjectsV2Command({ Bucket: 'bucket-x' }));
+    throw new Error('sent');
+  } catch (err) {
+    return (err as { target?: string }).target ?? String(err);
+  } finally {
+    client.destroy();
+  }
+}
+
+describe("endpoints: the job's endpoint_url only; null is AWS, never the process's AWS_ENDPOINT_URL*", () => {
+  const saved = { ...process.env };
+  beforeAll(() => {
+    process.env.AWS_ENDPOINT_URL = 'http://127.0.0.1:1';
+    process.env.AWS_ENDPOINT_URL_S3 = 'http://127.0.0.1:2';
+  });
+  afterAll(() => {
+    process.env = saved;
+  });
+  const aws = {
+    region: 'us-east-1',
+    s3Endpoint: 'http://127.0.0.1:2',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'k', secretAccessKey: 's' },
+  };
+
+  test('a job endpoint is used as it is, path-style', async () => {
+    const target = await requestTarget(
+      createJobS3Client({
+        region: 'eu-west-1',
+        endpointUrl: 'http://127.0.0.1:9999',
+        credentials: aws.credentials,
+      }),
+    );
+    expect(target).toBe('http://127.0.0.1:9999/bucket-x/');
+  });
+
+  test("null is AWS's regional endpoint, whatever the environment says", async () => {
+    for (const [region, host] of [
+      ['eu-west-1', 'bucket-x.s3.eu-west-1.amazonaws.com'],
+      ['cn-north-1', 'bucket-x.s3.cn-north-1.amazonaws.com.cn'],
+    ]) {
+      const target = await requestTarget(
+        createJobS3Client({ region, endpointUrl: null, credentials: aws.credentials }),
+      );
+      expect(target).toBe(`https://${host}/`);
+    }
+  });
+
+  test('with CLP_EXECUTOR_ALLOW_AWS=false a null endpoint is refused before a client exists', () => {
+    const loc = {
+      ...(s3Config.input as S3Input),
+      endpoint_url: null,
+      aws_authentication: { type: 'default' as const },
+    };
+    expect(() => s3Inputs(loc, ['logs/a.log'], { aws, allowAws: false })).toThrow(JobRejectedError);
+    expect(() => s3Inputs(loc, ['logs/a.log'], { aws, allowAws: false })).toThrow(
+      'endpoint_url is null, so this job would read from AWS S3 (s3://b in us-east-1); this executor may not (CLP_EXECUTOR_ALLOW_AWS=false)',
+    );
+    const allowed = s3Inputs(loc, ['logs/a.log'], { aws, allowAws: true });
+    expect(allowed.files.map((f) => f.source)).toEqual(['s3://b/logs/a.log']);
+    allowed.close();
+  });
+
+  test('env_vars authentication needs the two variables CLP reads', () => {
+    const loc = { ...(s3Config.input as S3Input), aws_authentication: { type: 'env_vars' as const } };
+    expect(() =>
+      s3Inputs(loc, ['logs/a.log'], { aws: { ...aws, credentials: undefined }, allowAws: false }),
+    ).toThrow(/env_vars, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set/);
+  });
+});
+
+test("fs paths are as CLP's containers see them: under the mount root, mapped back to host paths", () => {
+  expect(hostPathOf('/mnt/logs/var/log/a.log', '/mnt/logs')).toBe('/var/log/a.log');
+  expect(hostPathOf('/mnt/logs', '/mnt/logs')).toBe('/');
+  expect(hostPathOf('/mnt/logs/', '/mnt/logs')).toBe('/');
+  expect(hostPathOf('/var/log/a.log', '/mnt/logs')).toBeNull();
+  expect(hostPathOf('/mnt/logsx/a.log', '/mnt/logs')).toBeNull();
+  // As the container resolves it: .. cannot climb out of the mount.
+  expect(hostPathOf('/mnt/logs/../etc/passwd', '/mnt/logs')).toBeNull();
+  expect(hostPathOf('relative/a.log', '/mnt/logs')).toBeNull();
+  expect(hostPathOf('/var/log/a.log', '')).toBe('/var/log/a.log');
 });
