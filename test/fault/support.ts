@@ -97,7 +97,14 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
     CLP_EXECUTOR_LEASE_MS: '3000',
     CLP_EXECUTOR_POLL_INTERVAL_MS: '200',
   };
-  const worker = new Proc(`${taskQueue}-worker`, ['dist/worker.js'], { ...env, ...extraWorkerEnv });
+  const worker = new Proc(`${taskQueue}-worker`, ['dist/worker.js'], {
+    ...env,
+    // Every executor death KILLs the job it held (as CLP does) and the worker resubmits its
+    // files: these tests kill executors many times, so attempts must never run out (100 is
+    // the setting's maximum). A test about running out passes its own.
+    CLP_COMPRESSION_MAX_ATTEMPTS: '100',
+    ...extraWorkerEnv,
+  });
   const executor = new Proc(`${taskQueue}-executor`, ['dist/executor/main.js', 'run'], env);
   worker.start();
   executor.start();
