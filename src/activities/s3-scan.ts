@@ -1,62 +1,154 @@
-/** The S3 scanner: one activity call lists and records one page. */
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+/**
+ * The S3 scanner. `scanS3` lists and records many pages per call: one
+ * `StartAfter` from the durable cursor to begin (or resume after a crash),
+ * then continuation tokens, with the next page listed while the current one
+ * commits. `scanS3Page` (one page per call) stays for histories recorded
+ * before it.
+ */
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { Context } from '@temporalio/activity';
 import type { S3ScannerConfig } from '../config/job-config';
-import type { BufferSnapshot } from '../store/ingestion-store';
+import type { BufferSnapshot, NewFile } from '../store/ingestion-store';
 import type { ActivityDeps } from './deps';
 import { classifyAwsError } from './errors';
 
 export interface ScanResult {
   /** Files newly recorded by this call. */
   recorded: number;
-  /** True when the listing reached the end of the prefix. */
+  /** True when the listing reached the end of the prefix (or of what has settled). */
   exhausted: boolean;
   snapshot: BufferSnapshot;
+}
+
+const PAGE_SIZE = 1000;
+
+interface Page {
+  /** Objects listed, directory markers included (they move the cursor too). */
+  objects: number;
+  files: NewFile[];
+  /** How far the cursor may move: the last key before the first unsettled object (null: nowhere). */
+  newCursor: string | null;
+  /** The page holds an object too young for the cursor to pass: this pass ends here. */
+  heldBack: boolean;
+}
+
+/**
+ * Every object of the page is recorded, but the cursor passes only objects
+ * older than the settle delay: a key still being uploaded beside a newer,
+ * larger key is not left behind (it is listed again, and deduplicated).
+ */
+function settle(config: S3ScannerConfig, page: ListObjectsV2CommandOutput): Page {
+  const objects = page.Contents ?? [];
+  const files = objects
+    .filter((o) => o.Key !== undefined && !o.Key.endsWith('/'))
+    .map((o) => ({
+      path: `${config.bucket_name}/${o.Key}`,
+      s3: { bucket: config.bucket_name, key: o.Key! },
+      size: o.Size ?? 0,
+    }));
+  const settledBefore = Date.now() - config.settle_delay_sec * 1000;
+  let newCursor: string | null = null;
+  for (const o of objects) {
+    if ((o.LastModified?.getTime() ?? 0) > settledBefore) break;
+    newCursor = o.Key ?? newCursor;
+  }
+  return { objects: objects.length, files, newCursor, heldBack: newCursor !== (objects.at(-1)?.Key ?? null) };
+}
+
+function lister(client: S3Client, config: S3ScannerConfig, signal?: AbortSignal) {
+  return (from: { startAfter?: string | null; token?: string }) =>
+    client
+      .send(
+        new ListObjectsV2Command({
+          Bucket: config.bucket_name,
+          Prefix: config.key_prefix,
+          MaxKeys: PAGE_SIZE,
+          ...(from.token
+            ? { ContinuationToken: from.token }
+            : { StartAfter: from.startAfter ?? config.start_after }),
+        }),
+        { abortSignal: signal },
+      )
+      .catch((err) => classifyAwsError(err, `listing s3://${config.bucket_name}/${config.key_prefix}`));
+}
+
+/** The workflow flushes only when a call returns: return once a flush is due. */
+function flushDue(config: S3ScannerConfig, s: BufferSnapshot): boolean {
+  const b = config.buffer_config;
+  return (
+    s.bytes >= b.flush_threshold_bytes ||
+    (s.oldestTs !== null && s.oldestTs + b.timeout_sec * 1000 <= Date.now())
+  );
 }
 
 export function s3ScanActivities({ store, s3 }: ActivityDeps) {
   return {
     /**
-     * Lists one page after the persisted cursor (or `start_after`) and records
-     * it with the advanced cursor in one transaction. The cursor lives in the
-     * DB, not in the workflow, so a retry after a commit lists the next page;
-     * rows are unique per path, so nothing is ever recorded twice.
+     * Lists and records pages until the listing is exhausted, a flush is due,
+     * `maxDurationMs` passes or the call is cancelled (pause, stop): each page
+     * with the advanced cursor in one transaction, compare-and-set on the
+     * cursor, so a retried or zombie call never records a page twice (its
+     * next commit finds the cursor moved and it stops).
      */
-    async scanS3Page(jobId: number, config: S3ScannerConfig, pageSize = 1000): Promise<ScanResult> {
+    async scanS3(jobId: number, config: S3ScannerConfig, maxDurationMs: number): Promise<ScanResult> {
+      const ctx = Context.current();
+      const deadline = Date.now() + maxDurationMs;
+      const stop = new AbortController();
+      const onCancel = () => stop.abort();
+      ctx.cancellationSignal.addEventListener('abort', onCancel);
+      let recorded = 0;
+      // Heartbeats carry cancellation to us; send them steadily, not only per page.
+      const beat = setInterval(() => ctx.heartbeat({ recorded }), 1_000);
+      const client = s3({ region: config.region, endpointUrl: config.endpoint_url });
+      const list = lister(client, config, stop.signal);
+      try {
+        let cursor = await store.getScannerCursor(jobId);
+        let next: Promise<ListObjectsV2CommandOutput> | undefined = list({ startAfter: cursor });
+        let exhausted = false;
+        while (next) {
+          const listed: ListObjectsV2CommandOutput | null = await next.catch((err) => {
+            if (stop.signal.aborted) return null; // cancelled while listing ahead
+            throw err;
+          });
+          if (!listed) break;
+          const page = settle(config, listed);
+          // List ahead while this page commits.
+          next =
+            listed.IsTruncated && !page.heldBack ? list({ token: listed.NextContinuationToken }) : undefined;
+          next?.catch(() => undefined); // awaited next round, or abandoned
+          const n = page.files.length
+            ? await store.recordS3Page(jobId, page.files, cursor, page.newCursor)
+            : 0;
+          if (n === null) break; // another call moved the cursor: it owns the listing now
+          recorded += n;
+          cursor = page.newCursor ?? cursor;
+          if (!next) {
+            exhausted = true;
+            break;
+          }
+          if (stop.signal.aborted || Date.now() >= deadline) break;
+          if (n > 0 && flushDue(config, await store.bufferSnapshot(jobId))) break;
+        }
+        stop.abort(); // drops a listing still in flight
+        return { recorded, exhausted, snapshot: await store.bufferSnapshot(jobId) };
+      } finally {
+        clearInterval(beat);
+        ctx.cancellationSignal.removeEventListener('abort', onCancel);
+      }
+    },
+
+    /** One page per call (workflow histories from before scanS3). */
+    async scanS3Page(jobId: number, config: S3ScannerConfig): Promise<ScanResult> {
       const cursor = await store.getScannerCursor(jobId);
       const client = s3({ region: config.region, endpointUrl: config.endpoint_url });
-      const page = await client
-        .send(
-          new ListObjectsV2Command({
-            Bucket: config.bucket_name,
-            Prefix: config.key_prefix,
-            StartAfter: cursor ?? config.start_after,
-            MaxKeys: pageSize,
-          }),
-        )
-        .catch((err) => classifyAwsError(err, `listing s3://${config.bucket_name}/${config.key_prefix}`));
-      const objects = page.Contents ?? [];
-      const files = objects
-        .filter((o) => o.Key !== undefined && !o.Key.endsWith('/'))
-        .map((o) => ({
-          path: `${config.bucket_name}/${o.Key}`,
-          s3: { bucket: config.bucket_name, key: o.Key! },
-          size: o.Size ?? 0,
-        }));
-      // The cursor passes only objects older than the settle delay: a key that
-      // is still being uploaded beside a newer, larger key will not be left
-      // behind it. Newer objects are recorded now and listed again (deduped).
-      const settledBefore = Date.now() - config.settle_delay_sec * 1000;
-      let newCursor: string | null = null;
-      for (const o of objects) {
-        if ((o.LastModified?.getTime() ?? 0) > settledBefore) break;
-        newCursor = o.Key ?? newCursor;
-      }
-      const recorded = objects.length ? await store.recordS3Page(jobId, files, cursor, newCursor) : 0;
-      // A page the cursor cannot pass yet counts as the end of the listing for now.
-      const heldBack = newCursor !== objects.at(-1)?.Key;
+      const listed = await lister(client, config)({ startAfter: cursor });
+      const page = settle(config, listed);
+      const recorded = page.objects
+        ? ((await store.recordS3Page(jobId, page.files, cursor, page.newCursor)) ?? 0)
+        : 0;
       return {
         recorded,
-        exhausted: !page.IsTruncated || heldBack,
+        exhausted: !listed.IsTruncated || page.heldBack,
         snapshot: await store.bufferSnapshot(jobId),
       };
     },

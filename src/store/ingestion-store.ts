@@ -288,20 +288,22 @@ export class IngestionStore {
    * already recorded are skipped) and the cursor moved from `expectedCursor`
    * to `newCursor` (null: the cursor stays). If the cursor is no longer
    * `expectedCursor`, another call already recorded this page (a retried or
-   * zombie activity) and nothing is written. Returns the files recorded.
+   * zombie activity): nothing is written and null is returned. Otherwise
+   * returns the files recorded.
    */
   async recordS3Page(
     jobId: number,
     files: NewFile[],
     expectedCursor: string | null,
     newCursor: string | null,
-  ): Promise<number> {
+  ): Promise<number | null> {
     return withTransaction(this.db, async (tx) => {
-      await lockJob(tx, jobId);
-      const [[state]] = await tx.query<RowDataPacket[]>(`SELECT last_ingested_key FROM ${S} WHERE id = ?`, [
-        jobId,
-      ]);
-      if (!state || state.last_ingested_key !== expectedCursor) return 0;
+      // The job row's lock (every writer of the job takes it first) and the cursor, in one round trip.
+      const [[state]] = await tx.query<RowDataPacket[]>(
+        `SELECT s.last_ingested_key FROM ${J} j JOIN ${S} s ON s.id = j.id WHERE j.id = ? FOR UPDATE`,
+        [jobId],
+      );
+      if (!state || state.last_ingested_key !== expectedCursor) return null;
       if (newCursor !== null && newCursor !== expectedCursor) {
         await tx.query(`UPDATE ${S} SET last_ingested_key = ? WHERE id = ?`, [newCursor, jobId]);
       }

@@ -23,9 +23,11 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   allHandlersFinished,
+  patched,
 } from '@temporalio/workflow';
 import type { RetryPolicy } from '@temporalio/common';
 import type { Activities } from '../activities';
+import type { ScanResult } from '../activities/s3-scan';
 import type { BufferSnapshot } from '../store/ingestion-store';
 import {
   pauseSignal,
@@ -57,6 +59,20 @@ const { scanFsDirectory } = proxyActivities<Activities>({
   startToCloseTimeout: '30m',
   heartbeatTimeout: '30s',
   retry,
+});
+
+/**
+ * An S3 scan call lists many pages (continuation tokens, one StartAfter per
+ * call): a few history events per call, not per page. Heartbeats every second
+ * bring pause and stop to it within a couple of seconds.
+ */
+const S3_SCAN_PERIOD_MS = 60_000;
+const { scanS3 } = proxyActivities<Activities>({
+  startToCloseTimeout: S3_SCAN_PERIOD_MS + 120_000,
+  heartbeatTimeout: '3s',
+  // Wait for the call to commit its last page before moving on.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { ...retry, maximumInterval: '5s' },
 });
 
 /** An SQS receive call runs this long at most, so history grows by a few events a minute. */
@@ -193,6 +209,15 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
   async function ingestOnce(): Promise<boolean> {
     switch (job.kind) {
       case 's3_scanner': {
+        if (patched('s3-scan-many-pages-per-call')) {
+          const r = await untilPausedOrDone((): Promise<ScanResult> =>
+            scanS3(jobId, job.config, S3_SCAN_PERIOD_MS),
+          );
+          progress.filesRecorded += r.recorded;
+          progress.listingExhausted = r.exhausted;
+          applySnapshot(r.snapshot);
+          return r.exhausted;
+        }
         const r = await scanS3Page(jobId, job.config);
         progress.filesRecorded += r.recorded;
         progress.listingExhausted = r.exhausted;
@@ -206,22 +231,27 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
         return true;
       }
       case 'sqs_listener': {
-        // Receive until paused, stopped or continuing-as-new; the activity
-        // persists what it received before it acknowledges the cancellation.
-        const scope = new CancellationScope();
-        let ended = false;
-        const receive = scope
-          .run(() => receiveSqsMessages(jobId, job.config, SQS_RECEIVE_PERIOD_MS))
-          .finally(() => (ended = true));
-        await condition(() => ended || progress.status === 'paused' || ingestDone() || continueAsNewDue());
-        if (!ended) scope.cancel();
-        const r = await receive;
+        const r = await untilPausedOrDone(() => receiveSqsMessages(jobId, job.config, SQS_RECEIVE_PERIOD_MS));
         progress.filesRecorded += r.recorded;
         progress.messagesIgnored += r.ignored;
         applySnapshot(r.snapshot);
         return false;
       }
     }
+  }
+
+  /**
+   * Runs a long ingest call until it ends, or cancels it when the job is
+   * paused, stopped or continuing-as-new; the activity persists what it has
+   * before it acknowledges the cancellation.
+   */
+  async function untilPausedOrDone<T>(call: () => Promise<T>): Promise<T> {
+    const scope = new CancellationScope();
+    let ended = false;
+    const running = scope.run(call).finally(() => (ended = true));
+    await condition(() => ended || progress.status === 'paused' || ingestDone() || continueAsNewDue());
+    if (!ended) scope.cancel();
+    return running;
   }
 
   function fail(err: unknown): void {

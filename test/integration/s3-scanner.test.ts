@@ -24,7 +24,7 @@ beforeAll(async () => {
   h = await startHarness({
     wrapActivities: (acts) => {
       const wrapped = { ...acts };
-      for (const name of ['scanS3Page', 'flushBuffer'] as const) {
+      for (const name of ['scanS3', 'flushBuffer'] as const) {
         const real = acts[name] as (...args: unknown[]) => Promise<unknown>;
         (wrapped as Record<string, unknown>)[name] = async (...args: unknown[]) => {
           const result = await real(...args);
@@ -253,7 +253,7 @@ test('continue-as-new under a low history threshold keeps ingesting without loss
 test('activities that crash after their commit and are retried create no duplicate row or compression job', async () => {
   const keys = Array.from({ length: 1500 }, (_, i) => `retry/f${String(i).padStart(4, '0')}.log`);
   await put(keys);
-  crashAfterCommit.add('scanS3Page');
+  crashAfterCommit.add('scanS3');
   crashAfterCommit.add('flushBuffer');
   const jobId = await h.create('s3_scanner', config('retry/'));
   await eventually(

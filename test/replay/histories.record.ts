@@ -46,7 +46,9 @@ async function save(name: string, jobId: number, runId?: string): Promise<void> 
   if (runId) args.push('-r', runId);
   const { stdout } = await run('bash', [STACK, ...args], { maxBuffer: 64 * 1024 * 1024 });
   JSON.parse(stdout); // fail here, not in the replay test, on anything but JSON
-  writeFileSync(path.join(OUT, `${name}.json`), stdout);
+  // HISTORIES_TAG=<change> records beside the older fixtures instead of over them.
+  const tag = process.env.HISTORIES_TAG ? `-${process.env.HISTORIES_TAG}` : '';
+  writeFileSync(path.join(OUT, `${name}${tag}.json`), stdout);
 }
 
 const s3Config = (prefix: string, extra: object = {}) => ({
