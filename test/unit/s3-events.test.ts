@@ -34,9 +34,15 @@ test('only ObjectCreated records for the bucket and prefix become files, directo
   expect(parsed).toEqual({
     kind: 'files',
     files: [
-      { path: 'logs/app/one.log', size: 42, dedupKey: 'logs/app/one.log\u00000055AED6DCD90281E5' },
+      {
+        path: 'logs/app/one.log',
+        s3: { bucket: 'logs', key: 'app/one.log' },
+        size: 42,
+        dedupKey: 'logs/app/one.log\u00000055AED6DCD90281E5',
+      },
       {
         path: 'logs/app/with space.log',
+        s3: { bucket: 'logs', key: 'app/with space.log' },
         size: 7,
         dedupKey: 'logs/app/with space.log\u00000055AED6DCD90281E5',
       },
