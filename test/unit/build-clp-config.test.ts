@@ -53,7 +53,8 @@ test('the job’s own endpoint and region win over the worker’s', () => {
 });
 
 test('no endpoint anywhere: null, which CLP reads as AWS', () => {
-  const { AWS_ENDPOINT_URL_S3: _, ...aws } = env;
+  const aws: Record<string, string> = { ...env };
+  delete aws.AWS_ENDPOINT_URL_S3;
   const input = buildClpConfig(7, s3Job, files, loadSettings(aws)).input as unknown as {
     endpoint_url: string | null;
   };
