@@ -18,7 +18,7 @@ import { cleanUpInterrupted, type BenchContext } from './lib/harness';
 import { ensureObjects } from './lib/objects';
 import { killChildren } from './lib/proc';
 import { latency, type LatencyResult } from './phases/latency';
-import { s3Floor, s3Job, type FloorResult, type JobResult } from './phases/s3';
+import { s3Floor, s3HonestFloors, s3Job, type FloorResult, type JobResult } from './phases/s3';
 import { sqsFloor, sqsJob, type SqsFloorResult } from './phases/sqs';
 
 function positiveInt(value: string): number {
@@ -130,6 +130,10 @@ interface Results {
     floor: FloorResult;
     /** The same floor paging by continuation token instead of StartAfter. */
     tokenFloor: FloorResult;
+    /** List only, insert only, and both pipelined (the honest floors). */
+    honest?: { listOnly: FloorResult; insertOnly: FloorResult; pipelined: FloorResult };
+    /** The job's rows rate against the pipelined floor. */
+    pipelinedRatio?: number;
     /** Absent when the job did not finish (the run was interrupted or failed). */
     job?: JobResult;
     ratio?: number;
@@ -173,6 +177,25 @@ function table(r: Results): string {
       '–',
       '–',
     ]);
+    if (s.honest) {
+      for (const [name, f] of [
+        ['list only (continuation token, no DB)', s.honest.listOnly],
+        ['insert only (same rows, 1,000 per transaction)', s.honest.insertOnly],
+        ['list + insert pipelined', s.honest.pipelined],
+      ] as const) {
+        rows.push([
+          `Floor: ${name}, N=${int(s.n)}`,
+          int(f.files),
+          fmtDuration(f.ms),
+          int(f.rate),
+          ratio(f.rate / s.floor.rate),
+          '–',
+          '–',
+          '–',
+          '–',
+        ]);
+      }
+    }
     if (!s.job) {
       rows.push([`Scanner job, N=${int(s.n)}: did not finish`, '–', '–', '–', '–', '–', '–', '–', '–']);
       continue;
@@ -182,7 +205,10 @@ function table(r: Results): string {
       int(s.job.files),
       `${fmtDuration(s.job.ms)} (rows ${fmtDuration(s.job.rowsMs)})`,
       `${int(s.job.rate)} (rows ${int(s.job.rowsRate)})`,
-      `${ratio(s.ratio!)} (rows ${ratio(s.rowsRatio!)})`,
+      `${ratio(s.ratio!)} (rows ${ratio(s.rowsRatio!)}${s.pipelinedRatio ? `; ${ratio(s.pipelinedRatio)} of pipelined` : ''})` +
+        (s.job.pageMs
+          ? `; page ${s.job.pageMs.first10.toFixed(1)} → ${s.job.pageMs.last10.toFixed(1)} ms (first → last 10 %)`
+          : ''),
       String(s.job.per1k.events),
       String(s.job.per1k.workflowTasks),
       String(s.job.per1k.activities),
@@ -338,7 +364,12 @@ async function main(): Promise<void> {
       log(`floor N=${n}: list (continuation token) + insert`);
       const tokenFloor = await s3Floor(ctx, prefix, n, 'token');
       log(`  ${fmtDuration(tokenFloor.ms)}, ${int(tokenFloor.rate)} files/s`);
-      const entry: Results['scanner'][number] = { n, floor, tokenFloor, jestRunning };
+      log(`floors N=${n}: list only, insert only, pipelined`);
+      const honest = await s3HonestFloors(ctx, prefix, n);
+      log(
+        `  list ${int(honest.listOnly.rate)}, insert ${int(honest.insertOnly.rate)}, pipelined ${int(honest.pipelined.rate)} files/s`,
+      );
+      const entry: Results['scanner'][number] = { n, floor, tokenFloor, honest, jestRunning };
       results.scanner.push(entry);
       save();
       log(`scanner N=${n}: job until every file is submitted`);
@@ -348,6 +379,7 @@ async function main(): Promise<void> {
         job,
         ratio: job.rate / floor.rate,
         rowsRatio: job.rowsRate / floor.rate,
+        pipelinedRatio: job.rowsRate / honest.pipelined.rate,
         jestRunning: jestRunning || (await awaitIdle(false)),
       });
       save();

@@ -4,7 +4,7 @@
  * is compressed.
  */
 import { createHash } from 'node:crypto';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import type { ResultSetHeader } from 'mysql2/promise';
 import { createJob } from '../../src/client/jobs';
 import { parseJobConfig } from '../../src/config/job-config';
@@ -106,6 +106,108 @@ export async function s3Floor(
   });
 }
 
+/** A page's rows as the scanner inserts them (same columns, same dedup hash). */
+function pageRows(bucket: string, jobId: number, keys: { Key?: string; Size?: number }[], ts: number) {
+  return keys.map((o) => {
+    const path = `${bucket}/${o.Key}`;
+    return [path, bucket, o.Key, o.Size ?? 0, 'buffered', jobId, sha256(path), ts, ts];
+  });
+}
+const INSERT_SQL = `INSERT IGNORE INTO ${TABLES.ingestedFiles}
+  (path, bucket, object_key, size, status, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`;
+
+type Listed = { Key?: string; Size?: number }[];
+
+/** Lists the prefix by continuation token, the next page requested while `onPage` handles this one. */
+async function listByToken(ctx: BenchContext, prefix: string, onPage: (objects: Listed) => Promise<void>) {
+  const list = (token?: string) =>
+    ctx.s3.send(
+      new ListObjectsV2Command({
+        Bucket: ctx.bucket,
+        Prefix: prefix,
+        MaxKeys: 1000,
+        ContinuationToken: token,
+      }),
+    );
+  let next: ReturnType<typeof list> | undefined = list();
+  while (next) {
+    const page: ListObjectsV2CommandOutput = await next;
+    next = page.IsTruncated ? list(page.NextContinuationToken) : undefined;
+    await onPage(page.Contents ?? []);
+  }
+}
+
+/**
+ * The honest floors, each with the scanner's own columns: list only
+ * (continuation tokens, no DB); insert only (the same rows, listed
+ * beforehand, one multi-row INSERT and commit per page); and both pipelined,
+ * the next page listed while the current one is inserted: the most a scanner
+ * could do on this stack.
+ */
+export async function s3HonestFloors(
+  ctx: BenchContext,
+  prefix: string,
+  n: number,
+): Promise<{ listOnly: FloorResult; insertOnly: FloorResult; pipelined: FloorResult }> {
+  const pages: Listed[] = [];
+  const cpu = cpuMeter().begin();
+  const t0 = performance.now();
+  await listByToken(ctx, prefix, async (p) => void pages.push(p));
+  const ms = performance.now() - t0;
+  const listOnly = {
+    files: n,
+    ms,
+    rate: (n * 1000) / ms,
+    pages: pages.length,
+    listMs: ms,
+    insertMs: 0,
+    cpu: cpu.end(),
+  };
+
+  const inserting = (source: (insert: (objects: Listed) => Promise<void>) => Promise<void>) =>
+    withDb(ctx, async (db): Promise<FloorResult> => {
+      const store = new IngestionStore(db.pool);
+      const jobId = await store.createJob(
+        parseJobConfig('s3_scanner', { bucket_name: ctx.bucket, key_prefix: prefix, dataset: 'bench' }),
+      );
+      const conn = await db.pool.getConnection();
+      let files = 0;
+      let insertMs = 0;
+      try {
+        const c = cpuMeter().begin();
+        const start = performance.now();
+        await source(async (objects) => {
+          const a = performance.now();
+          await conn.beginTransaction();
+          const [res] = await conn.query<ResultSetHeader>(INSERT_SQL, [
+            pageRows(ctx.bucket, jobId, objects, Date.now()),
+          ]);
+          await conn.commit();
+          files += res.affectedRows;
+          insertMs += performance.now() - a;
+        });
+        const took = performance.now() - start;
+        if (files !== n) throw new Error(`floor: expected ${n} rows, inserted ${files}`);
+        return {
+          files,
+          ms: took,
+          rate: (files * 1000) / took,
+          pages: pages.length,
+          listMs: 0,
+          insertMs,
+          cpu: c.end(),
+        };
+      } finally {
+        conn.release();
+      }
+    });
+  const insertOnly = await inserting(async (insert) => {
+    for (const p of pages) await insert(p);
+  });
+  const pipelined = await inserting((insert) => listByToken(ctx, prefix, insert));
+  return { listOnly, insertOnly, pipelined };
+}
+
 export interface JobResult {
   files: number;
   /** Creation until every file has a row. */
@@ -118,6 +220,8 @@ export interface JobResult {
   rowsRate: number;
   compressionJobs: number;
   history: HistoryStats;
+  /** Mean time per page (1,000 rows, one transaction) over the first and the last 10 % of pages. */
+  pageMs?: { first10: number; last10: number; pages: number };
   per1k: { events: number; workflowTasks: number; activities: number; timers: number };
   workerPeakMiB: number;
   workerRssEndMiB: number;
@@ -202,6 +306,7 @@ export async function s3Job(
         [jobId],
       );
       const ms = exec ? done.compressed : done.submitted;
+      const pageMs = await pageTimes(db.pool, jobId);
       let compression: { lastCompressionEndMs: number; compressionBusyMs: number } | undefined;
       if (exec) {
         const [[cj]] = await db.pool.query<any[]>(
@@ -222,6 +327,7 @@ export async function s3Job(
         compressionJobs: Number(subs.n),
         history,
         per1k: historyPer1k(history, n),
+        pageMs,
         workerPeakMiB: worker.peakMiB(),
         workerRssEndMiB: worker.rssMiB(),
         executorPeakMiB: exec?.executor.peakMiB(),
@@ -234,4 +340,25 @@ export async function s3Job(
       await exec?.stop();
     }
   });
+}
+
+/**
+ * Per-page times from the record itself: each page's rows share the
+ * creation_ts of their transaction, so the gaps between consecutive page
+ * timestamps are the time per page (no instrumentation in the worker).
+ */
+async function pageTimes(
+  pool: import('../../src/store/db').Db,
+  jobId: number,
+): Promise<{ first10: number; last10: number; pages: number } | undefined> {
+  const [rows] = await pool.query<any[]>(
+    `SELECT creation_ts AS ts FROM ${TABLES.ingestedFiles} WHERE ingestion_job_id = ? GROUP BY creation_ts ORDER BY creation_ts`,
+    [jobId],
+  );
+  const ts = rows.map((r) => Number(r.ts));
+  const gaps = ts.slice(1).map((t, i) => t - ts[i]);
+  if (gaps.length < 10) return undefined;
+  const k = Math.max(1, Math.floor(gaps.length / 10));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { first10: mean(gaps.slice(0, k)), last10: mean(gaps.slice(-k)), pages: ts.length };
 }

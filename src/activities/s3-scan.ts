@@ -9,6 +9,7 @@ import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } 
 import { Context } from '@temporalio/activity';
 import type { S3ScannerConfig } from '../config/job-config';
 import type { BufferSnapshot, NewFile } from '../store/ingestion-store';
+import { flushDueAt } from './buffer';
 import type { ActivityDeps } from './deps';
 import { classifyAwsError } from './errors';
 
@@ -72,15 +73,6 @@ function lister(client: S3Client, config: S3ScannerConfig, signal?: AbortSignal)
       .catch((err) => classifyAwsError(err, `listing s3://${config.bucket_name}/${config.key_prefix}`));
 }
 
-/** The workflow flushes only when a call returns: return once a flush is due. */
-function flushDue(config: S3ScannerConfig, s: BufferSnapshot): boolean {
-  const b = config.buffer_config;
-  return (
-    s.bytes >= b.flush_threshold_bytes ||
-    (s.oldestTs !== null && s.oldestTs + b.timeout_sec * 1000 <= Date.now())
-  );
-}
-
 export function s3ScanActivities({ store, s3 }: ActivityDeps) {
   return {
     /**
@@ -103,6 +95,8 @@ export function s3ScanActivities({ store, s3 }: ActivityDeps) {
       const list = lister(client, config, stop.signal);
       try {
         let cursor = await store.getScannerCursor(jobId);
+        // The workflow flushes only when this call returns: return by the buffer's flush deadline.
+        let flushAt = flushDueAt(config.buffer_config, await store.bufferSnapshot(jobId));
         let next: Promise<ListObjectsV2CommandOutput> | undefined = list({ startAfter: cursor });
         let exhausted = false;
         while (next) {
@@ -126,8 +120,8 @@ export function s3ScanActivities({ store, s3 }: ActivityDeps) {
             exhausted = true;
             break;
           }
-          if (stop.signal.aborted || Date.now() >= deadline) break;
-          if (n > 0 && flushDue(config, await store.bufferSnapshot(jobId))) break;
+          if (n > 0) flushAt = flushDueAt(config.buffer_config, await store.bufferSnapshot(jobId));
+          if (stop.signal.aborted || Date.now() >= Math.min(deadline, flushAt)) break;
         }
         stop.abort(); // drops a listing still in flight
         return { recorded, exhausted, snapshot: await store.bufferSnapshot(jobId) };

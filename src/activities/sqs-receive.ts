@@ -16,6 +16,7 @@ import { setMaxListeners } from 'node:events';
 import { Context, log } from '@temporalio/activity';
 import type { SqsListenerConfig } from '../config/job-config';
 import type { BufferSnapshot, IgnoredMessage, NewFile } from '../store/ingestion-store';
+import { flushDueAt } from './buffer';
 import type { ActivityDeps } from './deps';
 import { classifyAwsError } from './errors';
 import { parseS3EventMessage } from './s3-events';
@@ -102,11 +103,15 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
       setMaxListeners(64, stop.signal);
       const onCancel = () => stop.abort();
       ctx.cancellationSignal.addEventListener('abort', onCancel);
+      // The workflow flushes only when this call returns: return by the
+      // buffer's flush deadline, long polls shortened to end by it.
+      let flushAt = flushDueAt(config.buffer_config, await store.bufferSnapshot(jobId));
+      const until = () => Math.min(deadline, flushAt);
       const listener = async () => {
-        while (!stop.signal.aborted && Date.now() < deadline) {
+        while (!stop.signal.aborted && Date.now() < until()) {
           const waitSec = Math.max(
             0,
-            Math.min(config.wait_time_sec, Math.floor((deadline - Date.now()) / 1000)),
+            Math.min(config.wait_time_sec, Math.ceil((until() - Date.now()) / 1000)),
           );
           let messages: Message[];
           try {
@@ -133,6 +138,7 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
           totals.recorded += r.recorded;
           totals.ignored += r.ignored;
           totals.received += messages.length;
+          if (r.recorded > 0) flushAt = flushDueAt(config.buffer_config, await store.bufferSnapshot(jobId));
         }
       };
       try {
