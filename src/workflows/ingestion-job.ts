@@ -64,12 +64,12 @@ const { scanFsDirectory } = proxyActivities<Activities>({
 /**
  * An S3 scan call lists many pages (continuation tokens, one StartAfter per
  * call): a few history events per call, not per page. Heartbeats every second
- * bring pause and stop to it within a couple of seconds.
+ * bring pause and stop to it within about 4 s (the SDK sends them at 0.8 of the timeout).
  */
 const S3_SCAN_PERIOD_MS = 60_000;
 const { scanS3 } = proxyActivities<Activities>({
   startToCloseTimeout: S3_SCAN_PERIOD_MS + 120_000,
-  heartbeatTimeout: '3s',
+  heartbeatTimeout: '5s',
   // Wait for the call to commit its last page before moving on.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { ...retry, maximumInterval: '5s' },
