@@ -2,22 +2,35 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsSettings } from './config/settings';
+import { createS3Lister, type S3Lister } from './s3-list';
 
 export interface S3Target {
   region?: string;
   endpointUrl?: string;
 }
 
+/** The S3 endpoint and addressing for a job's target, falling back to the worker's. */
+function s3Endpoint(aws: AwsSettings, target: S3Target): { endpoint?: string; forcePathStyle: boolean } {
+  return {
+    endpoint: target.endpointUrl ?? aws.s3Endpoint,
+    forcePathStyle: target.endpointUrl ? true : aws.forcePathStyle,
+  };
+}
+
 /** An S3 client for a job's region and endpoint, falling back to the worker's. */
 export function createS3Client(aws: AwsSettings, target: S3Target = {}): S3Client {
-  const endpoint = target.endpointUrl ?? aws.s3Endpoint;
   return new S3Client({
     region: target.region ?? aws.region,
-    endpoint,
-    forcePathStyle: target.endpointUrl ? true : aws.forcePathStyle,
+    ...s3Endpoint(aws, target),
     credentials: aws.credentials,
     maxAttempts: 3,
   });
+}
+
+/** The scanner's lean ListObjectsV2 for `client` (made by createS3Client for the same target). */
+export function createS3ListerFor(client: S3Client, aws: AwsSettings, target: S3Target = {}): S3Lister {
+  const { endpoint, forcePathStyle } = s3Endpoint(aws, target);
+  return createS3Lister(client, endpoint, forcePathStyle);
 }
 
 /** AWS's own regional S3 endpoint (what CLP's workers reach when a job's endpoint_url is null). */

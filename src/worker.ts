@@ -7,7 +7,8 @@ import { Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temp
 import { existsSync } from 'node:fs';
 import { WORKFLOW_BUNDLE } from './bundle-workflows';
 import { createActivities, type Activities, type SqsFaults } from './activities';
-import { createS3Client, createSqsClient, type S3Target } from './aws';
+import { createS3Client, createS3ListerFor, createSqsClient, type S3Target } from './aws';
+import type { S3Lister } from './s3-list';
 import { loadEnvFile, loadSettings, type Settings } from './config/settings';
 import { connectClient, connectWorker } from './client/temporal';
 import { reconcileJobs } from './client/jobs';
@@ -39,6 +40,7 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
   const pool = createPool(settings.db);
   const store = new IngestionStore(pool);
   const { connection, namespace } = await connectWorker();
+  const s3 = clientCache<S3Client>((t) => createS3Client(settings.aws, t));
   const worker = await Worker.create({
     connection,
     namespace,
@@ -52,7 +54,8 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
         {
           settings,
           store,
-          s3: clientCache<S3Client>((t) => createS3Client(settings.aws, t)),
+          s3,
+          s3List: clientCache<S3Lister>((t) => createS3ListerFor(s3(t), settings.aws, t)),
           sqs: clientCache<SQSClient>((t) => createSqsClient(settings.aws, t)),
         },
         opts.faults,

@@ -4,7 +4,9 @@
  * is compressed.
  */
 import { createHash } from 'node:crypto';
-import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { createS3ListerFor } from '../../src/aws';
+import type { ListPage } from '../../src/s3-list';
 import type { ResultSetHeader } from 'mysql2/promise';
 import { createJob } from '../../src/client/jobs';
 import { parseJobConfig } from '../../src/config/job-config';
@@ -118,22 +120,19 @@ const INSERT_SQL = `INSERT IGNORE INTO ${TABLES.ingestedFiles}
 
 type Listed = { Key?: string; Size?: number }[];
 
-/** Lists the prefix by continuation token, the next page requested while `onPage` handles this one. */
+/**
+ * Lists the prefix by continuation token with the scanner's own lean lister
+ * (src/s3-list.ts), the next page requested while `onPage` handles this one.
+ */
 async function listByToken(ctx: BenchContext, prefix: string, onPage: (objects: Listed) => Promise<void>) {
-  const list = (token?: string) =>
-    ctx.s3.send(
-      new ListObjectsV2Command({
-        Bucket: ctx.bucket,
-        Prefix: prefix,
-        MaxKeys: 1000,
-        ContinuationToken: token,
-      }),
-    );
+  const lister = createS3ListerFor(ctx.s3, ctx.settings.aws);
+  const list = (continuationToken?: string) =>
+    lister({ bucket: ctx.bucket, prefix, maxKeys: 1000, continuationToken });
   let next: ReturnType<typeof list> | undefined = list();
   while (next) {
-    const page: ListObjectsV2CommandOutput = await next;
-    next = page.IsTruncated ? list(page.NextContinuationToken) : undefined;
-    await onPage(page.Contents ?? []);
+    const page: ListPage = await next;
+    next = page.isTruncated ? list(page.nextContinuationToken) : undefined;
+    await onPage(page.objects.map((o) => ({ Key: o.key, Size: o.size })));
   }
 }
 
@@ -177,6 +176,7 @@ export async function s3HonestFloors(
         const c = cpuMeter().begin();
         const start = performance.now();
         await source(async (objects) => {
+          if (objects.length === 0) return;
           const a = performance.now();
           await conn.beginTransaction();
           const [res] = await conn.query<ResultSetHeader>(INSERT_SQL, [

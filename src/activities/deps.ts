@@ -3,11 +3,14 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Target } from '../aws';
 import type { Settings } from '../config/settings';
+import type { S3Lister } from '../s3-list';
 import type { IngestionStore } from '../store/ingestion-store';
 
 export interface ActivityDeps {
   settings: Settings;
   store: IngestionStore;
   s3: (target: S3Target) => S3Client;
+  /** ListObjectsV2 without the SDK's deserializer (src/s3-list.ts), for the scanner's hot path. */
+  s3List: (target: S3Target) => S3Lister;
   sqs: (target: S3Target) => SQSClient;
 }

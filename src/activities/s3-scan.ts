@@ -5,11 +5,11 @@
  * commits. `scanS3Page` (one page per call) stays for histories recorded
  * before it.
  */
-import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { Context } from '@temporalio/activity';
 import type { S3ScannerConfig } from '../config/job-config';
 import type { BufferSnapshot, NewFile } from '../store/ingestion-store';
 import { flushDueAt } from './buffer';
+import type { ListPage, S3Lister } from '../s3-list';
 import type { ActivityDeps } from './deps';
 import { classifyAwsError } from './errors';
 
@@ -38,42 +38,45 @@ interface Page {
  * older than the settle delay: a key still being uploaded beside a newer,
  * larger key is not left behind (it is listed again, and deduplicated).
  */
-function settle(config: S3ScannerConfig, page: ListObjectsV2CommandOutput): Page {
-  const objects = page.Contents ?? [];
+function settle(config: S3ScannerConfig, page: ListPage): Page {
+  const objects = page.objects;
   const files = objects
-    .filter((o) => o.Key !== undefined && !o.Key.endsWith('/'))
+    .filter((o) => !o.key.endsWith('/'))
     .map((o) => ({
-      path: `${config.bucket_name}/${o.Key}`,
-      s3: { bucket: config.bucket_name, key: o.Key! },
-      size: o.Size ?? 0,
+      path: `${config.bucket_name}/${o.key}`,
+      s3: { bucket: config.bucket_name, key: o.key },
+      size: o.size,
     }));
   const settledBefore = Date.now() - config.settle_delay_sec * 1000;
   let newCursor: string | null = null;
   for (const o of objects) {
-    if ((o.LastModified?.getTime() ?? 0) > settledBefore) break;
-    newCursor = o.Key ?? newCursor;
+    if (o.lastModified > settledBefore) break;
+    newCursor = o.key;
   }
-  return { objects: objects.length, files, newCursor, heldBack: newCursor !== (objects.at(-1)?.Key ?? null) };
+  return {
+    objects: objects.length,
+    files,
+    newCursor,
+    heldBack: newCursor !== (objects.at(-1)?.key ?? null),
+  };
 }
 
-function lister(client: S3Client, config: S3ScannerConfig, signal?: AbortSignal) {
+function lister(list: S3Lister, config: S3ScannerConfig, signal?: AbortSignal) {
   return (from: { startAfter?: string | null; token?: string }) =>
-    client
-      .send(
-        new ListObjectsV2Command({
-          Bucket: config.bucket_name,
-          Prefix: config.key_prefix,
-          MaxKeys: PAGE_SIZE,
-          ...(from.token
-            ? { ContinuationToken: from.token }
-            : { StartAfter: from.startAfter ?? config.start_after }),
-        }),
-        { abortSignal: signal },
-      )
-      .catch((err) => classifyAwsError(err, `listing s3://${config.bucket_name}/${config.key_prefix}`));
+    list(
+      {
+        bucket: config.bucket_name,
+        prefix: config.key_prefix,
+        maxKeys: PAGE_SIZE,
+        ...(from.token
+          ? { continuationToken: from.token }
+          : { startAfter: from.startAfter ?? config.start_after }),
+      },
+      signal,
+    ).catch((err) => classifyAwsError(err, `listing s3://${config.bucket_name}/${config.key_prefix}`));
 }
 
-export function s3ScanActivities({ store, s3 }: ActivityDeps) {
+export function s3ScanActivities({ store, s3List }: ActivityDeps) {
   return {
     /**
      * Lists and records pages until the listing is exhausted, a flush is due,
@@ -91,16 +94,19 @@ export function s3ScanActivities({ store, s3 }: ActivityDeps) {
       let recorded = 0;
       // Heartbeats carry cancellation to us; send them steadily, not only per page.
       const beat = setInterval(() => ctx.heartbeat({ recorded }), 1_000);
-      const client = s3({ region: config.region, endpointUrl: config.endpoint_url });
-      const list = lister(client, config, stop.signal);
+      const list = lister(
+        s3List({ region: config.region, endpointUrl: config.endpoint_url }),
+        config,
+        stop.signal,
+      );
       try {
         let cursor = await store.getScannerCursor(jobId);
         // The workflow flushes only when this call returns: return by the buffer's flush deadline.
         let flushAt = flushDueAt(config.buffer_config, await store.bufferSnapshot(jobId));
-        let next: Promise<ListObjectsV2CommandOutput> | undefined = list({ startAfter: cursor });
+        let next: Promise<ListPage> | undefined = list({ startAfter: cursor });
         let exhausted = false;
         while (next) {
-          const listed: ListObjectsV2CommandOutput | null = await next.catch((err) => {
+          const listed: ListPage | null = await next.catch((err) => {
             if (stop.signal.aborted) return null; // cancelled while listing ahead
             throw err;
           });
@@ -108,7 +114,7 @@ export function s3ScanActivities({ store, s3 }: ActivityDeps) {
           const page = settle(config, listed);
           // List ahead while this page commits.
           next =
-            listed.IsTruncated && !page.heldBack ? list({ token: listed.NextContinuationToken }) : undefined;
+            listed.isTruncated && !page.heldBack ? list({ token: listed.nextContinuationToken }) : undefined;
           next?.catch(() => undefined); // awaited next round, or abandoned
           const n = page.files.length
             ? await store.recordS3Page(jobId, page.files, cursor, page.newCursor)
@@ -134,15 +140,19 @@ export function s3ScanActivities({ store, s3 }: ActivityDeps) {
     /** One page per call (workflow histories from before scanS3). */
     async scanS3Page(jobId: number, config: S3ScannerConfig): Promise<ScanResult> {
       const cursor = await store.getScannerCursor(jobId);
-      const client = s3({ region: config.region, endpointUrl: config.endpoint_url });
-      const listed = await lister(client, config)({ startAfter: cursor });
+      const listed = await lister(
+        s3List({ region: config.region, endpointUrl: config.endpoint_url }),
+        config,
+      )({
+        startAfter: cursor,
+      });
       const page = settle(config, listed);
       const recorded = page.objects
         ? ((await store.recordS3Page(jobId, page.files, cursor, page.newCursor)) ?? 0)
         : 0;
       return {
         recorded,
-        exhausted: !listed.IsTruncated || page.heldBack,
+        exhausted: !listed.isTruncated || page.heldBack,
         snapshot: await store.bufferSnapshot(jobId),
       };
     },
