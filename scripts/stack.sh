@@ -16,7 +16,26 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# One env file describes a stack: its ports (from the client settings in it)
+# and its data directory. config/local.env is the default; another file (for
+# example config/bench.env) runs a second stack beside it. Variables already
+# set in the environment win, as they do for the Node processes.
+ENV_FILE="${CLP_INGESTOR_ENV_FILE:-$ROOT/config/local.env}"
+[ -f "$ENV_FILE" ] || { echo "stack: CLP_INGESTOR_ENV_FILE: no such file: $ENV_FILE" >&2; exit 1; }
+export CLP_INGESTOR_ENV_FILE="$ENV_FILE"
+while IFS= read -r line || [ -n "$line" ]; do
+  [[ "$line" =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || continue
+  [ -n "${!BASH_REMATCH[1]+x}" ] || export "${BASH_REMATCH[1]}=${BASH_REMATCH[2]}"
+done <"$ENV_FILE"
+
+port_of() { # URL-or-host:port -> port
+  local p="${1%/}"
+  echo "${p##*:}"
+}
+
 STACK="${CLP_INGESTOR_STACK_DIR:-$ROOT/.stack}"
+case "$STACK" in /*) ;; *) STACK="$ROOT/$STACK" ;; esac
 TOOLS="${CLP_INGESTOR_TOOLS:-$HOME/.cache/clp-ingestor/bin}"
 LOGS="$STACK/logs"
 RUN="$STACK/run"
@@ -30,17 +49,15 @@ TEMPORAL_BIN="$TOOLS/temporal-$TEMPORAL_VERSION"
 MINIO_BIN="$TOOLS/minio-$MINIO_VERSION"
 GOAWS_BIN="$TOOLS/goaws-loopback-$GOAWS_VERSION"
 
-TEMPORAL_PORT=7233
-TEMPORAL_UI_PORT=8233
-TEMPORAL_HTTP_PORT=7243
-TEMPORAL_METRICS_PORT=7244
-MARIADB_PORT=3307
-MINIO_PORT=9000
-MINIO_CONSOLE_PORT=9001
-GOAWS_PORT=9324
-
-# shellcheck source=../config/local.env
-set -a; . "$ROOT/config/local.env"; set +a
+TEMPORAL_PORT=$(port_of "$TEMPORAL_ADDRESS")
+MARIADB_PORT=$CLP_DB_PORT
+MINIO_PORT=$(port_of "$AWS_ENDPOINT_URL_S3")
+GOAWS_PORT=$(port_of "$AWS_ENDPOINT_URL_SQS")
+# Ports no client setting names, with their defaults.
+TEMPORAL_UI_PORT=${CLP_STACK_TEMPORAL_UI_PORT:-8233}
+TEMPORAL_HTTP_PORT=${CLP_STACK_TEMPORAL_HTTP_PORT:-7243}
+TEMPORAL_METRICS_PORT=${CLP_STACK_TEMPORAL_METRICS_PORT:-7244}
+MINIO_CONSOLE_PORT=${CLP_STACK_MINIO_CONSOLE_PORT:-9001}
 
 fail() { echo "stack: $*" >&2; exit 1; }
 say() { echo "stack: $*"; }
@@ -188,7 +205,9 @@ start_goaws() {
   pid_of goaws >/dev/null && return 0
   port_open $GOAWS_PORT && fail "up: port $GOAWS_PORT is taken by a process this script did not start"
   say "starting goaws (SQS) on 127.0.0.1:$GOAWS_PORT"
-  spawn goaws "$GOAWS_BIN" -config "$ROOT/scripts/config/goaws.yaml" -listen "127.0.0.1:$GOAWS_PORT"
+  # The queue URLs goaws hands out carry the port from its config: this stack's.
+  sed "s/^  Port: .*/  Port: $GOAWS_PORT/" "$ROOT/scripts/config/goaws.yaml" >"$STACK/goaws.yaml"
+  spawn goaws "$GOAWS_BIN" -config "$STACK/goaws.yaml" -listen "127.0.0.1:$GOAWS_PORT"
   wait_for goaws 30 port_open $GOAWS_PORT
 }
 
@@ -201,7 +220,7 @@ start_app() { # name node-script args...
   pid_of "$name" >/dev/null && return 0
   [ -f "$ROOT/$1" ] || fail "app-up: $1 is missing; run npm run build first"
   say "starting $name"
-  CLP_INGESTOR_ENV_FILE="${CLP_INGESTOR_ENV_FILE:-$ROOT/config/local.env}" spawn "$name" node "$ROOT/$@"
+  spawn "$name" node "$ROOT/$@"
 }
 
 cmd_app_up() {
