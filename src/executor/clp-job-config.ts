@@ -14,6 +14,8 @@ const awsAuthentication = z.discriminatedUnion('type', [
   z.object({ type: z.literal('default') }),
   z.object({ type: z.literal('env_vars') }),
   z.object({ type: z.literal('profile'), profile: z.string().min(1) }),
+  // Known to CLP v0.9 and v0.10 only; this ingestor never writes it.
+  z.object({ type: z.literal('ec2') }),
   z.object({
     type: z.literal('credentials'),
     credentials: z.object({
@@ -151,6 +153,12 @@ function checkCodec(blob: Buffer, compat: ClpCompat): void {
   }
 }
 
+/** What the release's scheduler accepts: what the ingestor may write, plus `ec2` on v0.9/v0.10. */
+function schedulerAuthTypes(compat: ClpCompat): readonly string[] {
+  const old = compat.release === '0.9' || compat.release === '0.10';
+  return old ? [...compat.authTypes, 'ec2'] : compat.authTypes;
+}
+
 /** Input and authentication types the release line does not know fail the job, as CLP's models would. */
 function checkRelease(config: ClpJobConfig, compat: ClpCompat): void {
   const release = `${releaseName(compat.release)} (CLP_COMPAT=${compat.release})`;
@@ -162,9 +170,10 @@ function checkRelease(config: ClpJobConfig, compat: ClpCompat): void {
     );
   }
   const auth = input.aws_authentication.type;
-  if (!compat.authTypes.includes(auth)) {
+  const known: readonly string[] = schedulerAuthTypes(compat);
+  if (!known.includes(auth)) {
     throw new InvalidClpConfigError(
-      `clp_config is invalid at input.aws_authentication.type: ${release} does not know "${auth}" authentication (it knows ${compat.authTypes.join(', ')})`,
+      `clp_config is invalid at input.aws_authentication.type: ${release} does not know "${auth}" authentication (it knows ${known.join(', ')})`,
     );
   }
 }

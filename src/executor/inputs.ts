@@ -113,6 +113,9 @@ function s3Target(loc: S3Location, aws: AwsSettings, allowAws: boolean): JobS3Ta
     case 'default':
       // The SDK's default chain, which the executor's settings already read from the environment.
       return { ...target, credentials: aws.credentials };
+    case 'ec2':
+      // CLP v0.9/v0.10: the instance's role, i.e. the SDK's default chain without the executor's keys.
+      return target;
   }
 }
 

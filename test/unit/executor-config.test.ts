@@ -184,11 +184,17 @@ test('input and authentication types the release line lacks fail the job', async
       { type: 'profile', profile: 'archive-reader' },
       { type: 'env_vars' },
       { type: 'credentials', credentials: { access_key_id: 'k', secret_access_key: 's' } },
-      ...(release === '0.10' || release === '0.9' ? [] : [{ type: 'default' }]),
+      ...(release === '0.10' || release === '0.9' ? [{ type: 'ec2' }] : [{ type: 'default' }]),
     ]) {
       const parsed = await parseClpJobConfig(await encodeFor(withAuth(auth), release), clpCompat(release));
       expect(parsed.input.type === 's3' && parsed.input.aws_authentication).toEqual(auth);
     }
+  }
+  // ec2 is v0.9/v0.10's only.
+  for (const release of ['head', '0.13', '0.12', '0.11'] as const) {
+    await expect(
+      parseClpJobConfig(await encodeFor(withAuth({ type: 'ec2' }), release), clpCompat(release)),
+    ).rejects.toThrow(/does not know "ec2"/);
   }
   // A profile needs its name.
   await expect(
