@@ -1,15 +1,24 @@
-/** When the job's buffer must be flushed, as long ingest calls see it. */
+/** When a long ingest call must return so that the workflow flushes. */
 import type { BufferConfig } from '../config/job-config';
 import type { BufferSnapshot } from '../store/ingestion-store';
 
 /**
- * The time (ms since epoch) at which the buffer is due for a flush: now when
- * it has reached the size threshold, else `timeout_sec` after its oldest
- * file; Infinity when it is empty. The workflow flushes only when an ingest
- * call returns, so long calls return by this time.
+ * The workflow flushes on its own timers for every file it knows is
+ * buffered: those recorded before the current ingest call began (earlier
+ * calls and flushes returned them in their snapshots). It learns of files
+ * recorded during a long call (an S3 scan pass, an SQS receive period) only
+ * when the call returns, so the call returns by:
+ *  - `timeout_sec` after the oldest buffered file, when that file was
+ *    recorded during this call (`callStart` or later), and
+ *  - at once when this call pushed the buffer over the size threshold.
+ * Returns that time (ms since epoch), or Infinity.
  */
-export function flushDueAt(buffer: BufferConfig, s: BufferSnapshot): number {
+export function returnForFlushAt(
+  buffer: BufferConfig,
+  s: BufferSnapshot,
+  callStart: { ts: number; bytes: number },
+): number {
   if (s.files === 0 || s.oldestTs === null) return Infinity;
-  if (s.bytes >= buffer.flush_threshold_bytes) return 0;
-  return s.oldestTs + buffer.timeout_sec * 1000;
+  if (s.bytes >= buffer.flush_threshold_bytes && callStart.bytes < buffer.flush_threshold_bytes) return 0;
+  return s.oldestTs >= callStart.ts ? s.oldestTs + buffer.timeout_sec * 1000 : Infinity;
 }

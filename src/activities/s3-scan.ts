@@ -8,7 +8,7 @@
 import { Context } from '@temporalio/activity';
 import type { S3ScannerConfig } from '../config/job-config';
 import type { BufferSnapshot, NewFile } from '../store/ingestion-store';
-import { flushDueAt } from './buffer';
+import { returnForFlushAt } from './buffer';
 import type { ListPage, S3Lister } from '../s3-list';
 import type { ActivityDeps } from './deps';
 import { classifyAwsError } from './errors';
@@ -101,8 +101,10 @@ export function s3ScanActivities({ store, s3List }: ActivityDeps) {
       );
       try {
         let cursor = await store.getScannerCursor(jobId);
-        // The workflow flushes only when this call returns: return by the buffer's flush deadline.
-        let flushAt = flushDueAt(config.buffer_config, await store.bufferSnapshot(jobId));
+        // Return when the workflow must flush files it learns of only from this call (see buffer.ts).
+        const atStart = await store.bufferSnapshot(jobId);
+        const callStart = { ts: Date.now(), bytes: atStart.bytes };
+        let flushAt = Infinity;
         let next: Promise<ListPage> | undefined = list({ startAfter: cursor });
         let exhausted = false;
         while (next) {
@@ -126,7 +128,8 @@ export function s3ScanActivities({ store, s3List }: ActivityDeps) {
             exhausted = true;
             break;
           }
-          if (n > 0) flushAt = flushDueAt(config.buffer_config, await store.bufferSnapshot(jobId));
+          if (n > 0)
+            flushAt = returnForFlushAt(config.buffer_config, await store.bufferSnapshot(jobId), callStart);
           if (stop.signal.aborted || Date.now() >= Math.min(deadline, flushAt)) break;
         }
         stop.abort(); // drops a listing still in flight

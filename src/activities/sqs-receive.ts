@@ -16,7 +16,7 @@ import { setMaxListeners } from 'node:events';
 import { Context, log } from '@temporalio/activity';
 import type { SqsListenerConfig } from '../config/job-config';
 import type { BufferSnapshot, IgnoredMessage, NewFile } from '../store/ingestion-store';
-import { flushDueAt } from './buffer';
+import { returnForFlushAt } from './buffer';
 import type { ActivityDeps } from './deps';
 import { classifyAwsError } from './errors';
 import { parseS3EventMessage } from './s3-events';
@@ -103,9 +103,11 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
       setMaxListeners(64, stop.signal);
       const onCancel = () => stop.abort();
       ctx.cancellationSignal.addEventListener('abort', onCancel);
-      // The workflow flushes only when this call returns: return by the
-      // buffer's flush deadline, long polls shortened to end by it.
-      let flushAt = flushDueAt(config.buffer_config, await store.bufferSnapshot(jobId));
+      // Return when the workflow must flush files it learns of only from this
+      // call (see buffer.ts); long polls are shortened to end by then.
+      const atStart = await store.bufferSnapshot(jobId);
+      const callStart = { ts: Date.now(), bytes: atStart.bytes };
+      let flushAt = Infinity;
       const until = () => Math.min(deadline, flushAt);
       const listener = async () => {
         while (!stop.signal.aborted && Date.now() < until()) {
@@ -138,7 +140,8 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
           totals.recorded += r.recorded;
           totals.ignored += r.ignored;
           totals.received += messages.length;
-          if (r.recorded > 0) flushAt = flushDueAt(config.buffer_config, await store.bufferSnapshot(jobId));
+          if (r.recorded > 0)
+            flushAt = returnForFlushAt(config.buffer_config, await store.bufferSnapshot(jobId), callStart);
         }
       };
       try {
