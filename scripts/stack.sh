@@ -173,7 +173,7 @@ start_mariadb() {
   say "starting MariaDB on 127.0.0.1:$MARIADB_PORT"
   spawn mariadb mariadbd --no-defaults --datadir="$d/data" --socket="$d/mysqld.sock" \
     --pid-file="$d/mariadbd.pid" --port=$MARIADB_PORT --bind-address=127.0.0.1 \
-    --user="$(id -un)" --innodb-buffer-pool-size=256M --max-connections=500 \
+    --user="$(id -un)" --innodb-buffer-pool-size=1G --innodb-log-file-size=1G --max-connections=500 \
     --character-set-server=utf8mb4 \
     --skip-name-resolve --log-error="$LOGS/mariadb.err"
   wait_for mariadb 60 mariadb_sql -e "SELECT 1"

@@ -30,12 +30,19 @@ const TX_ATTEMPTS = 5;
 /**
  * Runs fn in one transaction: commits if it returns, rolls back if it throws.
  * A transaction rolled back as a deadlock victim is run again from the start
- * (fn must therefore only touch the database through tx).
+ * (fn must therefore only touch the database through tx). `readCommitted`
+ * runs it at READ COMMITTED instead of the server's REPEATABLE READ.
  */
-export async function withTransaction<T>(db: Pool, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(
+  db: Pool,
+  fn: (tx: Tx) => Promise<T>,
+  opts: { readCommitted?: boolean } = {},
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const tx = await db.getConnection();
     try {
+      // For the next transaction only: no gap locks on searches, and every statement reads the newest commits.
+      if (opts.readCommitted) await tx.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
       await tx.beginTransaction();
       const result = await fn(tx);
       await tx.commit();

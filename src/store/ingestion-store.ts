@@ -119,9 +119,11 @@ const TERMINAL_COMPRESSION = [
 const INSERT_CHUNK = 1000;
 
 /**
- * Every transaction that writes a job's files takes the job row's lock first,
- * so writers of one job (concurrent SQS listeners, a flush, a completion)
- * queue up in one order instead of deadlocking on index gaps.
+ * The job row's lock. Transactions that insert a job's files take it first,
+ * so the inserters of one job (pages, concurrent SQS listeners) queue up in
+ * one order instead of deadlocking on index gaps. A flush or a completion,
+ * which move many existing rows, take it last and only to change the
+ * counters, so they never hold up the inserters for long.
  */
 async function lockJob(tx: Tx, jobId: number): Promise<void> {
   await tx.query(`SELECT id FROM ${J} WHERE id = ? FOR UPDATE`, [jobId]);
@@ -458,6 +460,13 @@ export class IngestionStore {
    * CLP fails a whole job that names a key twice, so the job names each path
    * once: records of the same path (an S3 key uploaded twice, seen by SQS)
    * share one entry, the newest record's, and all get the job's id.
+   *
+   * The job row's lock is taken last, only for the counters: the scan or the
+   * listeners of the job keep committing pages while the flush moves its
+   * rows (at 20,000 files that takes most of a second). The flush's own row
+   * in the submissions table, inserted first, is what serializes repeats of
+   * one flush; READ COMMITTED keeps the buffered-row search free of gap
+   * locks, so new buffered rows are never blocked by it.
    */
   async submitBuffered(
     jobId: number,
@@ -465,42 +474,53 @@ export class IngestionStore {
     maxFiles: number,
     buildClpConfig: (files: FileToCompress[]) => Promise<Buffer>,
   ): Promise<Submission> {
-    return withTransaction(this.db, async (tx) => {
-      await lockJob(tx, jobId);
-      const [[done]] = await tx.query<RowDataPacket[]>(
-        `SELECT compression_job_id, num_files FROM ${SUB} WHERE ingestion_job_id = ? AND flush_seq = ? FOR UPDATE`,
-        [jobId, flushSeq],
-      );
-      if (done) return { compressionJobId: done.compression_job_id, numFiles: Number(done.num_files) };
-
-      const [rows] = await tx.query<RowDataPacket[]>(
-        `SELECT id, path, object_key, size FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT ? FOR UPDATE`,
-        [jobId, maxFiles],
-      );
-      let compressionJobId: number | null = null;
-      const ts = this.now();
-      if (rows.length > 0) {
+    const ts = this.now();
+    const first = await withTransaction(
+      this.db,
+      async (tx): Promise<Submission | 'repeat'> => {
+        try {
+          await tx.query(
+            `INSERT INTO ${SUB} (ingestion_job_id, flush_seq, compression_job_id, num_files, finalized, creation_ts)
+             VALUES (?, ?, NULL, 0, 1, ?)`,
+            [jobId, flushSeq, ts],
+          );
+        } catch (err) {
+          // This flush committed already (a concurrent repeat waited on its row until it did).
+          if ((err as { code?: string }).code === 'ER_DUP_ENTRY') return 'repeat';
+          throw err;
+        }
+        // Committed rows only (no locking read): rows a page is inserting right now wait for the next flush.
+        const [rows] = await tx.query<RowDataPacket[]>(
+          `SELECT id, path, object_key, size FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT ?`,
+          [jobId, maxFiles],
+        );
+        if (rows.length === 0) return { compressionJobId: null, numFiles: 0 };
         const files = distinctPaths(rows);
-        compressionJobId = await this.insertCompressionJob(tx, files, buildClpConfig);
+        const compressionJobId = await this.insertCompressionJob(tx, files, buildClpConfig);
+        let moved = 0;
         for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
           const ids = rows.slice(i, i + INSERT_CHUNK).map((f) => f.id);
-          await tx.query(
-            `UPDATE ${F} SET status = 'submitted', compression_job_id = ?, last_update_ts = ? WHERE id IN (?)`,
+          const [res] = await tx.query<ResultSetHeader>(
+            `UPDATE ${F} SET status = 'submitted', compression_job_id = ?, last_update_ts = ?
+             WHERE id IN (?) AND status = 'buffered'`,
             [compressionJobId, ts, ids],
           );
+          moved += res.affectedRows;
         }
-      }
-      await tx.query(
-        `INSERT INTO ${SUB} (ingestion_job_id, flush_seq, compression_job_id, num_files, finalized, creation_ts)
-         VALUES (?, ?, ?, ?, ?, ?)`,
-        [jobId, flushSeq, compressionJobId, rows.length, compressionJobId === null ? 1 : 0, ts],
-      );
-      if (compressionJobId !== null) {
+        // Only a flush moves buffered rows, and repeats of this one wait on its submissions row.
+        if (moved !== rows.length)
+          throw new Error(`flush ${flushSeq} of job ${jobId}: ${rows.length - moved} files moved under it`);
+        await tx.query(
+          `UPDATE ${SUB} SET compression_job_id = ?, num_files = ?, finalized = 0 WHERE ingestion_job_id = ? AND flush_seq = ?`,
+          [compressionJobId, rows.length, jobId, flushSeq],
+        );
         await tx.query(
           `INSERT INTO ${A} (ingestion_job_id, flush_seq, attempt, compression_job_id, creation_ts) VALUES (?, ?, 1, ?, ?)`,
           [jobId, flushSeq, compressionJobId, ts],
         );
-        // What is still buffered starts at the lowest buffered id (ids grow with time).
+        // Last, the counters, under the job's lock: a page that committed before it is seen by the oldest-row
+        // search; one after it finds buffered_oldest_ts as this leaves it.
+        await lockJob(tx, jobId);
         const [[oldest]] = await tx.query<RowDataPacket[]>(
           `SELECT creation_ts FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT 1`,
           [jobId],
@@ -510,9 +530,16 @@ export class IngestionStore {
              buffered_oldest_ts = ?, outstanding_compression_jobs = outstanding_compression_jobs + 1 WHERE id = ?`,
           [rows.length, rows.reduce((n, r) => n + Number(r.size), 0), oldest?.creation_ts ?? null, jobId],
         );
-      }
-      return { compressionJobId, numFiles: rows.length };
-    });
+        return { compressionJobId, numFiles: rows.length };
+      },
+      { readCommitted: true },
+    );
+    if (first !== 'repeat') return first;
+    const [[done]] = await this.db.query<RowDataPacket[]>(
+      `SELECT compression_job_id, num_files FROM ${SUB} WHERE ingestion_job_id = ? AND flush_seq = ?`,
+      [jobId, flushSeq],
+    );
+    return { compressionJobId: done.compression_job_id, numFiles: Number(done.num_files) };
   }
 
   private async insertCompressionJob(
@@ -559,48 +586,54 @@ export class IngestionStore {
       [compressionJobIds, TERMINAL_COMPRESSION],
     );
     if (terminal.length === 0) return none;
-    return withTransaction(this.db, async (tx) => {
-      await lockJob(tx, jobId);
-      const finalized: FinalizedCompressionJob[] = [];
-      const resubmitted: ResubmittedCompressionJob[] = [];
-      let compressed = 0;
-      let failed = 0;
-      let newlyFinalized = 0;
-      const ts = this.now();
-      for (const cj of terminal) {
-        const id = Number(cj.id);
-        if (Number(cj.status) === CompressionJobStatus.KILLED) {
-          const again = await this.resubmitKilled(tx, jobId, id, retry.maxAttempts, retry.buildClpConfig);
-          if (again === 'already') continue;
-          if (again) {
-            resubmitted.push(again);
-            continue;
+    // As in a flush, the job row's lock only for the counters, last: repeats of one completion queue up on the
+    // files' and the submission's row locks, and at READ COMMITTED find them already moved.
+    return withTransaction(
+      this.db,
+      async (tx) => {
+        const finalized: FinalizedCompressionJob[] = [];
+        const resubmitted: ResubmittedCompressionJob[] = [];
+        let compressed = 0;
+        let failed = 0;
+        let newlyFinalized = 0;
+        const ts = this.now();
+        for (const cj of terminal) {
+          const id = Number(cj.id);
+          if (Number(cj.status) === CompressionJobStatus.KILLED) {
+            const again = await this.resubmitKilled(tx, jobId, id, retry.maxAttempts, retry.buildClpConfig);
+            if (again === 'already') continue;
+            if (again) {
+              resubmitted.push(again);
+              continue;
+            }
           }
-        }
-        const status = Number(cj.status) === CompressionJobStatus.SUCCEEDED ? 'compressed' : 'failed';
-        const [res] = await tx.query<ResultSetHeader>(
-          `UPDATE ${F} SET status = ?, last_update_ts = ?
+          const status = Number(cj.status) === CompressionJobStatus.SUCCEEDED ? 'compressed' : 'failed';
+          const [res] = await tx.query<ResultSetHeader>(
+            `UPDATE ${F} SET status = ?, last_update_ts = ?
            WHERE compression_job_id = ? AND ingestion_job_id = ? AND status = 'submitted'`,
-          [status, ts, id, jobId],
-        );
-        if (status === 'compressed') compressed += res.affectedRows;
-        else failed += res.affectedRows;
-        finalized.push({ compressionJobId: id, status, numFiles: res.affectedRows });
-        const [sub] = await tx.query<ResultSetHeader>(
-          `UPDATE ${SUB} SET finalized = 1 WHERE ingestion_job_id = ? AND compression_job_id = ? AND finalized = 0`,
-          [jobId, id],
-        );
-        newlyFinalized += sub.affectedRows;
-      }
-      if (compressed || failed || newlyFinalized) {
-        await tx.query(
-          `UPDATE ${J} SET num_files_compressed = num_files_compressed + ?, num_files_failed = num_files_failed + ?,
+            [status, ts, id, jobId],
+          );
+          if (status === 'compressed') compressed += res.affectedRows;
+          else failed += res.affectedRows;
+          finalized.push({ compressionJobId: id, status, numFiles: res.affectedRows });
+          const [sub] = await tx.query<ResultSetHeader>(
+            `UPDATE ${SUB} SET finalized = 1 WHERE ingestion_job_id = ? AND compression_job_id = ? AND finalized = 0`,
+            [jobId, id],
+          );
+          newlyFinalized += sub.affectedRows;
+        }
+        if (compressed || failed || newlyFinalized) {
+          await lockJob(tx, jobId);
+          await tx.query(
+            `UPDATE ${J} SET num_files_compressed = num_files_compressed + ?, num_files_failed = num_files_failed + ?,
            outstanding_compression_jobs = outstanding_compression_jobs - ?, last_update_ts = ? WHERE id = ?`,
-          [compressed, failed, newlyFinalized, ts, jobId],
-        );
-      }
-      return { finalized, resubmitted };
-    });
+            [compressed, failed, newlyFinalized, ts, jobId],
+          );
+        }
+        return { finalized, resubmitted };
+      },
+      { readCommitted: true },
+    );
   }
 
   /**
