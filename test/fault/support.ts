@@ -65,6 +65,16 @@ export class Proc {
     await exited;
   }
 
+  /** SIGSTOP: the process keeps its connections and its tasks but does nothing (a frozen VM, a GC pause). */
+  freeze(): void {
+    if (this.alive) this.child!.kill('SIGSTOP');
+  }
+
+  /** SIGCONT: a frozen process wakes and finishes what it held, perhaps long stale (a zombie). */
+  thaw(): void {
+    if (this.alive) this.child!.kill('SIGCONT');
+  }
+
   /** Starts the process again if it died (a supervisor's job, e.g. systemd's). */
   ensureRunning(): void {
     if (!this.alive) this.start();
@@ -80,6 +90,10 @@ export interface Rig {
   taskQueue: string;
   worker: Proc;
   executor: Proc;
+  /** Where the executor publishes archives. */
+  archivesDir: string;
+  /** Another worker on the same task queue and database (stopped by close()). */
+  addWorker(name: string): Proc;
   close(): Promise<void>;
 }
 
@@ -97,14 +111,16 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
     CLP_EXECUTOR_LEASE_MS: '3000',
     CLP_EXECUTOR_POLL_INTERVAL_MS: '200',
   };
-  const worker = new Proc(`${taskQueue}-worker`, ['dist/worker.js'], {
+  const workerEnv = {
     ...env,
     // Every executor death KILLs the job it held (as CLP does) and the worker resubmits its
     // files: these tests kill executors many times, so attempts must never run out (100 is
     // the setting's maximum). A test about running out passes its own.
     CLP_COMPRESSION_MAX_ATTEMPTS: '100',
     ...extraWorkerEnv,
-  });
+  };
+  const worker = new Proc(`${taskQueue}-worker`, ['dist/worker.js'], workerEnv);
+  const extraWorkers: Proc[] = [];
   const executor = new Proc(`${taskQueue}-executor`, ['dist/executor/main.js', 'run'], env);
   worker.start();
   executor.start();
@@ -120,7 +136,16 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
     taskQueue,
     worker,
     executor,
+    archivesDir: archives,
+    addWorker: (name) => {
+      const w = new Proc(`${taskQueue}-${name}`, ['dist/worker.js'], workerEnv);
+      w.start();
+      extraWorkers.push(w);
+      return w;
+    },
     close: async () => {
+      for (const w of [worker, ...extraWorkers]) w.thaw();
+      executor.thaw();
       for (const job of await store.listJobs({ status: ['requested', 'running', 'paused'] })) {
         await client.workflow
           .getHandle(workflowIdFor(job.id))
@@ -128,6 +153,7 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
           .catch(() => undefined);
       }
       await worker.kill('SIGTERM');
+      for (const w of extraWorkers) await w.kill('SIGTERM');
       await executor.kill('SIGTERM');
       await client.connection.close();
       s3.destroy();

@@ -1,0 +1,222 @@
+/**
+ * Freezes, not kills: MariaDB, Temporal and MinIO are each SIGSTOPped for a
+ * while and then SIGCONTed, and one of two workers sharing the task queue is
+ * frozen long past its activities' heartbeat timeouts, so the other worker
+ * takes its work over and the frozen one wakes as a zombie that finishes
+ * stale calls. An S3-scanner job and an SQS-listener job (its queue's
+ * visibility timeout shorter than the database freeze) run throughout, with
+ * the executor. At the end every file is recorded once and compressed once,
+ * and every published archive is read back and compared byte for byte with
+ * what was uploaded.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CreateQueueCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { createSqsClient } from '../../src/aws';
+import { createJob } from '../../src/client/jobs';
+import { archivesOfJob, extractAll } from '../support/executor';
+import { createTestBucket } from '../support/stack';
+import { eventually } from '../support/worker';
+import {
+  assertExactlyOnce,
+  progressMark,
+  randomBetween,
+  report,
+  ROOT,
+  sleep,
+  startRig,
+  stopJob,
+  upload,
+  waitAllCompressed,
+  type Rig,
+} from './support';
+
+jest.setTimeout(30 * 60_000);
+
+const VISIBILITY_TIMEOUT_SEC = 6;
+/** How long each freeze lasts (ms): servers as the operator tried (5-45 s, shortened), a worker past its timeouts. */
+const SERVER_FREEZE_MS: [number, number] = [8_000, 20_000];
+const WORKER_FREEZE_MS: [number, number] = [35_000, 50_000];
+/** After a thaw, each job must move again within this. */
+const RECOVERY_BOUND_MS = 90_000;
+
+const body = (key: string) => `2026-11-21T00:00:00Z INFO ${key} ok\n`.repeat(8);
+
+function serverPid(name: 'mariadb' | 'temporal' | 'minio'): number {
+  return Number(readFileSync(path.join(ROOT, '.stack', 'run', `${name}.pid`), 'utf8'));
+}
+
+/** Freezes a stack server; the returned function thaws it (idempotent, also called on failure). */
+function freezeServer(name: 'mariadb' | 'temporal' | 'minio'): () => void {
+  const pid = serverPid(name);
+  process.kill(pid, 'SIGSTOP');
+  let thawed = false;
+  return () => {
+    if (thawed) return;
+    thawed = true;
+    process.kill(pid, 'SIGCONT');
+  };
+}
+
+async function notify(sqs: SQSClient, queueUrl: string, bucket: string, keys: string[]): Promise<void> {
+  for (let i = 0; i < keys.length; i += 10) {
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: keys.slice(i, i + 10).map((key, j) => ({
+          Id: String(j),
+          MessageBody: JSON.stringify({
+            Records: [
+              {
+                eventName: 'ObjectCreated:Put',
+                s3: {
+                  bucket: { name: bucket },
+                  object: { key, size: Buffer.byteLength(body(key)), sequencer: `s-${key}` },
+                },
+              },
+            ],
+          }),
+        })),
+      }),
+    );
+  }
+}
+
+/** Every archive of the job's compression jobs, extracted: each uploaded key once, its bytes unchanged. */
+async function assertArchivesHoldUploads(rig: Rig, jobId: number, keys: string[]): Promise<void> {
+  const [cjs] = await rig.pool.query<any[]>(
+    `SELECT DISTINCT compression_job_id AS id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?`,
+    [jobId],
+  );
+  const seen = new Map<string, Buffer>();
+  for (const { id } of cjs) {
+    const archives = await archivesOfJob(rig.archivesDir, Number(id));
+    expect(archives.length).toBeGreaterThan(0);
+    for (const index of archives) {
+      for (const [name, bytes] of await extractAll(rig.archivesDir, index)) {
+        expect(seen.has(name)).toBe(false); // no file archived twice
+        seen.set(name, bytes);
+      }
+    }
+  }
+  expect([...seen.keys()].sort()).toEqual([...keys].sort());
+  for (const key of keys) expect(seen.get(key)!.toString('utf8')).toBe(body(key));
+}
+
+test('MariaDB, Temporal, MinIO and one of two workers frozen and thawed: nothing lost, duplicated or failed', async () => {
+  const rig = await startRig({ CLP_SQS_VISIBILITY_TIMEOUT_SEC: String(VISIBILITY_TIMEOUT_SEC) });
+  const second = rig.addWorker('worker-b');
+  const sqs = createSqsClient(rig.settings.aws);
+  const thaws: (() => void)[] = [];
+  try {
+    const bucket = await createTestBucket(rig.s3);
+    const { QueueUrl } = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `freeze-${Date.now()}`,
+        Attributes: { VisibilityTimeout: String(VISIBILITY_TIMEOUT_SEC) },
+      }),
+    );
+    const scanKeys: string[] = [];
+    const sqsKeys: string[] = [];
+    let batch = 0;
+    // New objects for both jobs; scanner keys sort after the earlier ones (the cursor's order).
+    const feed = async (n: number) => {
+      const tag = String(batch++).padStart(3, '0');
+      const scan = Array.from({ length: n }, (_, i) => `scan/${tag}-${String(i).padStart(4, '0')}.log`);
+      const queued = Array.from({ length: n }, (_, i) => `sqs/${tag}-${String(i).padStart(4, '0')}.log`);
+      await upload(rig.s3, bucket, [...scan, ...queued]);
+      await notify(sqs, QueueUrl!, bucket, queued);
+      scanKeys.push(...scan);
+      sqsKeys.push(...queued);
+    };
+    await feed(400);
+    const buffer = { flush_threshold_bytes: 64 * 1024, timeout_sec: 2 };
+    const scanJob = await createJob(
+      rig.store,
+      rig.client,
+      's3_scanner',
+      { bucket_name: bucket, key_prefix: 'scan/', scanning_interval_sec: 1, buffer_config: buffer },
+      { taskQueue: rig.taskQueue },
+    );
+    const sqsJob = await createJob(
+      rig.store,
+      rig.client,
+      'sqs_listener',
+      {
+        bucket_name: bucket,
+        key_prefix: 'sqs/',
+        queue_url: QueueUrl,
+        wait_time_sec: 1,
+        num_concurrent_listener_tasks: 2,
+        buffer_config: buffer,
+      },
+      { taskQueue: rig.taskQueue },
+    );
+    for (const jobId of [scanJob, sqsJob]) {
+      await eventually(async () => (await progressMark(rig.pool, jobId)) > 0, 60_000, `job ${jobId} started`);
+    }
+
+    const jobs = [scanJob, sqsJob];
+    const marks = () => Promise.all(jobs.map((id) => progressMark(rig.pool, id)));
+    const bothMoved = async (before: number[], what: string) => {
+      const since = Date.now();
+      for (const [i, jobId] of jobs.entries()) {
+        await eventually(
+          async () => (await progressMark(rig.pool, jobId)) > before[i],
+          RECOVERY_BOUND_MS,
+          `job ${jobId} moving ${what}`,
+        );
+      }
+      return Date.now() - since;
+    };
+    const recoveries: number[] = [];
+    // A frozen server: nothing can move until it thaws; then both jobs must move again.
+    for (const server of ['mariadb', 'temporal', 'minio'] as const) {
+      await feed(60); // work in flight when the freeze comes
+      await sleep(randomBetween(200, 1500));
+      const thaw = freezeServer(server);
+      thaws.push(thaw);
+      await sleep(randomBetween(...SERVER_FREEZE_MS));
+      thaw();
+      const before = await marks();
+      await feed(40); // and work that arrives after the thaw
+      recoveries.push(await bothMoved(before, `after ${server} thawed`));
+    }
+    // A frozen worker: the other one must take its work over while it is still frozen;
+    // thawed, it finishes its stale calls as a zombie.
+    for (const victim of [rig.worker, second]) {
+      await feed(60);
+      await sleep(randomBetween(200, 1500));
+      const frozenAt = Date.now();
+      const before = await marks();
+      victim.freeze();
+      thaws.push(() => victim.thaw());
+      await feed(40);
+      recoveries.push(await bothMoved(before, `while ${victim.name} is frozen`));
+      await sleep(Math.max(0, frozenAt + randomBetween(...WORKER_FREEZE_MS) - Date.now()));
+      victim.thaw();
+      const thawed = await marks();
+      await feed(40);
+      await bothMoved(thawed, `after ${victim.name} thawed`);
+    }
+
+    await waitAllCompressed(rig, scanJob, scanKeys.length, 300_000);
+    await waitAllCompressed(rig, sqsJob, sqsKeys.length, 300_000);
+    for (const jobId of [scanJob, sqsJob]) {
+      const job = await rig.store.requireJob(jobId);
+      expect(job.status).toBe('running');
+      expect(job.errorMsg).toBeNull();
+    }
+    await assertExactlyOnce(rig, scanJob, bucket, scanKeys);
+    await assertExactlyOnce(rig, sqsJob, bucket, sqsKeys);
+    await assertArchivesHoldUploads(rig, scanJob, scanKeys);
+    await assertArchivesHoldUploads(rig, sqsJob, sqsKeys);
+    await stopJob(rig, scanJob);
+    await stopJob(rig, sqsJob);
+    report('freezes', recoveries, scanKeys.length + sqsKeys.length);
+  } finally {
+    for (const thaw of thaws) thaw();
+    sqs.destroy();
+    await rig.close();
+  }
+});
