@@ -3,18 +3,38 @@
  * workflow and its activities. Run any number of these, on any number of
  * machines, against one Temporal cluster and one CLP DB.
  */
-import { Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  makeTelemetryFilterString,
+} from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { WORKFLOW_BUNDLE } from './bundle-workflows';
 import { createActivities, type Activities, type SqsFaults } from './activities';
 import { createS3Client, createS3ListerFor, createSqsClient, type S3Target } from './aws';
 import type { S3Lister } from './s3-list';
 import { loadEnvFile, loadSettings, type Settings } from './config/settings';
-import { connectClient, connectWorker } from './client/temporal';
+import { connectClient, connectConfig, connectWorker, temporalAddress } from './client/temporal';
 import { reconcileJobs } from './client/jobs';
 import { createPool } from './store/db';
 import { IngestionStore } from './store/ingestion-store';
 import { checkClpObjectMetadata, migrate } from './store/schema';
+import {
+  anyOf,
+  dbClassifier,
+  dbDependency,
+  describe,
+  probeTcp,
+  temporalClassifier,
+  temporalConfigError,
+  temporalDependency,
+  untilAvailable,
+  watch,
+} from './dependencies';
+import { createLogger } from './executor/log';
+import { Connection } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 
@@ -39,36 +59,45 @@ export interface WorkerOptions {
 export async function createWorker(settings: Settings, opts: WorkerOptions = {}) {
   const pool = createPool(settings.db);
   const store = new IngestionStore(pool);
-  const { connection, namespace } = await connectWorker();
-  const s3 = clientCache<S3Client>((t) => createS3Client(settings.aws, t));
-  const worker = await Worker.create({
-    connection,
-    namespace,
-    taskQueue: opts.taskQueue ?? settings.taskQueue,
-    // The build's prebundled workflow code when present (npm run build); else bundle now.
-    ...(existsSync(WORKFLOW_BUNDLE)
-      ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
-      : { workflowsPath: require.resolve('./workflows') }),
-    activities: (opts.wrapActivities ?? ((a) => a))(
-      createActivities(
-        {
-          settings,
-          store,
-          s3,
-          s3List: clientCache<S3Lister>((t) => createS3ListerFor(s3(t), settings.aws, t)),
-          sqs: clientCache<SQSClient>((t) => createSqsClient(settings.aws, t)),
-        },
-        opts.faults,
+  let connection: NativeConnection | undefined;
+  try {
+    const connected = await connectWorker();
+    connection = connected.connection;
+    const namespace = connected.namespace;
+    const s3 = clientCache<S3Client>((t) => createS3Client(settings.aws, t));
+    const worker = await Worker.create({
+      connection,
+      namespace,
+      taskQueue: opts.taskQueue ?? settings.taskQueue,
+      // The build's prebundled workflow code when present (npm run build); else bundle now.
+      ...(existsSync(WORKFLOW_BUNDLE)
+        ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
+        : { workflowsPath: require.resolve('./workflows') }),
+      activities: (opts.wrapActivities ?? ((a) => a))(
+        createActivities(
+          {
+            settings,
+            store,
+            s3,
+            s3List: clientCache<S3Lister>((t) => createS3ListerFor(s3(t), settings.aws, t)),
+            sqs: clientCache<SQSClient>((t) => createSqsClient(settings.aws, t)),
+          },
+          opts.faults,
+        ),
       ),
-    ),
-    // Activities wait on the DB and S3, not the CPU: allow many at once.
-    maxConcurrentActivityTaskExecutions: 100,
-    // When a worker dies, its jobs' next workflow tasks wait this long on its
-    // sticky queue before any worker may take them: keep recovery quick.
-    // Histories are small (continue-as-new), so a non-sticky replay is cheap.
-    stickyQueueScheduleToStartTimeout: '3s',
-  });
-  return { worker, pool, store, connection };
+      // Activities wait on the DB and S3, not the CPU: allow many at once.
+      maxConcurrentActivityTaskExecutions: 100,
+      // When a worker dies, its jobs' next workflow tasks wait this long on its
+      // sticky queue before any worker may take them: keep recovery quick.
+      // Histories are small (continue-as-new), so a non-sticky replay is cheap.
+      stickyQueueScheduleToStartTimeout: '3s',
+    });
+    return { worker, pool, store, connection };
+  } catch (err) {
+    await connection?.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
 }
 
 /**
@@ -87,33 +116,143 @@ function faultsFromEnv(): SqsFaults {
   };
 }
 
+/**
+ * Waits for the CLP DB and Temporal (capped backoff, each wait logged as what
+ * it is), migrates and reconciles, then runs the worker until SIGINT/SIGTERM.
+ * Once running it rides outages out: while the DB is away activities fail and
+ * Temporal retries them; while Temporal is away polls are retried. A watcher
+ * logs each outage once per check instead of a line per failed call.
+ */
 async function main(): Promise<void> {
   loadEnvFile();
   const settings = loadSettings();
   Runtime.install({
     logger: new DefaultLogger((process.env.CLP_INGESTOR_LOG_LEVEL as 'INFO') ?? 'INFO'),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+    telemetryOptions: {
+      logging: {
+        // Core logs every retried poll (two lines a second while Temporal is
+        // away, for as long as it is); the watcher below reports outages instead.
+        filter: `${makeTelemetryFilterString({ core: 'WARN' })},temporalio_client::retry=OFF`,
+      },
+    },
+    // Signals are ours: a shutdown must also end a wait for Temporal or the DB.
+    shutdownSignals: [],
   });
-  const pool = createPool(settings.db);
-  const applied = await migrate(pool);
-  if (applied.length) console.log(JSON.stringify({ msg: 'applied migrations', versions: applied }));
-  await checkClpObjectMetadata(pool, settings.clp.s3InputType);
-  const client = await connectClient();
-  const report = await reconcileJobs(new IngestionStore(pool), client, settings.taskQueue);
-  console.log(JSON.stringify({ msg: 'reconciled jobs', ...report }));
-  await client.connection.close();
-  await pool.end();
+  const log = createLogger();
+  const stop = new AbortController();
+  let worker: Worker | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) process.exit(130); // a second signal: stop now
+    log.info('shutting down', { signal });
+    stop.abort();
+    try {
+      worker?.shutdown();
+    } catch {
+      // already stopping
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
-  const { worker, pool: workerPool, connection } = await createWorker(settings, { faults: faultsFromEnv() });
-  console.log(JSON.stringify({ msg: 'worker started', taskQueue: settings.taskQueue, pid: process.pid }));
-  await worker.run();
-  await workerPool.end();
-  await connection.close();
+  const db = dbDependency(settings.db);
+  const { connectionOptions, namespace } = connectConfig();
+  const temporal = temporalDependency(temporalAddress());
+  const onDb = dbClassifier(db);
+  const onTemporal = temporalClassifier(temporal);
+  const wait = { timeoutMs: settings.dependencyWaitSec * 1000, log, signal: stop.signal };
+  /** Connects only once a TCP probe gets through, so the log names the network error. */
+  const viaProbe =
+    <T>(connect: () => Promise<T>) =>
+    async () => {
+      await probeTcp(temporal.address);
+      return connect();
+    };
+
+  try {
+    const pool = createPool(settings.db);
+    try {
+      const applied = await untilAvailable(() => migrate(pool), onDb, wait);
+      if (applied.length) log.info('applied migrations', { versions: applied });
+      await untilAvailable(() => checkClpObjectMetadata(pool, settings.clp.s3InputType), onDb, wait);
+      const client = await untilAvailable(viaProbe(connectClient), onTemporal, wait);
+      try {
+        const store = new IngestionStore(pool);
+        const report = await untilAvailable(
+          () => reconcileJobs(store, client, settings.taskQueue),
+          anyOf(onDb, onTemporal),
+          wait,
+        );
+        log.info('reconciled jobs', { ...report });
+      } finally {
+        await client.connection.close();
+      }
+    } finally {
+      await pool.end();
+    }
+
+    const created = await untilAvailable(
+      viaProbe(() => createWorker(settings, { faults: faultsFromEnv() })),
+      onTemporal,
+      wait,
+    );
+    worker = created.worker;
+    if (stop.signal.aborted) worker.shutdown();
+    log.info('worker started', {
+      taskQueue: settings.taskQueue,
+      namespace,
+      temporal: temporal.address,
+      pid: process.pid,
+    });
+    const watching = new AbortController();
+    const monitor = Connection.lazy(connectionOptions);
+    const watchers = [
+      watch(
+        temporal,
+        () =>
+          probeTcp(temporal.address).then(() =>
+            monitor.withDeadline(Date.now() + 5_000, () => monitor.workflowService.getSystemInfo({})),
+          ),
+        onTemporal,
+        { log, signal: watching.signal, meanwhile: 'polls are retried' },
+      ),
+      watch(db, () => created.pool.query('SELECT 1'), onDb, {
+        log,
+        signal: watching.signal,
+        meanwhile: 'activities are retried',
+      }),
+    ];
+    try {
+      await worker.run();
+    } finally {
+      watching.abort();
+      await Promise.all(watchers);
+      await monitor.close();
+      await created.pool.end();
+      await created.connection.close();
+    }
+    log.info('worker stopped');
+  } catch (err) {
+    if (stop.signal.aborted && !worker) {
+      log.info('stopped before the worker started');
+      return;
+    }
+    const config = temporalConfigError(err, namespace, temporal.address);
+    if (config) throw new Error(config);
+    // Access denied, unknown database, ...: say which server said so.
+    if (typeof (err as { sqlMessage?: unknown }).sqlMessage === 'string') {
+      throw new Error(`${describe(db)}: ${(err as Error).message}`);
+    }
+    throw err;
+  }
 }
 
 if (require.main === module) {
-  main().catch((err) => {
-    console.error(`worker: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
+  main().then(
+    // A native runtime that never ran a worker can keep the event loop alive.
+    () => process.exit(0),
+    (err) => {
+      console.error(`worker: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
 }

@@ -9,9 +9,14 @@ import { NativeConnection } from '@temporalio/worker';
 
 export const DEFAULT_NAMESPACE = 'clp-ingestor';
 
-function connectConfig() {
+export function connectConfig() {
   const config = loadClientConnectConfig();
   return { connectionOptions: config.connectionOptions, namespace: config.namespace ?? DEFAULT_NAMESPACE };
+}
+
+/** The server address connections go to (the SDK's default when none is configured). */
+export function temporalAddress(): string {
+  return connectConfig().connectionOptions.address ?? 'localhost:7233';
 }
 
 export async function connectClient(): Promise<Client> {

@@ -52,6 +52,11 @@ const schema = z.object({
   CLP_DB_CONNECTION_LIMIT: z.coerce.number().int().min(1).max(1000).default(10),
 
   CLP_INGESTOR_TASK_QUEUE: z.string().min(1).default('clp-ingestor'),
+  /**
+   * How long a worker or executor waits for Temporal and the CLP DB (at start,
+   * or when it loses them) before it exits with status 1; 0 waits forever.
+   */
+  CLP_INGESTOR_DEPENDENCY_WAIT_SEC: z.coerce.number().int().min(0).max(31_536_000).default(0),
   /** The CLP release line that runs our compression jobs: picks codec, input type and auth types. */
   CLP_COMPAT: z.enum(CLP_RELEASES).default('head'),
   /** Replaced by CLP_COMPAT; refused when set, so an old deployment notices. */
@@ -170,6 +175,8 @@ export interface ClpOutputSettings {
 export interface Settings {
   db: DbSettings;
   taskQueue: string;
+  /** CLP_INGESTOR_DEPENDENCY_WAIT_SEC: 0 waits for Temporal and the DB forever. */
+  dependencyWaitSec: number;
   aws: AwsSettings;
   clp: ClpSettings;
   maxFilesPerCompressionJob: number;
@@ -233,6 +240,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       connectionLimit: e.CLP_DB_CONNECTION_LIMIT,
     },
     taskQueue: e.CLP_INGESTOR_TASK_QUEUE,
+    dependencyWaitSec: e.CLP_INGESTOR_DEPENDENCY_WAIT_SEC,
     aws: {
       region: e.AWS_REGION,
       s3Endpoint,

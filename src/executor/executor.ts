@@ -10,6 +10,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Settings } from '../config/settings';
+import {
+  Backoff,
+  dbClassifier,
+  dbDependency,
+  describe,
+  formatDelay,
+  waitMessage,
+  type Classifier,
+} from '../dependencies';
 import type { Db } from '../store/db';
 import { ArchiveWriteError, ArchiveWriter, gzipLevelFor, stagingRoot } from './archive';
 import { InvalidClpConfigError, parseClpJobConfig, type ClpJobConfig } from './clp-job-config';
@@ -127,7 +136,10 @@ export async function runExecutor(options: ExecutorOptions): Promise<ExecutorSta
     log: (options.logger ?? createLogger()).child({ executor_id: executorId }),
   };
   await mkdir(stagingRoot(ctx.archivesDir), { recursive: true });
-  await cleanStaleStaging(pool, ctx.archivesDir, ctx.log);
+  // Housekeeping: if the DB is gone again already, the claim loop waits for it.
+  await cleanStaleStaging(pool, ctx.archivesDir, ctx.log).catch((err) =>
+    ctx.log.warn('removing stale staging directories failed', errorFields(err)),
+  );
   ctx.log.info('executor started', {
     archives_dir: ctx.archivesDir,
     lease_ms: ctx.leaseMs,
@@ -141,13 +153,39 @@ export async function runExecutor(options: ExecutorOptions): Promise<ExecutorSta
 }
 
 async function loop(ctx: Context, stats: ExecutorStats): Promise<void> {
+  const db = dbDependency(ctx.settings.db);
+  const unavailable = dbClassifier(db);
+  // While the DB is away (or claiming keeps failing), poll with capped backoff and one line per wait.
+  const backoff = new Backoff();
   while (!ctx.signal.aborted) {
     let claim: Claim | null = null;
-    await killOrphans(ctx);
+    await killOrphans(ctx, unavailable);
     try {
       claim = await claimNextJob(ctx.pool, ctx.executorId, ctx.leaseMs);
     } catch (err) {
-      ctx.log.error('claiming a job failed', errorFields(err));
+      const delay = backoff.next();
+      const why = unavailable(err);
+      if (why) {
+        ctx.log.warn(waitMessage(why, delay), {
+          dependency: db.name,
+          address: db.address,
+          reason: why.reason,
+          retry_in_ms: delay,
+          waited_ms: backoff.elapsedMs,
+        });
+      } else {
+        ctx.log.error('claiming a job failed', { ...errorFields(err), retry_in_ms: delay });
+      }
+      await sleep(delay, undefined, { signal: ctx.signal }).catch(() => undefined);
+      continue;
+    }
+    if (backoff.failing) {
+      ctx.log.info(`${describe(db)} available again after ${formatDelay(backoff.elapsedMs)}`, {
+        dependency: db.name,
+        address: db.address,
+        waited_ms: backoff.elapsedMs,
+      });
+      backoff.reset();
     }
     if (claim) {
       stats[await runJob(ctx, claim)]++;
@@ -177,7 +215,7 @@ async function openInputs(ctx: Context, input: ClpJobConfig['input']): Promise<J
  * scheduler does with every RUNNING job it finds at start-up, and removes
  * their half-written archives. Never throws.
  */
-async function killOrphans(ctx: Context): Promise<void> {
+async function killOrphans(ctx: Context, unavailable: Classifier): Promise<void> {
   try {
     for (const dead of await killOrphanedJobs(ctx.pool)) {
       ctx.log.warn('job KILLED: the executor holding it died', {
@@ -189,7 +227,8 @@ async function killOrphans(ctx: Context): Promise<void> {
       }
     }
   } catch (err) {
-    ctx.log.error('killing orphaned jobs failed', errorFields(err));
+    // An unreachable DB is reported by the claim loop, once per wait.
+    if (!unavailable(err)) ctx.log.error('killing orphaned jobs failed', errorFields(err));
   }
 }
 

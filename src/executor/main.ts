@@ -6,6 +6,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { loadEnvFile, loadSettings } from '../config/settings';
+import { dbClassifier, dbDependency, untilAvailable } from '../dependencies';
 import { createPool } from '../store/db';
 import { migrate } from '../store/schema';
 import {
@@ -42,7 +43,13 @@ async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   try {
-    await migrate(pool);
+    // Started before the DB is up: wait for it (capped backoff, each wait logged).
+    const db = dbDependency(s.db);
+    await untilAvailable(() => migrate(pool), dbClassifier(db), {
+      timeoutMs: s.dependencyWaitSec * 1000,
+      log,
+      signal: controller.signal,
+    });
     await runExecutor({
       settings: s,
       pool,
@@ -52,6 +59,9 @@ async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs
       leaseMs: opts.leaseMs,
       logger: log,
     });
+  } catch (err) {
+    if (!controller.signal.aborted) throw err;
+    log.info('stopped before the executor started');
   } finally {
     await pool.end();
   }
