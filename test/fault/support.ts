@@ -17,7 +17,13 @@ import type { Settings } from '../../src/config/settings';
 import type { Db } from '../../src/store/db';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { countersAndRows, createTestDb, keysOfCompressionJob, uniqueName } from '../support/stack';
+import {
+  countersAndRows,
+  createTestDb,
+  keysOfCompressionJob,
+  terminateTaskQueueWorkflows,
+  uniqueName,
+} from '../support/stack';
 import { eventually } from '../support/worker';
 
 const run = promisify(execFile);
@@ -152,6 +158,7 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
           .terminate('fault test finished')
           .catch(() => undefined);
       }
+      await terminateTaskQueueWorkflows(client, taskQueue, 'fault test finished');
       await worker.kill('SIGTERM');
       for (const w of extraWorkers) await w.kill('SIGTERM');
       await executor.kill('SIGTERM');

@@ -2,13 +2,52 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Client } from '@temporalio/client';
 import { decodeClpConfig } from '../../src/clp/clp-config';
 import { loadSettings, type Settings } from '../../src/config/settings';
 import { createPool, type Db } from '../../src/store/db';
 import { migrate, TABLES } from '../../src/store/schema';
 
+/**
+ * This test run's tag: set by the global setup (test/global-setup.ts) for
+ * every test file and child process of one jest run, else one per process.
+ * Every name below carries it, so the run's task queues (and the workflows on
+ * them) can be told from a concurrent run's in the shared test namespace.
+ */
+export function testRunTag(): string {
+  return (process.env.CLP_INGESTOR_TEST_RUN ??= newRunTag());
+}
+
+export function newRunTag(): string {
+  return `r${Date.now().toString(36)}${randomBytes(1).toString('hex')}`;
+}
+
+/** prefix-<run tag>-<random>: lower case, fit for buckets, queues, task queues and (with _) databases. */
 export function uniqueName(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  return `${prefix}-${testRunTag()}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Terminates every workflow still running on a task queue (a suite's own):
+ * a job's row can read `finished` while its workflow still needs one more
+ * workflow task, so closing by job status alone left workflows behind.
+ */
+export async function terminateTaskQueueWorkflows(
+  client: Client,
+  taskQueue: string,
+  reason = 'test finished',
+): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const wf of client.workflow.list({
+    query: `TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running"`,
+  })) {
+    await client.workflow
+      .getHandle(wf.workflowId, wf.runId)
+      .terminate(reason)
+      .then(() => ids.push(wf.workflowId))
+      .catch(() => undefined); // it ended meanwhile
+  }
+  return ids;
 }
 
 export interface TestDb {

@@ -13,7 +13,7 @@ import { IngestionStore, type JobStatus } from '../../src/store/ingestion-store'
 import { CompressionJobStatus } from '../../src/store/schema';
 import { createWorker } from '../../src/worker';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestDb, uniqueName } from './stack';
+import { createTestDb, terminateTaskQueueWorkflows, uniqueName } from './stack';
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -69,13 +69,16 @@ export async function startHarness(
     taskQueue,
     create: (kind, config, o) => createJob(store, client, kind, config, { taskQueue, ...o }),
     close: async () => {
-      // Close the workflows of unfinished jobs so none outlives its task queue.
+      // Close the workflows of unfinished jobs so none outlives its task queue: by
+      // job status (a workflow started a moment ago), and every workflow still
+      // running on the queue (a job row reads finished before its workflow ends).
       for (const job of await store.listJobs({ status: ['requested', 'running', 'paused'] })) {
         await client.workflow
           .getHandle(workflowIdFor(job.id))
           .terminate('test finished')
           .catch(() => undefined);
       }
+      await terminateTaskQueueWorkflows(client, taskQueue);
       worker.shutdown();
       await running;
       await workerPool.end();
