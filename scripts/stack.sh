@@ -4,9 +4,11 @@
 #
 #   scripts/stack.sh install   build/install the servers (idempotent, cached)
 #   scripts/stack.sh up        install, then start whatever is not running
-#   scripts/stack.sh app-up    start the worker and the executor (from dist/)
+#   scripts/stack.sh app-up    start the worker and the executor (from dist/), each
+#                              under a supervisor that restarts it when it dies
+#   scripts/stack.sh app-down  stop the supervisors and their worker and executor
 #   scripts/stack.sh down      stop what this script started (by PID file)
-#   scripts/stack.sh status    one line per server
+#   scripts/stack.sh status    one line per server and app (with its restarts)
 #   scripts/stack.sh logs [s]  tail the logs (s = temporal|mariadb|minio|goaws|worker|executor)
 #   scripts/stack.sh temporal  the pinned Temporal CLI, pointed at the stack (e.g. workflow list)
 #
@@ -133,6 +135,34 @@ spawn() { # name command... (detached, own session, PID file)
   echo $! >"$RUN/$name.pid"
 }
 
+namespace_of() { tr -d '[:space:]' <"$ROOT/temporal-config/$1"; }
+tctl() { "$TEMPORAL_BIN" "$@" --address "127.0.0.1:$TEMPORAL_PORT"; }
+
+# The jobs' namespace and the test suite's (temporal-config/namespace and
+# test-namespace), each with the search attributes: a fresh server gets them
+# from its flags, a running one (started before either existed) here.
+ensure_namespaces() {
+  local ns have name type _ i
+  for ns in "$(namespace_of namespace)" "$(namespace_of test-namespace)"; do
+    if ! tctl operator namespace describe -n "$ns" >/dev/null 2>&1; then
+      say "creating Temporal namespace $ns"
+      tctl operator namespace create -n "$ns" >/dev/null || fail "up: creating Temporal namespace $ns failed"
+    fi
+    # A namespace just created takes a few seconds to reach every service.
+    for ((i = 0; i < 100; i++)); do
+      have=$(tctl operator search-attribute list -n "$ns" 2>/dev/null) && break
+      sleep 0.2
+    done
+    have=$(awk '{print $1}' <<<"$have")
+    while read -r name type _; do
+      [[ -z "$name" || "$name" == \#* ]] && continue
+      grep -qx "$name" <<<"$have" && continue
+      tctl operator search-attribute create -n "$ns" --name "$name" --type "$type" >/dev/null \
+        || fail "up: creating search attribute $name in namespace $ns failed"
+    done <"$ROOT/temporal-config/search-attributes"
+  done
+}
+
 start_temporal() {
   pid_of temporal >/dev/null && return 0
   port_open $TEMPORAL_PORT && fail "up: port $TEMPORAL_PORT is taken by a process this script did not start"
@@ -140,7 +170,7 @@ start_temporal() {
   local args=(server start-dev --db-filename "$STACK/temporal/temporal.db"
     --ip 127.0.0.1 --port $TEMPORAL_PORT --ui-ip 127.0.0.1 --ui-port $TEMPORAL_UI_PORT
     --http-port $TEMPORAL_HTTP_PORT --metrics-port $TEMPORAL_METRICS_PORT
-    --namespace "$(tr -d '[:space:]' <"$ROOT/temporal-config/namespace")"
+    --namespace "$(namespace_of namespace)" --namespace "$(namespace_of test-namespace)"
     --log-format json --log-level warn)
   local name type _
   while read -r name type _; do
@@ -215,22 +245,91 @@ SERVICES=(temporal mariadb minio goaws)
 # The project's own processes, run from dist/ (npm run build) against the stack.
 APPS=(worker executor)
 
-start_app() { # name node-script args...
-  local name=$1; shift
-  pid_of "$name" >/dev/null && return 0
-  [ -f "$ROOT/$1" ] || fail "app-up: $1 is missing; run npm run build first"
-  say "starting $name"
-  spawn "$name" node "$ROOT/$@"
+app_script() { # name -> script and arguments under $ROOT
+  case $1 in
+    worker) echo dist/worker.js ;;
+    executor) echo dist/executor/main.js run ;;
+  esac
+}
+
+# One JSON line, like the apps' own, into the app's log: restarts show up in
+# `stack.sh logs worker` next to what the worker said before it died.
+supervisor_log() { # name level message
+  printf '{"ts":"%s","level":"%s","msg":"%s","supervisor_pid":%s}\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$2" "$3" "$$" >>"$LOGS/$1.log"
+}
+
+# Runs an app and restarts it whenever it exits, with backoff (1 s doubling
+# to 30 s; back to 1 s once a run lasted a minute), until SIGTERM/SIGINT,
+# which it passes on to the app and waits for. Started by app-up in its own
+# session; its PID is in $RUN/<name>-supervisor.pid, the app's in $RUN/<name>.pid.
+cmd_supervise() { # name
+  local name=$1 child=0 stopping=0 restarts=0 delay=1 started status ran sleeper
+  local -a cmd
+  read -r -a cmd <<<"$(app_script "$name")"
+  trap 'stopping=1; [ "$child" -gt 0 ] && kill -TERM "$child" 2>/dev/null' TERM INT
+  echo 0 >"$RUN/$name.restarts"
+  while :; do
+    started=$(date +%s)
+    node "$ROOT/${cmd[0]}" "${cmd[@]:1}" >>"$LOGS/$name.log" 2>&1 </dev/null &
+    child=$!
+    echo "$child" >"$RUN/$name.pid"
+    # A trapped signal interrupts wait (status > 128) while the app still runs: wait again.
+    while :; do
+      status=0
+      wait "$child" || status=$?
+      kill -0 "$child" 2>/dev/null || break
+    done
+    child=0
+    rm -f "$RUN/$name.pid"
+    [ "$stopping" = 1 ] && break
+    ran=$(($(date +%s) - started))
+    [ "$ran" -ge 60 ] && delay=1
+    restarts=$((restarts + 1))
+    echo "$restarts" >"$RUN/$name.restarts"
+    local how="with status $status"
+    [ "$status" -gt 128 ] && how="on SIG$(kill -l $((status - 128)) 2>/dev/null || echo $((status - 128)))"
+    supervisor_log "$name" warn "$name exited $how after ${ran} s; restarting in ${delay} s (restart $restarts)"
+    sleep "$delay" &
+    sleeper=$!
+    wait "$sleeper" 2>/dev/null || kill "$sleeper" 2>/dev/null || true
+    [ "$stopping" = 1 ] && break
+    delay=$((delay * 2 > 30 ? 30 : delay * 2))
+  done
+  supervisor_log "$name" info "supervisor stopped"
+}
+
+start_app() { # name
+  local name=$1 script
+  pid_of "$name-supervisor" >/dev/null && return 0
+  script=$(app_script "$name")
+  [ -f "$ROOT/${script%% *}" ] || fail "app-up: ${script%% *} is missing; run npm run build first"
+  say "starting $name (supervised)"
+  spawn "$name-supervisor" bash "$ROOT/scripts/stack.sh" supervise "$name"
 }
 
 cmd_app_up() {
-  start_app worker dist/worker.js
-  start_app executor dist/executor/main.js run
-  sleep 1
   local a
+  for a in "${APPS[@]}"; do start_app "$a"; done
+  sleep 2
+  # Unreachable servers do not stop the apps (they wait for them); an exit
+  # this early is a configuration error: report it rather than restart forever.
+  local failed=() report=""
   for a in "${APPS[@]}"; do
-    pid_of "$a" >/dev/null || fail "app-up: $a exited at start; last log lines:$(echo; tail -n 15 "$LOGS/$a.log")"
+    if [ "$(cat "$RUN/$a.restarts" 2>/dev/null || echo 0)" != 0 ]; then
+      failed+=("$a")
+      report+=$'\n'"app-up: $a exited at start; last log lines:"$'\n'"$(tail -n 15 "$LOGS/$a.log")"
+    fi
   done
+  if [ ${#failed[@]} -gt 0 ]; then
+    for a in "${APPS[@]}"; do stop_app "$a"; done
+    fail "${report#$'\n'}"
+  fi
+}
+
+stop_app() { # the supervisor first (it stops the app), then the app if it is still there
+  stop_one "$1-supervisor"
+  stop_one "$1"
 }
 
 cmd_up() {
@@ -239,6 +338,7 @@ cmd_up() {
   start_minio
   start_goaws
   start_temporal
+  ensure_namespaces
   cmd_status
 }
 
@@ -261,11 +361,12 @@ stop_one() {
 
 cmd_down() {
   local s
-  for s in "${APPS[@]}" "${SERVICES[@]}"; do stop_one "$s"; done
+  for s in "${APPS[@]}"; do stop_app "$s"; done
+  for s in "${SERVICES[@]}"; do stop_one "$s"; done
 }
 
 cmd_status() {
-  local s pid port
+  local s pid port sup
   for s in "${SERVICES[@]}" "${APPS[@]}"; do
     case $s in
       worker | executor) port="-" ;;
@@ -274,8 +375,18 @@ cmd_status() {
       minio) port="$MINIO_PORT (console $MINIO_CONSOLE_PORT)" ;;
       goaws) port=$GOAWS_PORT ;;
     esac
-    if pid=$(pid_of "$s"); then
-      printf '%-9s running  pid %-8s %s\n' "$s" "$pid" "$([ "$port" = - ] || echo "127.0.0.1:$port")"
+    if [ "$port" = - ]; then
+      if sup=$(pid_of "$s-supervisor"); then
+        pid=$(pid_of "$s") || pid="-"
+        printf '%-9s %-8s pid %-8s supervisor pid %s, %s restarts\n' "$s" \
+          "$([ "$pid" = - ] && echo restarting || echo running)" "$pid" "$sup" "$(cat "$RUN/$s.restarts" 2>/dev/null || echo 0)"
+      elif pid=$(pid_of "$s"); then
+        printf '%-9s running  pid %-8s (not supervised)\n' "$s" "$pid"
+      else
+        printf '%-9s stopped\n' "$s"
+      fi
+    elif pid=$(pid_of "$s"); then
+      printf '%-9s running  pid %-8s 127.0.0.1:%s\n' "$s" "$pid" "$port"
     else
       printf '%-9s stopped\n' "$s"
     fi
@@ -291,9 +402,10 @@ case "${1:-}" in
   install) cmd_install ;;
   up) cmd_up ;;
   app-up) cmd_app_up ;;
-  app-down) for s in "${APPS[@]}"; do stop_one "$s"; done ;;
+  app-down) for s in "${APPS[@]}"; do stop_app "$s"; done ;;
+  supervise) shift; cmd_supervise "$1" ;;
   down) cmd_down ;;
-  stop) shift; for s in "$@"; do stop_one "$s"; done ;;
+  stop) shift; for s in "$@"; do if [[ " ${APPS[*]} " == *" $s "* ]]; then stop_app "$s"; else stop_one "$s"; fi; done ;;
   status) cmd_status ;;
   logs) shift; cmd_logs "$@" ;;
   temporal) shift; TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE}" exec "$TEMPORAL_BIN" "$@" ;;
