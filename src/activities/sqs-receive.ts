@@ -6,7 +6,6 @@
  * recognised and not recorded twice.
  */
 import {
-  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
   type Message,
@@ -20,6 +19,7 @@ import { returnForFlushAt } from './buffer';
 import type { ActivityDeps } from './deps';
 import { classifyAwsError } from './errors';
 import { parseS3EventMessage } from './s3-events';
+import { sdkVisibilityApi, VisibilityExtender, type ExtendResult } from './sqs-visibility';
 
 export interface ReceiveResult {
   recorded: number;
@@ -28,10 +28,27 @@ export interface ReceiveResult {
   snapshot: BufferSnapshot;
 }
 
-/** Tests inject faults here, e.g. a delete that fails after the commit. */
+/** Tests inject faults here (e.g. a delete that fails after the commit) and watch the listener. */
 export interface SqsFaults {
   beforeDelete?: (messages: Message[]) => Promise<void>;
+  /** Every batch a listener receives, before it is recorded. */
+  onReceive?: (queueUrl: string, messages: Message[]) => void;
+  /** Every visibility extension of a slow batch. */
+  onVisibilityExtended?: (result: ExtendResult) => void;
+  /** True: slow batches are not kept invisible (shows what the extension prevents). */
+  skipVisibilityExtension?: () => boolean;
 }
+
+/** The activity logger, which is only there inside an activity's context. */
+const activityLog = {
+  warn(message: string, attrs?: Record<string, unknown>) {
+    try {
+      log.warn(message, attrs);
+    } catch {
+      console.warn(JSON.stringify({ msg: message, ...attrs }));
+    }
+  },
+};
 
 /** A custom (non-AWS) queue URL brings its own endpoint; AWS ones use the SDK's resolution. */
 function queueEndpoint(queueUrl: string): string | undefined {
@@ -40,6 +57,8 @@ function queueEndpoint(queueUrl: string): string | undefined {
 }
 
 export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, faults: SqsFaults = {}) {
+  // Per worker process: which queues refuse ChangeMessageVisibilityBatch.
+  const visibility = new VisibilityExtender(activityLog, faults.onVisibilityExtended);
   async function handleBatch(
     client: SQSClient,
     jobId: number,
@@ -61,12 +80,15 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
           body: m.Body ?? '',
         });
     }
-    const extender = extendVisibilityWhileSlow(
-      client,
-      config.queue_url,
-      messages,
-      settings.sqsVisibilityTimeoutSec,
-    );
+    // A slow commit (a database stall, a lock wait) keeps its messages invisible.
+    const extender = faults.skipVisibilityExtension?.()
+      ? { stop: () => undefined }
+      : visibility.keepInvisible(
+          sdkVisibilityApi(client),
+          config.queue_url,
+          messages.map((m) => ({ id: m.MessageId ?? '', receiptHandle: m.ReceiptHandle! })),
+          settings.sqsVisibilityTimeoutSec,
+        );
     try {
       const result = await store.recordMessageBatch(jobId, files, ignored);
       const ignoredIds = new Set(ignored.map((m) => m.messageId));
@@ -78,7 +100,7 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
       await deleteMessages(client, config.queue_url, toDelete, jobId);
       return result;
     } finally {
-      clearInterval(extender);
+      extender.stop();
     }
   }
 
@@ -133,6 +155,7 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
             classifyAwsError(err, `receiving from ${config.queue_url}`);
           }
           if (messages.length === 0) continue;
+          faults.onReceive?.(config.queue_url, messages);
           const r = await handleBatch(client, jobId, config, messages).catch((err) => {
             stop.abort();
             throw err;
@@ -153,32 +176,6 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
       return { ...totals, snapshot: await store.bufferSnapshot(jobId) };
     },
   };
-}
-
-/** Keeps a slow batch invisible: extends the timeout at half of it, as Filebeat does. */
-function extendVisibilityWhileSlow(
-  client: SQSClient,
-  queueUrl: string,
-  messages: Message[],
-  timeoutSec: number,
-): NodeJS.Timeout {
-  return setInterval(
-    () => {
-      client
-        .send(
-          new ChangeMessageVisibilityBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: messages.map((m, i) => ({
-              Id: String(i),
-              ReceiptHandle: m.ReceiptHandle!,
-              VisibilityTimeout: timeoutSec,
-            })),
-          }),
-        )
-        .catch((err) => log.warn('could not extend message visibility', { error: String(err) }));
-    },
-    (timeoutSec * 1000) / 2,
-  );
 }
 
 /** Deletes after the commit. A failed delete only means a redelivery, which dedup absorbs. */

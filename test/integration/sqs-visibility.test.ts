@@ -1,0 +1,156 @@
+/**
+ * A database stall longer than the SQS visibility timeout, on the real stack
+ * (goaws, MariaDB, Temporal, the worker). The stall is the job row's lock,
+ * held from this test's own connection: every recordMessageBatch of the job
+ * takes that lock first, so the listeners' commits wait while their messages
+ * are in flight. MariaDB itself is shared and is never frozen.
+ *
+ * First without the visibility extension (what it prevents: goaws hands the
+ * in-flight messages to the other listeners, which shows the stall is long
+ * enough), then with it (none comes back); both end with every file recorded
+ * exactly once.
+ */
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { Message } from '@aws-sdk/client-sqs';
+import { createSqsClient } from '../../src/aws';
+import type { ExtendResult } from '../../src/activities/sqs-visibility';
+import { TABLES } from '../../src/store/schema';
+import { deleteQueue, newQueue, notification, queueDepth, recordedPaths, sendAll } from '../support/sqs';
+import { eventually, startHarness, stopAndFinish, waitForStatus, type Harness } from '../support/worker';
+
+const VISIBILITY_SEC = 3;
+/** The stall: over 3x the visibility timeout, counted from when every message is in flight. */
+const STALL_MS = 3 * VISIBILITY_SEC * 1000 + 1_000;
+const BUCKET = 'sqs-visibility-bucket';
+const N = 20;
+
+let h: Harness;
+let sqs: SQSClient;
+let skipExtension = false;
+/** Per queue: how often each message id was received by a listener. */
+const receipts = new Map<string, Map<string, number>>();
+const extensions: ExtendResult[] = [];
+
+beforeAll(async () => {
+  h = await startHarness({
+    settings: { sqsVisibilityTimeoutSec: VISIBILITY_SEC },
+    faults: {
+      onReceive: (queueUrl: string, messages: Message[]) => {
+        const seen = receipts.get(queueUrl) ?? new Map<string, number>();
+        receipts.set(queueUrl, seen);
+        for (const m of messages) seen.set(m.MessageId!, (seen.get(m.MessageId!) ?? 0) + 1);
+      },
+      onVisibilityExtended: (r) => extensions.push(r),
+      skipVisibilityExtension: () => skipExtension,
+    },
+  });
+  sqs = createSqsClient(h.settings.aws);
+});
+
+afterAll(async () => {
+  sqs?.destroy();
+  await h?.close();
+});
+
+interface StallOutcome {
+  /** Message receipts in all (N when none was redelivered). */
+  receipts: number;
+  redelivered: number;
+  extensions: ExtendResult[];
+}
+
+/** N notifications received while the job's row is locked for STALL_MS; then all must be recorded once. */
+async function stall(prefix: string): Promise<StallOutcome> {
+  const queueUrl = await newQueue(sqs);
+  const keys = Array.from({ length: N }, (_, i) => `${prefix}file-${String(i).padStart(2, '0')}.log`);
+  const jobId = await h.create('sqs_listener', {
+    bucket_name: BUCKET,
+    key_prefix: prefix,
+    queue_url: queueUrl,
+    wait_time_sec: 1,
+    // Two listeners take the batches; the other two are free to receive whatever comes back.
+    num_concurrent_listener_tasks: 4,
+    buffer_config: { timeout_sec: 1 },
+  });
+  await waitForStatus(h, jobId, 'running');
+  // One file first: until the listeners know the job's file sizes they take turns (the
+  // pacing near the size threshold), and a stalled turn would hold back the others.
+  const warmUp = `${prefix}warm-up.log`;
+  await sendAll(sqs, queueUrl, [notification(BUCKET, warmUp)]);
+  await eventually(async () => (await recordedPaths(h.pool, jobId)).length === 1, 30_000, 'warm-up');
+  receipts.delete(queueUrl);
+
+  const conn = await h.pool.getConnection();
+  const firstExtension = extensions.length;
+  try {
+    await conn.beginTransaction();
+    await conn.query(`SELECT id FROM ${TABLES.ingestionJobs} WHERE id = ? FOR UPDATE`, [jobId]);
+    await sendAll(
+      sqs,
+      queueUrl,
+      keys.map((k) => notification(BUCKET, k)),
+    );
+    const seen = () => receipts.get(queueUrl) ?? new Map<string, number>();
+    await eventually(async () => seen().size === N, 30_000, 'every message received');
+    await new Promise((r) => setTimeout(r, STALL_MS));
+    // The listeners that got the messages are still waiting for the lock.
+    expect(await recordedPaths(h.pool, jobId)).toEqual([`${BUCKET}/${warmUp}`]);
+  } finally {
+    await conn.rollback();
+    conn.release();
+  }
+
+  await eventually(async () => (await queueDepth(sqs, queueUrl)) === 0, 60_000, 'queue drained');
+  await eventually(async () => (await recordedPaths(h.pool, jobId)).length >= N + 1, 30_000, 'rows');
+  // Every file exactly once: none lost, no duplicate row.
+  expect(await recordedPaths(h.pool, jobId)).toEqual([warmUp, ...keys].map((k) => `${BUCKET}/${k}`).sort());
+  expect((await h.store.requireJob(jobId)).numFilesIngested).toBe(N + 1);
+  await stopAndFinish(h, jobId);
+  await deleteQueue(sqs, queueUrl);
+
+  const counts = [...receipts.get(queueUrl)!.values()];
+  return {
+    receipts: counts.reduce((a, b) => a + b, 0),
+    redelivered: counts.filter((c) => c > 1).length,
+    extensions: extensions.slice(firstExtension).filter((e) => e.queueUrl === queueUrl),
+  };
+}
+
+test('the server waits long enough for the stall to matter', async () => {
+  const [[row]] = await h.pool.query<any[]>('SELECT @@innodb_lock_wait_timeout AS t');
+  // The listeners' lock waits must outlast the stall, or they would fail and retry instead.
+  expect(Number(row.t) * 1000).toBeGreaterThan(STALL_MS + 5_000);
+  expect(STALL_MS).toBeGreaterThan(3 * VISIBILITY_SEC * 1000);
+});
+
+test('without the visibility extension, a stall longer than the visibility timeout redelivers the in-flight messages (dedup keeps the rows right)', async () => {
+  skipExtension = true;
+  try {
+    const r = await stall('without/');
+    expect(r.extensions).toEqual([]);
+    // goaws gave the stalled messages to the free listeners again.
+    expect(r.redelivered).toBeGreaterThan(0);
+    expect(r.receipts).toBeGreaterThan(N);
+  } finally {
+    skipExtension = false;
+  }
+});
+
+test('with it, the stalled messages stay in flight on goaws (batch refused, single calls) and none is redelivered', async () => {
+  const r = await stall('with/');
+  expect(r.redelivered).toBe(0);
+  expect(r.receipts).toBe(N);
+  // goaws refuses ChangeMessageVisibilityBatch: that is found out in the first round (by
+  // each stalled batch whose first extension began before the first refusal came back),
+  // and every extension after it is made of single calls; all of them succeed.
+  const batchRounds = r.extensions.filter((e) => e.mode === 'batch');
+  expect(batchRounds.length).toBeGreaterThanOrEqual(1);
+  expect(batchRounds.length).toBeLessThanOrEqual(4);
+  expect(batchRounds.every((e) => e.batchRefused)).toBe(true);
+  expect(r.extensions.slice(0, batchRounds.length)).toEqual(batchRounds);
+  expect(r.extensions.length).toBeGreaterThan(batchRounds.length);
+  expect(r.extensions.every((e) => e.failed.length === 0)).toBe(true);
+  // About every half timeout for each stalled batch, for the length of the stall.
+  const extended = r.extensions.reduce((n, e) => n + e.extended, 0);
+  expect(extended).toBeGreaterThanOrEqual(N * Math.floor(STALL_MS / ((VISIBILITY_SEC * 1000) / 2)) - N);
+});
