@@ -22,3 +22,20 @@ export function returnForFlushAt(
   if (s.bytes >= buffer.flush_threshold_bytes && callStart.bytes < buffer.flush_threshold_bytes) return 0;
   return s.oldestTs >= callStart.ts ? s.oldestTs + buffer.timeout_sec * 1000 : Infinity;
 }
+
+/**
+ * What the workflow knew of the buffer when it scheduled this call, as the
+ * `callStart` of returnForFlushAt. A first attempt begins from the snapshot
+ * the workflow holds: files recorded before it were returned by earlier
+ * calls. A retry may follow an attempt that recorded files (and perhaps
+ * crossed the threshold) but never returned (it timed out, failed, or its
+ * worker died): the workflow may know of nothing in the buffer, so every
+ * buffered file counts as recorded during this call.
+ */
+export function callStartFor(
+  info: { attempt: number },
+  atStart: BufferSnapshot,
+  now: number = Date.now(),
+): { ts: number; bytes: number } {
+  return info.attempt > 1 ? { ts: -Infinity, bytes: 0 } : { ts: now, bytes: atStart.bytes };
+}

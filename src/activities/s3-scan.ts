@@ -8,7 +8,7 @@
 import { Context } from '@temporalio/activity';
 import type { S3ScannerConfig } from '../config/job-config';
 import type { BufferSnapshot, NewFile } from '../store/ingestion-store';
-import { returnForFlushAt } from './buffer';
+import { callStartFor, returnForFlushAt } from './buffer';
 import type { ListPage, S3Lister } from '../s3-list';
 import type { ActivityDeps } from './deps';
 import { classifyAwsError } from './errors';
@@ -105,8 +105,8 @@ export function s3ScanActivities({ store, s3List }: ActivityDeps) {
         let cursor = await store.getScannerCursor(jobId);
         // Return when the workflow must flush files it learns of only from this call (see buffer.ts).
         const atStart = await store.bufferSnapshot(jobId);
-        const callStart = { ts: Date.now(), bytes: atStart.bytes };
-        let flushAt = Infinity;
+        const callStart = callStartFor(ctx.info, atStart);
+        let flushAt = returnForFlushAt(config.buffer_config, atStart, callStart);
         // Where this worker's last call on the job stopped: its listing goes on from
         // there (a new listing costs the store a fresh walk: about 2.5 s of MinIO at
         // 1,000,000 keys) as long as the durable cursor is where that call left it.

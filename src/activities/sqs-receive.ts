@@ -15,10 +15,11 @@ import { setMaxListeners } from 'node:events';
 import { Context, log } from '@temporalio/activity';
 import type { SqsListenerConfig } from '../config/job-config';
 import type { BufferSnapshot, IgnoredMessage, NewFile } from '../store/ingestion-store';
-import { returnForFlushAt } from './buffer';
+import { callStartFor, returnForFlushAt } from './buffer';
 import type { ActivityDeps } from './deps';
 import { classifyAwsError } from './errors';
 import { parseS3EventMessage } from './s3-events';
+import { ThresholdPacer } from './sqs-pacing';
 import { sdkVisibilityApi, VisibilityExtender, type ExtendResult } from './sqs-visibility';
 
 export interface ReceiveResult {
@@ -59,6 +60,8 @@ function queueEndpoint(queueUrl: string): string | undefined {
 export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, faults: SqsFaults = {}) {
   // Per worker process: which queues refuse ChangeMessageVisibilityBatch.
   const visibility = new VisibilityExtender(activityLog, faults.onVisibilityExtended);
+  // Per job: the mean size of its buffered files when its last call here ended (for the pacer).
+  const meanFileBytes = new Map<number, number>();
   async function handleBatch(
     client: SQSClient,
     jobId: number,
@@ -128,43 +131,64 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
       // Return when the workflow must flush files it learns of only from this
       // call (see buffer.ts); long polls are shortened to end by then.
       const atStart = await store.bufferSnapshot(jobId);
-      const callStart = { ts: Date.now(), bytes: atStart.bytes };
-      let flushAt = Infinity;
+      const callStart = callStartFor(ctx.info, atStart);
+      let flushAt = returnForFlushAt(config.buffer_config, atStart, callStart);
       const until = () => Math.min(deadline, flushAt);
+      // A file another listener records during a long poll is due timeout_sec
+      // later, and the call returns only when every poll has ended: with more
+      // than one listener, no poll outlasts timeout_sec (rounded up to whole
+      // seconds, as SQS takes them).
+      const maxWaitSec =
+        config.num_concurrent_listener_tasks > 1
+          ? Math.min(config.wait_time_sec, Math.ceil(config.buffer_config.timeout_sec))
+          : config.wait_time_sec;
+      // Near the size threshold, listeners take turns (see sqs-pacing.ts).
+      const pacer = new ThresholdPacer(
+        config.buffer_config.flush_threshold_bytes,
+        config.num_concurrent_listener_tasks,
+        atStart,
+        meanFileBytes.get(jobId),
+      );
       const listener = async () => {
-        while (!stop.signal.aborted && Date.now() < until()) {
-          const waitSec = Math.max(
-            0,
-            Math.min(config.wait_time_sec, Math.ceil((until() - Date.now()) / 1000)),
-          );
-          let messages: Message[];
+        for (;;) {
+          const release = await pacer.take();
           try {
-            const r = await client.send(
-              new ReceiveMessageCommand({
-                QueueUrl: config.queue_url,
-                MaxNumberOfMessages: 10,
-                WaitTimeSeconds: waitSec,
-                VisibilityTimeout: settings.sqsVisibilityTimeoutSec,
-              }),
-              { abortSignal: stop.signal },
-            );
-            messages = r.Messages ?? [];
-          } catch (err) {
-            if (stop.signal.aborted) return;
-            stop.abort();
-            classifyAwsError(err, `receiving from ${config.queue_url}`);
+            if (stop.signal.aborted || Date.now() >= until()) return;
+            const waitSec = Math.max(0, Math.min(maxWaitSec, Math.ceil((until() - Date.now()) / 1000)));
+            let messages: Message[];
+            try {
+              const r = await client.send(
+                new ReceiveMessageCommand({
+                  QueueUrl: config.queue_url,
+                  MaxNumberOfMessages: pacer.maxMessages(),
+                  WaitTimeSeconds: waitSec,
+                  VisibilityTimeout: settings.sqsVisibilityTimeoutSec,
+                }),
+                { abortSignal: stop.signal },
+              );
+              messages = r.Messages ?? [];
+            } catch (err) {
+              if (stop.signal.aborted) return;
+              stop.abort();
+              classifyAwsError(err, `receiving from ${config.queue_url}`);
+            }
+            if (messages.length === 0) continue;
+            faults.onReceive?.(config.queue_url, messages);
+            const r = await handleBatch(client, jobId, config, messages).catch((err) => {
+              stop.abort();
+              throw err;
+            });
+            totals.recorded += r.recorded;
+            totals.ignored += r.ignored;
+            totals.received += messages.length;
+            if (r.recorded > 0) {
+              const s = await store.bufferSnapshot(jobId);
+              pacer.update(s);
+              flushAt = returnForFlushAt(config.buffer_config, s, callStart);
+            }
+          } finally {
+            release();
           }
-          if (messages.length === 0) continue;
-          faults.onReceive?.(config.queue_url, messages);
-          const r = await handleBatch(client, jobId, config, messages).catch((err) => {
-            stop.abort();
-            throw err;
-          });
-          totals.recorded += r.recorded;
-          totals.ignored += r.ignored;
-          totals.received += messages.length;
-          if (r.recorded > 0)
-            flushAt = returnForFlushAt(config.buffer_config, await store.bufferSnapshot(jobId), callStart);
         }
       };
       try {
@@ -172,6 +196,8 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
       } finally {
         clearInterval(beat);
         ctx.cancellationSignal.removeEventListener('abort', onCancel);
+        const mean = pacer.averageFileBytes;
+        if (mean !== undefined) meanFileBytes.set(jobId, mean);
       }
       return { ...totals, snapshot: await store.bufferSnapshot(jobId) };
     },

@@ -204,6 +204,8 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
   }
 
   const scanningIntervalMs = job.kind === 'sqs_listener' ? 0 : job.config.scanning_interval_sec * 1000;
+  /** Where an fs pass stopped for a flush (null: the next pass starts at the beginning). */
+  let fsResumeAfter: string[] | null = input.carried?.fsResumeAfter ?? null;
 
   /** One page, scan or receive period of the job's input; true when there is nothing more for now. */
   async function ingestOnce(): Promise<boolean> {
@@ -225,6 +227,14 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
         return r.exhausted;
       }
       case 'fs': {
+        if (patched('fs-scan-stops-for-flush')) {
+          // A pass stops where a flush is due and the next call goes on from there at once.
+          const r = await scanFsDirectory(jobId, job.config, { resumeAfter: fsResumeAfter });
+          progress.filesRecorded += r.recorded;
+          applySnapshot(r.snapshot);
+          fsResumeAfter = r.resumeAfter ?? null;
+          return fsResumeAfter === null;
+        }
         const r = await scanFsDirectory(jobId, job.config);
         progress.filesRecorded += r.recorded;
         applySnapshot(r.snapshot);
@@ -364,7 +374,12 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
   await mirror;
   if (!drained) {
     await condition(allHandlersFinished);
-    const carried: CarriedState = { progress, nextFlushSeq, completionBackoffMs };
+    const carried: CarriedState = {
+      progress,
+      nextFlushSeq,
+      completionBackoffMs,
+      ...(fsResumeAfter ? { fsResumeAfter } : {}),
+    };
     return await continueAsNew<typeof ingestionJob>({ ...input, carried, drain: false });
   }
   return progress;

@@ -58,6 +58,8 @@ export interface CarriedState {
   progress: JobProgress;
   nextFlushSeq: number;
   completionBackoffMs: number;
+  /** Where an fs job's pass stopped for a flush, when it did. */
+  fsResumeAfter?: string[];
 }
 
 export const INGESTION_JOB_WORKFLOW = 'ingestionJob';

@@ -3,7 +3,8 @@
  * test suite: run `npm run record-histories` (the stack must be up) after a
  * deliberate, patched() change to workflow code, and commit the new fixtures.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -139,4 +140,25 @@ test('an SQS-listener job', async () => {
   await stopAndFinish(h, jobId);
   sqs.destroy();
   await save('sqs-listener-pause-resume-stop', jobId);
+});
+
+test('an fs job whose passes stop for size flushes', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'clp-history-'));
+  const past = new Date(Date.now() - 60_000);
+  for (let i = 0; i < 12; i++) {
+    const file = path.join(dir, i % 2 ? 'sub' : '', `f${String(i).padStart(2, '0')}.log`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, 'x'.repeat(500));
+    utimesSync(file, past, past);
+  }
+  const jobId = await h.create('fs', {
+    directory: dir,
+    scanning_interval_sec: 0.5,
+    settle_delay_sec: 0,
+    buffer_config: { flush_threshold_bytes: 2000, timeout_sec: 1 },
+  });
+  await eventually(async () => (await h.store.countFilesByStatus(jobId)).submitted === 12);
+  await stopAndFinish(h, jobId);
+  rmSync(dir, { recursive: true, force: true });
+  await save('fs-several-flushes', jobId);
 });

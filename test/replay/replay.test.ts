@@ -32,7 +32,7 @@ async function replayAll(workflowsPath: string) {
   return results;
 }
 
-test('the fixtures cover scans with flushes, pause/resume/stop, failure, continue-as-new and SQS', () => {
+test('the fixtures cover scans with flushes, pause/resume/stop, failure, continue-as-new, SQS and fs', () => {
   expect(fixtures.sort()).toEqual(
     expect.arrayContaining([
       's3-scan-several-flushes.json',
@@ -40,6 +40,8 @@ test('the fixtures cover scans with flushes, pause/resume/stop, failure, continu
       's3-failure-missing-bucket.json',
       's3-continue-as-new-first-run.json',
       'sqs-listener-pause-resume-stop.json',
+      'fs-several-flushes.json',
+      'fs-several-flushes-fs-scan-stops-for-flush.json',
     ]),
   );
   const events = (f: string) => readFileSync(path.join(DIR, f), 'utf8');
