@@ -76,13 +76,32 @@ class Sha256 {
 
 const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
-/** Where a bucket's listing goes: the custom endpoint (path style when asked), else AWS's regional endpoint. */
+/** DNS-compatible bucket names (what job configs accept): nothing that could end a host name or start a path. */
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** A region is one host label. */
+const REGION = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/**
+ * Where a bucket's listing goes: the custom endpoint (path style when asked),
+ * else AWS's regional endpoint. The bucket and region become part of the host
+ * name, so anything but a DNS-compatible bucket name and a one-label region is
+ * refused (as S3 refuses it: InvalidBucketName, non-recoverable) before any
+ * URL is built.
+ */
 export function listUrl(
   bucket: string,
   region: string,
   endpoint: string | undefined,
   pathStyle: boolean,
 ): URL {
+  if (!BUCKET.test(bucket))
+    throw new S3ListError(
+      'InvalidBucketName',
+      `not a DNS-compatible bucket name: ${JSON.stringify(bucket)}`,
+      400,
+    );
+  if (!endpoint && !REGION.test(region))
+    throw new S3ListError('InvalidRegion', `not a region name: ${JSON.stringify(region)}`, 400);
   if (endpoint) {
     const base = new URL(endpoint);
     if (pathStyle) return new URL(`${base.origin}${base.pathname.replace(/\/$/, '')}/${bucket}`);

@@ -3,6 +3,7 @@ import { Context, log } from '@temporalio/activity';
 import { encodeClpConfig, type AwsAuthentication, type ClpConfig } from '../clp/clp-config';
 import type { JobConfig } from '../config/job-config';
 import type { Settings } from '../config/settings';
+import { allowListOf, checkJobEndpoints, refuseNonRetryably } from '../security/endpoints';
 import type { BufferSnapshot, FileToCompress, FinalizedCompressionJob } from '../store/ingestion-store';
 import type { ActivityDeps } from './deps';
 
@@ -55,7 +56,8 @@ export function clpPath(hostPath: string, mountRoot: string): string {
  * CLP's compression-job config for `files` (one per distinct path), in the
  * shape the configured CLP release decodes. Every S3 job names the endpoint
  * and region the ingestor itself listed the objects with, because CLP uses
- * only what the job says (null means AWS).
+ * only what the job says (null means AWS). A job's endpoint_url outside the
+ * endpoint allow-list fails non-retryably: CLP never gets sent there.
  */
 export function buildClpConfig(
   jobId: number,
@@ -80,6 +82,7 @@ export function buildClpConfig(
     };
   }
   const c = job.config;
+  refuseNonRetryably(() => checkJobEndpoints(job, allowListOf(settings.aws)));
   const base = {
     bucket: c.bucket_name,
     region_code: c.region ?? settings.aws.region,

@@ -152,6 +152,7 @@ function addCreate(program: Command, kind: JobKind, describe: string, flags: (c:
     withCtx(async (ctx) => {
       const id = await createJob(ctx.store, await ctx.client(), kind, configFromFlags(o), {
         taskQueue: ctx.settings.taskQueue,
+        allowedEndpoints: ctx.settings.aws.allowedEndpoints,
       });
       print(o.json, { id }, () => String(id));
     }),

@@ -10,6 +10,8 @@ import {
 } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { parseJobConfig, s3Source, type JobConfig, type JobKind } from '../config/job-config';
+import { loadSettings } from '../config/settings';
+import { checkJobEndpoints, type EndpointAllowList } from '../security/endpoints';
 import type { IngestionStore, JobRow, JobStatus } from '../store/ingestion-store';
 import {
   INGESTION_JOB_WORKFLOW,
@@ -67,18 +69,27 @@ export async function startJobWorkflow(
   }
 }
 
+export interface CreateOptions extends StartOptions {
+  /** The endpoints the job may name; default: the settings' (CLP_ALLOWED_ENDPOINTS and the worker's own). */
+  allowedEndpoints?: EndpointAllowList;
+}
+
 /**
  * Validates and records a job (`requested`), then starts its workflow. If the
- * process dies between the two, reconciliation starts the workflow later.
+ * process dies between the two, reconciliation starts the workflow later. A
+ * config naming an endpoint outside the allow-list is refused
+ * (EndpointRefusedError, an InvalidConfigError naming the field) before
+ * anything is recorded.
  */
 export async function createJob(
   store: IngestionStore,
   client: Client,
   kind: JobKind,
   rawConfig: unknown,
-  opts: StartOptions,
+  opts: CreateOptions,
 ): Promise<number> {
   const job = parseJobConfig(kind, rawConfig);
+  checkJobEndpoints(job, opts.allowedEndpoints ?? loadSettings().aws.allowedEndpoints!);
   const jobId = await store.createJob(job);
   await startJobWorkflow(client, jobId, job, 'requested', opts);
   return jobId;

@@ -23,6 +23,7 @@ import {
   type ClpCompat,
   type S3InputType,
 } from '../clp/compat';
+import { EndpointAllowList } from '../security/endpoints';
 
 /** Loads the env file named by CLP_INGESTOR_ENV_FILE; variables already set win. */
 export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): void {
@@ -109,6 +110,8 @@ const schema = z.object({
   AWS_ENDPOINT_URL: z.string().url().optional(),
   AWS_ENDPOINT_URL_S3: z.string().url().optional(),
   AWS_ENDPOINT_URL_SQS: z.string().url().optional(),
+  /** Endpoints jobs may name (src/security/endpoints.ts); unset: AWS's own. The worker's own endpoints always count. */
+  CLP_ALLOWED_ENDPOINTS: z.string().optional(),
   /** MinIO and most S3-compatible stores need path-style addressing. */
   CLP_S3_FORCE_PATH_STYLE: bool.optional(),
   /** SQS visibility timeout for received messages; extended at half of it while a batch is slow. */
@@ -162,6 +165,8 @@ export interface AwsSettings {
   sqsEndpoint?: string;
   forcePathStyle: boolean;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** CLP_ALLOWED_ENDPOINTS with the endpoints above; unset: AWS's own and the endpoints above. */
+  allowedEndpoints?: EndpointAllowList;
 }
 
 export interface ClpOutputSettings {
@@ -247,6 +252,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       sqsEndpoint: e.AWS_ENDPOINT_URL_SQS ?? e.AWS_ENDPOINT_URL,
       forcePathStyle: e.CLP_S3_FORCE_PATH_STYLE ?? s3Endpoint !== undefined,
       credentials,
+      allowedEndpoints: allowedEndpoints(e),
     },
     clp,
     maxFilesPerCompressionJob: e.CLP_MAX_FILES_PER_COMPRESSION_JOB,
@@ -273,6 +279,18 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       temporalUiUrl: e.CLP_INGESTOR_TEMPORAL_UI_URL.replace(/\/+$/, ''),
     },
   };
+}
+
+function allowedEndpoints(e: z.infer<typeof schema>): EndpointAllowList {
+  try {
+    return EndpointAllowList.from(e.CLP_ALLOWED_ENDPOINTS, {
+      AWS_ENDPOINT_URL: e.AWS_ENDPOINT_URL,
+      AWS_ENDPOINT_URL_S3: e.AWS_ENDPOINT_URL_S3,
+      AWS_ENDPOINT_URL_SQS: e.AWS_ENDPOINT_URL_SQS,
+    });
+  } catch (err) {
+    throw new SettingsError(`invalid setting ${(err as Error).message}`);
+  }
 }
 
 /** The CLP release line's rules, checked together: a job CLP would refuse is refused here, at start-up. */

@@ -44,7 +44,9 @@ test('the job’s own endpoint and region win over the worker’s', () => {
     endpoint_url: 'http://127.0.0.1:9100',
     region: 'ap-south-1',
   });
-  const input = buildClpConfig(7, job, files, loadSettings(env)).input as unknown as {
+  // (an endpoint of its own must be in the allow-list: test/unit/endpoints.test.ts)
+  const settings = loadSettings({ ...env, CLP_ALLOWED_ENDPOINTS: 'http://127.0.0.1:9100' });
+  const input = buildClpConfig(7, job, files, settings).input as unknown as {
     endpoint_url: string;
     region_code: string;
   };
