@@ -13,8 +13,10 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 // The page functions below run in the browser; this project's tsconfig has no DOM types.
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { ApiTokens } from '../../src/client/http/auth';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { apiServer, terminateOpenWorkflows } from '../support/http';
+import { TEST_API_TOKENS } from '../support/secrets';
 import { createTestBucket } from '../support/stack';
 import {
   completeCompressionJobs,
@@ -27,7 +29,8 @@ import {
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 const ROOT = path.resolve(__dirname, '..', '..');
-const TOKEN = 'dashboard-test-token';
+const TOKEN = TEST_API_TOKENS.dashboard;
+const READ_TOKEN = TEST_API_TOKENS.dashboardRead;
 
 let h: Harness;
 let bucket: string;
@@ -217,20 +220,38 @@ if (!haveChromium) {
     await page.close();
   });
 
-  test('with an API token the page asks for it, then shows the jobs', async () => {
-    const secured = await apiServer(h, { authToken: TOKEN });
+  test('with API tokens the page asks for one; a read-only token sees the jobs but no controls', async () => {
+    const secured = await apiServer(h, {
+      tokens: ApiTokens.of({ read: [READ_TOKEN], operator: [TOKEN] }),
+    });
     await secured.listen({ host: '127.0.0.1', port: 0 });
     try {
       const addr = secured.server.address();
       if (!addr || typeof addr === 'string') throw new Error('no listening address');
-      const { page } = await newPage();
+      const { page, errors } = await newPage();
       await page.goto(`http://127.0.0.1:${addr.port}/ui`);
       await page.waitForSelector('#token-form:not([hidden])');
       expect(await page.textContent('#refresh-state')).toMatch(/missing bearer token/);
-      await page.fill('#token-input', TOKEN);
+
+      // Read-only: the jobs, no pause/resume/stop, no Actions column, a read-only badge.
+      await page.fill('#token-input', READ_TOKEN);
       await page.click('#token-form button[type="submit"]');
       await page.waitForSelector('#jobs tbody tr[data-job-id]');
       expect(await page.isHidden('#token-form')).toBe(true);
+      await page.waitForSelector('body[data-scope="read"]');
+      expect(await page.$$('#jobs button[data-action]')).toHaveLength(0);
+      expect(await page.isHidden('#actions-header')).toBe(true);
+      expect(await page.isVisible('#scope-badge')).toBe(true);
+
+      // Operator: the controls are back.
+      await page.click('#set-token');
+      await page.fill('#token-input', TOKEN);
+      await page.click('#token-form button[type="submit"]');
+      await page.waitForSelector('body[data-scope="operator"]');
+      await page.waitForSelector('#jobs button[data-action="stop"]');
+      expect(await page.isVisible('#actions-header')).toBe(true);
+      expect(await page.isHidden('#scope-badge')).toBe(true);
+      expect(errors.filter((e) => !/401/.test(e))).toEqual([]);
       await page.close();
     } finally {
       await secured.close();

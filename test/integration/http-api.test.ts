@@ -11,11 +11,13 @@ import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import Ajv2020 from 'ajv/dist/2020';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { createSqsClient } from '../../src/aws';
+import { ApiTokens } from '../../src/client/http/auth';
 import { HEALTH_TEXT, routesOf, type ServerOptions } from '../../src/client/http/server';
 import { createPool } from '../../src/store/db';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { apiServer, terminateOpenWorkflows } from '../support/http';
+import { TEST_API_TOKENS } from '../support/secrets';
 import { createTestBucket, uniqueName } from '../support/stack';
 import {
   completeCompressionJobs,
@@ -29,7 +31,7 @@ let h: Harness;
 let bucket: string;
 let app: FastifyInstance;
 let doc: any;
-const TOKEN = 'test-token-4f9c';
+const TOKEN = TEST_API_TOKENS.single;
 
 const server = (extra: Partial<ServerOptions> = {}) => apiServer(h, extra);
 
@@ -628,6 +630,164 @@ describe('auth, body limit and internal errors', () => {
     } finally {
       await closed.close();
       await broken.close();
+    }
+  });
+});
+
+// --------------------------------------------------------- scoped tokens --
+
+describe('scoped tokens: read and operator, several of each', () => {
+  const [R1, R2] = TEST_API_TOKENS.read;
+  const [O1, O2] = TEST_API_TOKENS.operator;
+  let scoped: FastifyInstance;
+  const as = (token?: string) => (token ? { authorization: `Bearer ${token}` } : {});
+  const asCall = (token: string | undefined, opts: InjectOptions) =>
+    call({ ...opts, headers: { ...as(token), ...(opts.headers ?? {}) } }, scoped);
+
+  beforeAll(async () => {
+    scoped = await server({ tokens: ApiTokens.of({ read: [R1, R2], operator: [O1, O2] }) });
+  });
+  afterAll(async () => {
+    await scoped?.close();
+  });
+
+  test('read routes: 401 without a token or with a wrong one; read and operator tokens read', async () => {
+    const id = (await asCall(O1, { method: 'POST', url: '/s3_scanner', payload: s3Config('scoped-read/') }))
+      .body.id as number;
+    const reads: [string, number][] = [
+      ['/', 200],
+      ['/jobs', 200],
+      [`/job/${id}`, 200],
+      [`/job/${id}/files`, 200],
+      ['/openapi.json', 200],
+      ['/auth/scope', 200],
+      ['/job/999999999', 404], // past auth: the job does not exist
+    ];
+    for (const [url, status] of reads) {
+      const missing = await asCall(undefined, { method: 'GET', url });
+      expect([url, missing.status, missing.body]).toEqual([url, 401, { error: 'missing bearer token' }]);
+      const wrong = await asCall(`${R1}x`, { method: 'GET', url });
+      expect([url, wrong.status, wrong.body]).toEqual([url, 401, { error: 'invalid bearer token' }]);
+      for (const token of [R1, R2, O1, O2]) {
+        const res = await asCall(token, { method: 'GET', url });
+        expect([url, token.slice(0, 9), res.status]).toEqual([url, token.slice(0, 9), status]);
+      }
+    }
+    const listed = await asCall(R2, { method: 'GET', url: '/jobs' });
+    expect(listed.body.jobs.map((j: any) => j.id)).toContain(id);
+    await asCall(O2, { method: 'POST', url: `/job/${id}/terminate` });
+  });
+
+  test('operator routes: 401 without a valid token, 403 with a read token (nothing happens), done with an operator token', async () => {
+    const id = (await asCall(O1, { method: 'POST', url: '/s3_scanner', payload: s3Config('scoped-op/') }))
+      .body.id as number;
+    await liveStatus(id, 'running');
+    const jobsBefore = (await h.store.listJobs()).length;
+    const dir = mkdtempSync(path.join(tmpdir(), 'http-api-scoped-'));
+    const operatorRoutes: InjectOptions[] = [
+      { method: 'POST', url: '/s3_scanner', payload: s3Config('scoped-refused/') },
+      { method: 'POST', url: '/sqs_listener', payload: { bucket_name: bucket, key_prefix: 'q/' } },
+      { method: 'POST', url: '/fs', payload: { directory: dir } },
+      { method: 'POST', url: `/job/${id}/pause` },
+      { method: 'POST', url: `/job/${id}/resume` },
+      { method: 'POST', url: `/job/${id}/stop` },
+      { method: 'POST', url: `/job/${id}/terminate` },
+      { method: 'DELETE', url: `/job/${id}` },
+    ];
+    for (const probe of operatorRoutes) {
+      const route = `${probe.method} ${probe.url}`;
+      expect([route, (await asCall(undefined, probe)).status]).toEqual([route, 401]);
+      expect([route, (await asCall('operator-token-guess-xxxxxxxxx', probe)).status]).toEqual([route, 401]);
+      for (const token of [R1, R2]) {
+        const res = await asCall(token, probe);
+        expect([route, res.status, res.body.error]).toEqual([
+          route,
+          403,
+          expect.stringMatching(/^this token may only read; (POST|DELETE) \/.* needs an operator token$/),
+        ]);
+        expect(res.headers['www-authenticate']).toMatch(/insufficient_scope/);
+      }
+    }
+    // The read tokens changed nothing.
+    expect((await h.store.listJobs()).length).toBe(jobsBefore);
+    expect((await liveStatus(id, 'running')).job.status).toBe('running');
+    expectDocumented('/job/{job_id}/pause', 'post', 403, {
+      error: 'this token may only read; POST /job/:job_id/pause needs an operator token',
+    });
+
+    // Operator tokens (either one) do each of them.
+    const pause = await asCall(O2, { method: 'POST', url: `/job/${id}/pause` });
+    expect([pause.status, pause.body]).toEqual([202, { id, requested: 'pause' }]);
+    await waitForStatus(h, id, 'paused');
+    const resume = await asCall(O1, { method: 'POST', url: `/job/${id}/resume` });
+    expect(resume.status).toBe(202);
+    await waitForStatus(h, id, 'running');
+    const stop = await asCall(O2, { method: 'POST', url: `/job/${id}/stop` });
+    expect(stop.status).toBe(202);
+    const terminate = await asCall(O1, { method: 'POST', url: `/job/${id}/terminate` });
+    expect([terminate.status, terminate.body]).toEqual([200, { id, terminal_status: 'finished' }]);
+    const del = await asCall(O2, { method: 'DELETE', url: `/job/${id}` });
+    expect(del.status).toBe(200);
+    const fs = await asCall(O1, { method: 'POST', url: '/fs', payload: { directory: dir } });
+    expect(fs.status).toBe(200);
+    const sqsBad = await asCall(O2, {
+      method: 'POST',
+      url: '/sqs_listener',
+      payload: { bucket_name: bucket },
+    });
+    expect([sqsBad.status, sqsBad.body.error]).toEqual([400, expect.stringMatching(/key_prefix|queue_url/)]);
+    await asCall(O1, { method: 'POST', url: `/job/${fs.body.id}/terminate` });
+  });
+
+  test('GET /auth/scope tells the dashboard what the token may do', async () => {
+    expect((await asCall(R1, { method: 'GET', url: '/auth/scope' })).body).toEqual({
+      auth: true,
+      scope: 'read',
+    });
+    expect((await asCall(O2, { method: 'GET', url: '/auth/scope' })).body).toEqual({
+      auth: true,
+      scope: 'operator',
+    });
+    const open = await call({ method: 'GET', url: '/auth/scope' });
+    expect(open.body).toEqual({ auth: false, scope: 'operator' });
+    expectDocumented('/auth/scope', 'get', 200, open.body);
+    // The older single token is an operator token.
+    const single = await server({ authToken: TOKEN });
+    try {
+      expect((await call({ method: 'GET', url: '/auth/scope', headers: as(TOKEN) }, single)).body).toEqual({
+        auth: true,
+        scope: 'operator',
+      });
+    } finally {
+      await single.close();
+    }
+  });
+
+  test('tokens never reach the log: requests are logged without headers, and Authorization is redacted', async () => {
+    const lines: string[] = [];
+    const logged = await server({
+      tokens: ApiTokens.of({ read: [R1], operator: [O1] }),
+      logger: { level: 'trace', stream: { write: (line: string) => void lines.push(line) } },
+    });
+    try {
+      for (const [token, url, method] of [
+        [R1, '/jobs', 'GET'],
+        [O1, '/jobs', 'GET'],
+        [R1, '/job/1/pause', 'POST'],
+        [`${O1}-wrong`, '/jobs', 'GET'],
+        [O1, '/job/999999999/files', 'GET'],
+      ] as const) {
+        await call({ method, url, headers: as(token) }, logged);
+      }
+      // The request serializer drops headers; anything else that logs them gets Authorization redacted.
+      logged.log.info({ req: { headers: { authorization: `Bearer ${O1}` } } }, 'request headers');
+      logged.log.info({ headers: { authorization: `Bearer ${O1}`, host: 'h' } }, 'headers');
+      expect(lines.length).toBeGreaterThan(10); // the requests were logged
+      const all = lines.join('');
+      expect(all).toContain('[redacted]');
+      for (const t of [R1, O1]) expect(all).not.toContain(t);
+    } finally {
+      await logged.close();
     }
   });
 });

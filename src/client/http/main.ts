@@ -9,17 +9,20 @@ import { loadEnvFile, loadSettings } from '../../config/settings';
 import { createPool } from '../../store/db';
 import { IngestionStore } from '../../store/ingestion-store';
 import { connectClient } from '../temporal';
+import { loadApiTokens } from './auth';
 import { buildServer } from './server';
 
 async function main(): Promise<void> {
   loadEnvFile();
   const settings = loadSettings();
+  const tokens = loadApiTokens();
   const pool = createPool(settings.db);
   const client = await connectClient();
   const app = await buildServer({
     store: new IngestionStore(pool),
     client,
     settings,
+    tokens,
     logger: { level: process.env.CLP_INGESTOR_LOG_LEVEL?.toLowerCase() ?? 'info' },
   });
   let closing = false;
@@ -35,7 +38,11 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void close('SIGTERM'));
   await app.listen({ host: settings.http.host, port: settings.http.port });
   app.log.info(
-    { auth: settings.http.apiToken ? 'bearer token' : 'off', dashboard: '/ui', openapi: '/openapi.json' },
+    {
+      auth: tokens.enabled ? { bearerTokens: tokens.counts() } : 'off',
+      dashboard: '/ui',
+      openapi: '/openapi.json',
+    },
     'REST API ready',
   );
 }

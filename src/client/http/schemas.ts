@@ -227,7 +227,8 @@ export const ref = (name: string) => ({ $ref: `${name}#` });
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request: a bad config field, path parameter or query parameter.',
-  401: 'Missing or wrong bearer token (only when CLP_INGESTOR_API_TOKEN is set).',
+  401: 'Missing or wrong bearer token (only when API tokens are configured).',
+  403: 'The token may only read; this route needs an operator token.',
   404: 'No such ingestion job.',
   409: 'Refused: a key-prefix conflict with an active job, or a request the job cannot take in its state.',
   413: 'Request body over the size limit.',

@@ -9,11 +9,12 @@
  * progress, pause/resume/stop, paged files, fs jobs, /openapi.json and /ui.
  *
  * The DB is the record: every answer about a job comes from it, with the
- * workflow's live progress added where asked for. Optional bearer-token auth
- * covers every route but /health and the dashboard's static files (they hold
- * no data; the page asks for the token and sends it with each API call).
+ * workflow's live progress added where asked for. Optional scoped bearer
+ * tokens (auth.ts) cover every route but /health and the dashboard's static
+ * files (they hold no data; the page asks for the token and sends it with
+ * each API call): GET routes need a read or operator token, every other
+ * method an operator token (401 without a valid token, 403 with a read one).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import swagger from '@fastify/swagger';
@@ -38,7 +39,9 @@ import {
   type JobStatus,
 } from '../../store/ingestion-store';
 import { stopSignal, workflowIdFor, type JobProgress } from '../../workflows/messages';
+import { allowListOf } from '../../security/endpoints';
 import { controlJob, createJob, IllegalRequestError, queryProgress, startJobWorkflow } from '../jobs';
+import { ApiTokens, grants, type Scope } from './auth';
 import { errors, jobIdParams, ref, SHARED_SCHEMAS } from './schemas';
 
 export const HEALTH_TEXT = 'log-ingestor is running';
@@ -47,7 +50,9 @@ export interface ServerOptions {
   store: IngestionStore;
   client: Client;
   settings: Settings;
-  /** Overrides settings.http.apiToken; an empty string turns auth off. */
+  /** The API's tokens (main.ts: loadApiTokens()); default: settings.http.apiToken as an operator token. */
+  tokens?: ApiTokens;
+  /** Without `tokens`: one operator token instead of settings.http.apiToken; an empty string turns auth off. */
   authToken?: string;
   /** Overrides settings.http.bodyLimit (bytes). */
   bodyLimit?: number;
@@ -140,13 +145,35 @@ const UI_HEADERS = {
 
 // ------------------------------------------------------------------- auth --
 
-function tokenDigest(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
-}
-
 /** Routes reachable without a token: the health check and the dashboard's static files. */
 function isPublic(routeUrl: string | undefined): boolean {
   return routeUrl === '/health' || routeUrl === '/ui' || routeUrl === '/ui/:file';
+}
+
+/** What a route needs: reading is GET; anything that changes something needs an operator. */
+function scopeNeeded(method: string): Scope {
+  return method === 'GET' || method === 'HEAD' ? 'read' : 'operator';
+}
+
+function tokensFor(opts: ServerOptions): ApiTokens {
+  if (opts.tokens) return opts.tokens;
+  if (opts.authToken !== undefined)
+    return opts.authToken ? ApiTokens.of({ operator: [opts.authToken] }) : ApiTokens.none();
+  const single = opts.settings.http.apiToken;
+  return single ? ApiTokens.of({ operator: [single] }) : ApiTokens.none();
+}
+
+const REDACT = {
+  paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'authorization'],
+  censor: '[redacted]',
+};
+
+/** Logger options with the Authorization header redacted, whatever logs a request's headers. */
+function redacting(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (!logger) return false;
+  if (logger === true) return { redact: REDACT };
+  if (typeof (logger as { child?: unknown }).child === 'function') return logger; // a ready logger instance
+  return { ...(logger as object), redact: REDACT };
 }
 
 // ----------------------------------------------------------------- errors --
@@ -181,8 +208,10 @@ export function routesOf(app: FastifyInstance): RouteInfo[] {
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const { store, client, settings } = opts;
-  const authToken = opts.authToken ?? settings.http.apiToken;
-  const expected = authToken ? tokenDigest(authToken) : undefined;
+  const tokens = tokensFor(opts);
+  const authOn = tokens.enabled;
+  /** The scope each authenticated request was granted (for GET /auth/scope). */
+  const granted = new WeakMap<FastifyRequest, Scope>();
   const namespace = client.options.namespace;
   const workflowUrl = (id: number) =>
     `${settings.http.temporalUiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowIdFor(id))}`;
@@ -190,7 +219,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const ui = loadUi(resolveUiDir());
 
   const app = Fastify({
-    logger: opts.logger ?? false,
+    logger: redacting(opts.logger ?? false),
     bodyLimit: opts.bodyLimit ?? settings.http.bodyLimit,
     exposeHeadRoutes: false,
     routerOptions: { ignoreTrailingSlash: true },
@@ -211,10 +240,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         { name: 'Jobs', description: 'Job inspection and control beyond CLP' },
         { name: 'Meta', description: 'This document and the dashboard' },
       ],
-      components: expected
+      components: authOn
         ? { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } }
         : undefined,
-      security: expected ? [{ bearerAuth: [] }] : undefined,
+      security: authOn ? [{ bearerAuth: [] }] : undefined,
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) || `def-${i}`,
@@ -228,14 +257,27 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
 
   app.addHook('onRequest', async (request, reply) => {
-    if (!expected || isPublic(request.routeOptions.url)) return;
+    if (!authOn) {
+      granted.set(request, 'operator');
+      return;
+    }
+    if (isPublic(request.routeOptions.url)) return;
     const header = request.headers.authorization;
     const given = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
-    if (given !== undefined && timingSafeEqual(tokenDigest(given), expected)) return;
-    reply.header('www-authenticate', 'Bearer');
-    return reply
-      .code(401)
-      .send({ error: given === undefined ? 'missing bearer token' : 'invalid bearer token' });
+    const scope = given === undefined ? undefined : tokens.scopeOf(given);
+    if (scope === undefined) {
+      reply.header('www-authenticate', 'Bearer');
+      return reply
+        .code(401)
+        .send({ error: given === undefined ? 'missing bearer token' : 'invalid bearer token' });
+    }
+    const needed = scopeNeeded(request.method);
+    if (!grants(scope, needed)) {
+      const route = `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`;
+      reply.header('www-authenticate', 'Bearer error="insufficient_scope", scope="operator"');
+      return reply.code(403).send({ error: `this token may only read; ${route} needs an operator token` });
+    }
+    granted.set(request, scope);
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -304,14 +346,17 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
           tags: c.tags,
           summary: c.summary,
           body: ref(c.schema),
-          response: { 200: ref('CreationResponse'), ...errors(400, 409, 413) },
+          response: { 200: ref('CreationResponse'), ...errors(400, 403, 409, 413) },
         },
         // The body is validated by parseJobConfig (the same zod schema the
         // document shows), which names the bad field and never coerces.
         validatorCompiler: () => () => true,
       },
       async (request) => ({
-        id: await createJob(store, client, c.kind, request.body, startOpts),
+        id: await createJob(store, client, c.kind, request.body, {
+          ...startOpts,
+          allowedEndpoints: allowListOf(settings.aws),
+        }),
       }),
     );
   }
@@ -343,7 +388,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const terminateSchema = {
     tags: ['IngestionJob'],
     params: jobIdParams,
-    response: { 200: ref('TerminateResponse'), ...errors(400, 404) },
+    response: { 200: ref('TerminateResponse'), ...errors(400, 403, 404) },
   };
   const terminateHandler = async (request: FastifyRequest<{ Params: JobParams }>) => ({
     id: request.params.job_id,
@@ -491,7 +536,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
             stop: 'Like terminate, but refuses (409) a job that is already stopping, finished or failed.',
           }[request],
           params: jobIdParams,
-          response: { 202: ref('ControlResponse'), ...errors(400, 404, 409) },
+          response: { 202: ref('ControlResponse'), ...errors(400, 403, 404, 409) },
         },
       },
       async (req, reply) => {
@@ -502,6 +547,32 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   }
 
   // ------------------------------------------------------- meta and UI --
+  app.get(
+    '/auth/scope',
+    {
+      schema: {
+        tags: ['Meta'],
+        summary: 'What the presented token may do (the dashboard hides what it may not)',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              auth: { type: 'boolean', description: 'Whether this API asks for tokens at all.' },
+              scope: {
+                type: 'string',
+                enum: ['read', 'operator'],
+                description: 'read: list and inspect; operator: also create, pause, resume, stop, terminate.',
+              },
+            },
+            required: ['auth', 'scope'],
+          },
+          ...errors(),
+        },
+      },
+    },
+    async (request) => ({ auth: authOn, scope: granted.get(request) ?? 'read' }),
+  );
+
   app.get(
     '/openapi.json',
     {

@@ -14,6 +14,8 @@
   let selectedJob = null;
   let timer = null;
   let inFlight = false;
+  /** What the token may do ('read' or 'operator', from GET /auth/scope): controls only for operators. */
+  let scope = null;
 
   class HttpError extends Error {
     constructor(status, message) {
@@ -148,14 +150,24 @@
           text: 'Temporal ↗',
         }),
       ),
-      el(
-        'td',
-        { class: 'actions' },
-        button('pause', job.status === 'running'),
-        button('resume', job.status === 'paused'),
-        button('stop', active),
-      ),
+      scope === 'operator'
+        ? el(
+            'td',
+            { class: 'actions' },
+            button('pause', job.status === 'running'),
+            button('resume', job.status === 'paused'),
+            button('stop', active),
+          )
+        : null,
     );
+  }
+
+  /** A read-only token sees no controls (the API would refuse them with 403). */
+  function applyScope(s) {
+    scope = s;
+    document.body.dataset.scope = s;
+    $('actions-header').hidden = s !== 'operator';
+    $('scope-badge').hidden = s !== 'read';
   }
 
   function renderJobs(jobs) {
@@ -262,6 +274,7 @@
       const params = new URLSearchParams();
       if ($('status-filter').value) params.set('status', $('status-filter').value);
       if ($('dataset-filter').value.trim()) params.set('dataset', $('dataset-filter').value.trim());
+      applyScope((await api('GET', '/auth/scope')).scope);
       const { jobs } = await api('GET', `/jobs${params.size ? `?${params}` : ''}`);
       renderJobs(jobs);
       await Promise.all([renderFailedFiles(jobs), renderDetail()]);
