@@ -94,13 +94,13 @@ export function s3ScanActivities({ store, s3List }: ActivityDeps) {
       const onCancel = () => stop.abort();
       ctx.cancellationSignal.addEventListener('abort', onCancel);
       let recorded = 0;
-      // Heartbeats carry cancellation to us; send them steadily, not only per page.
-      const beat = setInterval(() => ctx.heartbeat({ recorded }), 1_000);
       const list = lister(
         s3List({ region: config.region, endpointUrl: config.endpoint_url }),
         config,
         stop.signal,
       );
+      // Heartbeats carry cancellation to us; send them steadily, not only per page.
+      const beat = setInterval(() => ctx.heartbeat({ recorded }), 1_000);
       try {
         let cursor = await store.getScannerCursor(jobId);
         // Return when the workflow must flush files it learns of only from this call (see buffer.ts).
