@@ -73,6 +73,17 @@ export class Backoff {
     this.attempt = 0;
     this.since = null;
   }
+
+  /** After failures, logs that `dependency` is back and how long it was away, and starts over. */
+  recovered(log: Pick<Logger, 'info'>, dependency: Dependency): void {
+    if (!this.failing) return;
+    log.info(`${describe(dependency)} available again after ${formatDelay(this.elapsedMs)}`, {
+      dependency: dependency.name,
+      address: dependency.address,
+      waited_ms: this.elapsedMs,
+    });
+    this.reset();
+  }
 }
 
 export function formatDelay(ms: number): string {
@@ -167,14 +178,7 @@ export async function watch(
     let delay = opts.intervalMs ?? 5_000;
     try {
       await check();
-      if (backoff.failing) {
-        opts.log.info(`${describe(dependency)} available again after ${formatDelay(backoff.elapsedMs)}`, {
-          dependency: dependency.name,
-          address: dependency.address,
-          waited_ms: backoff.elapsedMs,
-        });
-        backoff.reset();
-      }
+      backoff.recovered(opts.log, dependency);
     } catch (err) {
       if (opts.signal.aborted) return;
       const why = classify(err) ?? {

@@ -10,15 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Settings } from '../config/settings';
-import {
-  Backoff,
-  dbClassifier,
-  dbDependency,
-  describe,
-  formatDelay,
-  waitMessage,
-  type Classifier,
-} from '../dependencies';
+import { Backoff, dbClassifier, dbDependency, waitMessage, type Classifier } from '../dependencies';
 import type { Db } from '../store/db';
 import { ArchiveWriteError, ArchiveWriter, gzipLevelFor, stagingRoot } from './archive';
 import { InvalidClpConfigError, parseClpJobConfig, type ClpJobConfig } from './clp-job-config';
@@ -179,14 +171,7 @@ async function loop(ctx: Context, stats: ExecutorStats): Promise<void> {
       await sleep(delay, undefined, { signal: ctx.signal }).catch(() => undefined);
       continue;
     }
-    if (backoff.failing) {
-      ctx.log.info(`${describe(db)} available again after ${formatDelay(backoff.elapsedMs)}`, {
-        dependency: db.name,
-        address: db.address,
-        waited_ms: backoff.elapsedMs,
-      });
-      backoff.reset();
-    }
+    backoff.recovered(ctx.log, db);
     if (claim) {
       stats[await runJob(ctx, claim)]++;
     } else {

@@ -11,10 +11,11 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CreateQueueCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
 import { createJob } from '../../src/client/jobs';
 import { archivesOfJob, extractAll } from '../support/executor';
+import { notification, sendAll } from '../support/sqs';
 import { createTestBucket } from '../support/stack';
 import { eventually } from '../support/worker';
 import {
@@ -56,30 +57,6 @@ function freezeServer(name: 'mariadb' | 'temporal' | 'minio'): () => void {
     thawed = true;
     process.kill(pid, 'SIGCONT');
   };
-}
-
-async function notify(sqs: SQSClient, queueUrl: string, bucket: string, keys: string[]): Promise<void> {
-  for (let i = 0; i < keys.length; i += 10) {
-    await sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: keys.slice(i, i + 10).map((key, j) => ({
-          Id: String(j),
-          MessageBody: JSON.stringify({
-            Records: [
-              {
-                eventName: 'ObjectCreated:Put',
-                s3: {
-                  bucket: { name: bucket },
-                  object: { key, size: Buffer.byteLength(body(key)), sequencer: `s-${key}` },
-                },
-              },
-            ],
-          }),
-        })),
-      }),
-    );
-  }
 }
 
 /** Every archive of the job's compression jobs, extracted: each uploaded key once, its bytes unchanged. */
@@ -125,7 +102,11 @@ test('MariaDB, Temporal, MinIO and one of two workers frozen and thawed: nothing
       const scan = Array.from({ length: n }, (_, i) => `scan/${tag}-${String(i).padStart(4, '0')}.log`);
       const queued = Array.from({ length: n }, (_, i) => `sqs/${tag}-${String(i).padStart(4, '0')}.log`);
       await upload(rig.s3, bucket, [...scan, ...queued]);
-      await notify(sqs, QueueUrl!, bucket, queued);
+      await sendAll(
+        sqs,
+        QueueUrl!,
+        queued.map((key) => notification(bucket, key, { size: Buffer.byteLength(body(key)) })),
+      );
       scanKeys.push(...scan);
       sqsKeys.push(...queued);
     };
