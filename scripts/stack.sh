@@ -207,16 +207,44 @@ start_mariadb() {
     --character-set-server=utf8mb4 \
     --skip-name-resolve --log-error="$LOGS/mariadb.err"
   wait_for mariadb 60 mariadb_sql -e "SELECT 1"
+}
+
+# Idempotent, on every \`up\` (a running server too): the env file is the truth
+# for users and passwords.
+mariadb_users() {
   mariadb_sql <<SQL
 CREATE DATABASE IF NOT EXISTS \`$CLP_DB_NAME\`;
+-- The schema owner: migrations, and the grants below (clp-ingestor migrate).
 CREATE USER IF NOT EXISTS '$CLP_DB_USER'@'127.0.0.1' IDENTIFIED BY '$CLP_DB_PASS';
 CREATE USER IF NOT EXISTS '$CLP_DB_USER'@'localhost' IDENTIFIED BY '$CLP_DB_PASS';
-GRANT ALL PRIVILEGES ON \`$CLP_DB_NAME\`.* TO '$CLP_DB_USER'@'127.0.0.1';
-GRANT ALL PRIVILEGES ON \`$CLP_DB_NAME\`.* TO '$CLP_DB_USER'@'localhost';
+GRANT ALL PRIVILEGES ON \`$CLP_DB_NAME\`.* TO '$CLP_DB_USER'@'127.0.0.1' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON \`$CLP_DB_NAME\`.* TO '$CLP_DB_USER'@'localhost' WITH GRANT OPTION;
 -- Tests create and drop throwaway databases named clp_test_*.
-GRANT ALL PRIVILEGES ON \`clp\\_test\\_%\`.* TO '$CLP_DB_USER'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON \`clp\\_test\\_%\`.* TO '$CLP_DB_USER'@'127.0.0.1' WITH GRANT OPTION;
+$(role_users_sql)
 FLUSH PRIVILEGES;
 SQL
+}
+
+# The worker's, executor's and API's own users, created with no privileges:
+# \`clp-ingestor migrate\` (run by app-up, the demo and the tests' setup) grants
+# each only what src/store/grants.ts lists, table by table.
+role_users_sql() {
+  local role user pass
+  for role in WORKER EXECUTOR API; do
+    user="CLP_DB_${role}_USER" pass="CLP_DB_${role}_PASS"
+    [ -n "${!user:-}" ] || continue
+    local who="'${!user}'@'${CLP_DB_GRANTEE_HOST:-127.0.0.1}'"
+    echo "CREATE USER IF NOT EXISTS $who IDENTIFIED BY '${!pass:-}';"
+    echo "ALTER USER $who IDENTIFIED BY '${!pass:-}';"
+  done
+}
+
+# Applies migrations and grants as the schema owner before the apps start.
+migrate_db() {
+  say "migrating $CLP_DB_NAME and granting the worker, executor and API users their privileges"
+  node "$ROOT/dist/client/cli.js" migrate >>"$LOGS/migrate.log" 2>&1 \
+    || fail "app-up: clp-ingestor migrate failed; see $LOGS/migrate.log"
 }
 
 start_minio() {
@@ -310,6 +338,8 @@ start_app() { # name
 
 cmd_app_up() {
   local a
+  [ -f "$ROOT/dist/client/cli.js" ] || fail "app-up: dist/client/cli.js is missing; run npm run build first"
+  migrate_db
   for a in "${APPS[@]}"; do start_app "$a"; done
   sleep 2
   # Unreachable servers do not stop the apps (they wait for them); an exit
@@ -335,6 +365,7 @@ stop_app() { # the supervisor first (it stops the app), then the app if it is st
 cmd_up() {
   cmd_install
   start_mariadb
+  mariadb_users
   start_minio
   start_goaws
   start_temporal

@@ -1,5 +1,5 @@
 /**
- * The worker: migrates the CLP DB, reconciles jobs, then runs the ingestion-job
+ * The worker: checks the CLP DB's schema (migrating it when its user may), reconciles jobs, then runs the ingestion-job
  * workflow and its activities. Run any number of these, on any number of
  * machines, against one Temporal cluster and one CLP DB.
  */
@@ -15,12 +15,12 @@ import { WORKFLOW_BUNDLE } from './bundle-workflows';
 import { createActivities, type Activities, type SqsFaults } from './activities';
 import { createS3Client, createS3ListerFor, createSqsClient, type S3Target } from './aws';
 import type { S3Lister } from './s3-list';
-import { loadEnvFile, loadSettings, type Settings } from './config/settings';
+import { dbFor, loadEnvFile, loadSettings, type Settings } from './config/settings';
 import { connectClient, connectConfig, connectWorker, temporalAddress } from './client/temporal';
 import { reconcileJobs } from './client/jobs';
 import { createPool } from './store/db';
 import { IngestionStore } from './store/ingestion-store';
-import { checkClpObjectMetadata, migrate } from './store/schema';
+import { checkClpObjectMetadata, ensureSchema } from './store/schema';
 import {
   anyOf,
   dbClassifier,
@@ -57,7 +57,7 @@ export interface WorkerOptions {
 }
 
 export async function createWorker(settings: Settings, opts: WorkerOptions = {}) {
-  const pool = createPool(settings.db);
+  const pool = createPool(dbFor(settings, 'worker'));
   const store = new IngestionStore(pool);
   let connection: NativeConnection | undefined;
   try {
@@ -118,7 +118,7 @@ function faultsFromEnv(): SqsFaults {
 
 /**
  * Waits for the CLP DB and Temporal (capped backoff, each wait logged as what
- * it is), migrates and reconciles, then runs the worker until SIGINT/SIGTERM.
+ * it is), checks the schema and reconciles, then runs the worker until SIGINT/SIGTERM.
  * Once running it rides outages out: while the DB is away activities fail and
  * Temporal retries them; while Temporal is away polls are retried. A watcher
  * logs each outage once per check instead of a line per failed call.
@@ -169,9 +169,10 @@ async function main(): Promise<void> {
     };
 
   try {
-    const pool = createPool(settings.db);
+    const dbSettings = dbFor(settings, 'worker');
+    const pool = createPool(dbSettings);
     try {
-      const applied = await untilAvailable(() => migrate(pool), onDb, wait);
+      const applied = await untilAvailable(() => ensureSchema(pool, dbSettings.user), onDb, wait);
       if (applied.length) log.info('applied migrations', { versions: applied });
       await untilAvailable(() => checkClpObjectMetadata(pool, settings.clp.s3InputType), onDb, wait);
       const client = await untilAvailable(viaProbe(connectClient), onTemporal, wait);

@@ -8,7 +8,14 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { Client } from '@temporalio/client';
 import { InvalidConfigError, type JobKind } from '../config/job-config';
-import { loadEnvFile, loadSettings, SettingsError, type Settings } from '../config/settings';
+import {
+  dbFor,
+  loadEnvFile,
+  loadSettings,
+  SettingsError,
+  type DbRole,
+  type Settings,
+} from '../config/settings';
 import { createPool } from '../store/db';
 import {
   ConflictError,
@@ -20,6 +27,7 @@ import {
   type JobRow,
   type JobStatus,
 } from '../store/ingestion-store';
+import { account, applyGrants, configuredGrantees, DB_ROLES, grantStatements } from '../store/grants';
 import { migrate } from '../store/schema';
 import { workflowIdFor } from '../workflows/messages';
 import { controlJob, createJob, IllegalRequestError, queryProgress, reconcileJobs } from './jobs';
@@ -34,10 +42,11 @@ interface Ctx {
   close(): Promise<void>;
 }
 
-async function withCtx<T>(fn: (ctx: Ctx) => Promise<T>): Promise<T> {
+/** Runs a command as the API's DB user (CLP_DB_API_USER), or as the schema owner (CLP_DB_USER). */
+async function withCtx<T>(fn: (ctx: Ctx) => Promise<T>, role: DbRole | 'owner' = 'api'): Promise<T> {
   loadEnvFile();
   const settings = loadSettings();
-  const pool = createPool(settings.db);
+  const pool = createPool(role === 'owner' ? settings.db : dbFor(settings, role));
   let client: Client | undefined;
   const ctx: Ctx = {
     settings,
@@ -279,13 +288,42 @@ export function buildProgram(): Command {
 
   program
     .command('migrate')
-    .description('create or upgrade the CLP DB tables (idempotent)')
+    .description(
+      'create or upgrade the CLP DB tables as the schema owner (CLP_DB_USER), then grant the worker, executor and API users theirs (idempotent)',
+    )
     .action(async () =>
       withCtx(async (ctx) => {
         const applied = await migrate(ctx.store.db);
         console.log(applied.length ? `applied migrations ${applied.join(', ')}` : 'schema up to date');
-      }),
+        const granted = await applyGrants(
+          ctx.store.db,
+          configuredGrantees(ctx.settings),
+          ctx.settings.dbGranteeHost,
+        );
+        for (const g of granted) console.log(`granted ${g}`);
+      }, 'owner'),
     );
+
+  program
+    .command('db-grants')
+    .description('print the GRANT statements each role needs on the CLP DB (for a DBA)')
+    .option('--role <role>', `only this role (${DB_ROLES.join(', ')})`)
+    .option('--user <user>', "the grantee (default: the role's configured user)")
+    .option('--host <host>', "the grantee's host part (default: CLP_DB_GRANTEE_HOST)")
+    .action((o: { role?: string; user?: string; host?: string }) => {
+      loadEnvFile();
+      const settings = loadSettings();
+      if (o.role !== undefined && !(DB_ROLES as readonly string[]).includes(o.role)) {
+        throw new InvalidConfigError(`--role: must be one of ${DB_ROLES.join(', ')}`);
+      }
+      const roles = o.role ? [o.role as DbRole] : DB_ROLES;
+      for (const role of roles) {
+        const user = o.user ?? settings.dbRoles[role].user;
+        const grantee = account(user, o.host ?? settings.dbGranteeHost);
+        console.log(`-- ${role}`);
+        for (const sql of grantStatements(role, settings.db.database, grantee)) console.log(`${sql};`);
+      }
+    });
 
   program
     .command('reconcile')

@@ -8,9 +8,10 @@ import { randomInt } from 'node:crypto';
 import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { RowDataPacket } from 'mysql2/promise';
 import { createS3Client } from '../aws';
-import { loadEnvFile, loadSettings } from '../config/settings';
+import { dbFor, loadEnvFile, loadSettings } from '../config/settings';
 import { createPool } from '../store/db';
 import { IngestionStore } from '../store/ingestion-store';
+import { applyGrants, configuredGrantees } from '../store/grants';
 import { migrate } from '../store/schema';
 import { workflowIdFor } from '../workflows/messages';
 import { controlJob, createJob } from './jobs';
@@ -43,8 +44,11 @@ async function main(): Promise<void> {
   loadEnvFile();
   const settings = loadSettings();
   const numFiles = Number(process.env.DEMO_FILES ?? 200);
-  const pool = createPool(settings.db);
-  await migrate(pool);
+  // Migrate as the schema owner (as `clp-ingestor migrate` does), then act as the API.
+  const owner = createPool(settings.db);
+  await migrate(owner);
+  await applyGrants(owner, configuredGrantees(settings), settings.dbGranteeHost);
+  const pool = createPool(dbFor(settings, 'api'));
   const store = new IngestionStore(pool);
   const client = await connectClient();
   const s3 = createS3Client(settings.aws);
@@ -110,7 +114,8 @@ async function main(): Promise<void> {
   await client.workflow.getHandle(workflowIdFor(jobId)).result();
 
   const job = await store.requireJob(jobId);
-  const [[cj]] = await pool.query<RowDataPacket[]>(
+  // CLP's compression_jobs, which the API's user may not read: the owner reads the sizes.
+  const [[cj]] = await owner.query<RowDataPacket[]>(
     `SELECT COUNT(*) AS n, SUM(uncompressed_size) AS raw, SUM(compressed_size) AS packed FROM compression_jobs
      WHERE id IN (SELECT DISTINCT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?)`,
     [jobId],
@@ -128,6 +133,7 @@ async function main(): Promise<void> {
   );
   await client.connection.close();
   await pool.end();
+  await owner.end();
   s3.destroy();
 }
 

@@ -51,6 +51,18 @@ const schema = z.object({
   CLP_DB_USER: z.string().min(1).default('clp-user'),
   CLP_DB_PASS: z.string().default(''),
   CLP_DB_CONNECTION_LIMIT: z.coerce.number().int().min(1).max(1000).default(10),
+  /**
+   * Least privilege: each process's own DB user (src/store/grants.ts), else
+   * CLP_DB_USER. CLP_DB_USER is the schema owner that `migrate` runs as.
+   */
+  CLP_DB_WORKER_USER: z.string().min(1).optional(),
+  CLP_DB_WORKER_PASS: z.string().optional(),
+  CLP_DB_EXECUTOR_USER: z.string().min(1).optional(),
+  CLP_DB_EXECUTOR_PASS: z.string().optional(),
+  CLP_DB_API_USER: z.string().min(1).optional(),
+  CLP_DB_API_PASS: z.string().optional(),
+  /** The host part of the accounts `migrate` grants to ('user'@'host'). */
+  CLP_DB_GRANTEE_HOST: z.string().min(1).default('%'),
 
   CLP_INGESTOR_TASK_QUEUE: z.string().min(1).default('clp-ingestor'),
   /**
@@ -159,6 +171,14 @@ export interface DbSettings {
   connectionLimit: number;
 }
 
+export const DB_ROLES = ['worker', 'executor', 'api'] as const;
+export type DbRole = (typeof DB_ROLES)[number];
+
+export interface DbCredentials {
+  user: string;
+  password: string;
+}
+
 export interface AwsSettings {
   region: string;
   s3Endpoint?: string;
@@ -178,7 +198,12 @@ export interface ClpOutputSettings {
 }
 
 export interface Settings {
+  /** The schema owner's (CLP_DB_USER): migrations, and any role without a user of its own. */
   db: DbSettings;
+  /** Each process's own DB user; dbFor() picks one. */
+  dbRoles: Record<DbRole, DbCredentials>;
+  /** CLP_DB_GRANTEE_HOST */
+  dbGranteeHost: string;
   taskQueue: string;
   /** CLP_INGESTOR_DEPENDENCY_WAIT_SEC: 0 waits for Temporal and the DB forever. */
   dependencyWaitSec: number;
@@ -244,6 +269,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       password: e.CLP_DB_PASS,
       connectionLimit: e.CLP_DB_CONNECTION_LIMIT,
     },
+    dbRoles: {
+      worker: roleCredentials(e, e.CLP_DB_WORKER_USER, e.CLP_DB_WORKER_PASS, 'CLP_DB_WORKER'),
+      executor: roleCredentials(e, e.CLP_DB_EXECUTOR_USER, e.CLP_DB_EXECUTOR_PASS, 'CLP_DB_EXECUTOR'),
+      api: roleCredentials(e, e.CLP_DB_API_USER, e.CLP_DB_API_PASS, 'CLP_DB_API'),
+    },
+    dbGranteeHost: e.CLP_DB_GRANTEE_HOST,
     taskQueue: e.CLP_INGESTOR_TASK_QUEUE,
     dependencyWaitSec: e.CLP_INGESTOR_DEPENDENCY_WAIT_SEC,
     aws: {
@@ -279,6 +310,26 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       temporalUiUrl: e.CLP_INGESTOR_TEMPORAL_UI_URL.replace(/\/+$/, ''),
     },
   };
+}
+
+function roleCredentials(
+  e: z.infer<typeof schema>,
+  user: string | undefined,
+  password: string | undefined,
+  name: string,
+): DbCredentials {
+  if (user === undefined) {
+    if (password !== undefined) {
+      throw new SettingsError(`invalid setting ${name}_PASS: set ${name}_USER too, or neither`);
+    }
+    return { user: e.CLP_DB_USER, password: e.CLP_DB_PASS };
+  }
+  return { user, password: password ?? '' };
+}
+
+/** The DB settings a process in `role` connects with: its own user when configured. */
+export function dbFor(settings: Pick<Settings, 'db' | 'dbRoles'>, role: DbRole): DbSettings {
+  return { ...settings.db, ...settings.dbRoles[role] };
 }
 
 function allowedEndpoints(e: z.infer<typeof schema>): EndpointAllowList {

@@ -5,10 +5,10 @@
  * Settings come from the environment (and CLP_INGESTOR_ENV_FILE).
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { loadEnvFile, loadSettings } from '../config/settings';
+import { dbFor, loadEnvFile, loadSettings } from '../config/settings';
 import { dbClassifier, dbDependency, untilAvailable } from '../dependencies';
 import { createPool } from '../store/db';
-import { migrate } from '../store/schema';
+import { ensureSchema } from '../store/schema';
 import {
   extractEntry,
   extractToFile,
@@ -33,7 +33,8 @@ function settings() {
 async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs?: number }): Promise<void> {
   const s = settings();
   const log = createLogger();
-  const pool = createPool(s.db);
+  const dbSettings = dbFor(s, 'executor');
+  const pool = createPool(dbSettings);
   const controller = new AbortController();
   const stop = (signal: string) => {
     if (controller.signal.aborted) process.exit(130); // a second signal: stop now
@@ -45,7 +46,7 @@ async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs
   try {
     // Started before the DB is up: wait for it (capped backoff, each wait logged).
     const db = dbDependency(s.db);
-    await untilAvailable(() => migrate(pool), dbClassifier(db), {
+    await untilAvailable(() => ensureSchema(pool, dbSettings.user), dbClassifier(db), {
       timeoutMs: s.dependencyWaitSec * 1000,
       log,
       signal: controller.signal,

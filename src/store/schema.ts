@@ -362,6 +362,45 @@ export async function checkClpObjectMetadata(pool: Pool, s3InputType: string): P
 
 const LOCK_NAME = 'clp_ingestor_migrations';
 
+const ACCESS_DENIED = new Set([
+  'ER_DBACCESS_DENIED_ERROR',
+  'ER_TABLEACCESS_DENIED_ERROR',
+  'ER_COLUMNACCESS_DENIED_ERROR',
+  'ER_SPECIFIC_ACCESS_DENIED_ERROR',
+]);
+
+/** The migrations this build has that the database has not recorded (all of them on an empty database). */
+export async function pendingMigrations(pool: Pool): Promise<number[]> {
+  let done = new Set<number>();
+  try {
+    const [rows] = await pool.query<RowDataPacket[]>(`SELECT version FROM ${TABLES.migrations}`);
+    done = new Set(rows.map((r) => Number(r.version)));
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ER_NO_SUCH_TABLE') throw err;
+  }
+  return MIGRATIONS.map((m) => m.version).filter((v) => !done.has(v));
+}
+
+/**
+ * For a process that need not own the schema (worker, executor): nothing to
+ * do when the schema is current; else it migrates, which only a user with DDL
+ * grants may (CLP_DB_USER, the schema owner), and a least-privilege user is
+ * told who must.
+ */
+export async function ensureSchema(pool: Pool, user: string): Promise<number[]> {
+  let pending: number[];
+  try {
+    pending = await pendingMigrations(pool);
+    if (!pending.length) return [];
+    return await migrate(pool);
+  } catch (err) {
+    if (!ACCESS_DENIED.has((err as { code?: string }).code ?? '')) throw err;
+    throw new Error(
+      `the CLP DB schema is not up to date and DB user ${user} may not migrate it (${(err as Error).message}); run \`clp-ingestor migrate\` as the schema owner (CLP_DB_USER) first`,
+    );
+  }
+}
+
 /** Applies every migration not yet recorded; returns the versions it applied. */
 export async function migrate(pool: Pool): Promise<number[]> {
   const conn = await pool.getConnection();

@@ -20,6 +20,7 @@ import { workflowIdFor } from '../../src/workflows/messages';
 import {
   countersAndRows,
   createTestDb,
+  rolePool,
   keysOfCompressionJob,
   terminateTaskQueueWorkflows,
   uniqueName,
@@ -131,7 +132,9 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
   worker.start();
   executor.start();
   const client = await connectClient();
-  const store = new IngestionStore(db.pool);
+  // As the CLI and REST API see the DB: the API's least-privilege user.
+  const apiPool = rolePool(db.settings, 'api');
+  const store = new IngestionStore(apiPool);
   const s3 = createS3Client(db.settings.aws);
   return {
     settings: db.settings,
@@ -164,6 +167,7 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
       await executor.kill('SIGTERM');
       await client.connection.close();
       s3.destroy();
+      await apiPool.end();
       await db.drop();
     },
   };

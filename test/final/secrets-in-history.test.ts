@@ -41,9 +41,18 @@ afterAll(async () => {
 const describeHit = (h: Hit) =>
   `${h.secret} in workflow ${h.workflowId} run ${h.runId} event ${h.eventId} (${h.eventType}) at ${h.path}`;
 
-test('the stack has secrets to look for: AWS keys, the DB password, API tokens', () => {
+test('the stack has secrets to look for: AWS keys, the DB passwords, API tokens', () => {
   const named = (variable: string) => secrets.find((s) => s.name.split(' = ').includes(variable));
-  for (const variable of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'CLP_DB_PASS', 'test API token'])
+  for (const variable of [
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'CLP_DB_PASS',
+    // the least-privilege users' (config/local.env)
+    'CLP_DB_WORKER_PASS',
+    'CLP_DB_EXECUTOR_PASS',
+    'CLP_DB_API_PASS',
+    'test API token',
+  ])
     expect([variable, named(variable)?.value]).toEqual([variable, expect.any(String)]);
   expect(named('AWS_SECRET_ACCESS_KEY')!.value).toBe(process.env.AWS_SECRET_ACCESS_KEY);
   expect(named('CLP_DB_PASS')!.value).toBe(process.env.CLP_DB_PASS);

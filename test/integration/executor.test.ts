@@ -16,7 +16,7 @@ import { compareCodePoints } from '../../src/executor/clp-job-config';
 import { claimNextJob, killOrphanedJobs, startTask } from '../../src/executor/job-store';
 import { STAGING_DIR } from '../../src/executor/archive';
 import { listArchiveIds } from '../../src/executor/archive-reader';
-import { createPool, type Db } from '../../src/store/db';
+import type { Db } from '../../src/store/db';
 import { loadSettings, type Settings } from '../../src/config/settings';
 import { createTestBucket, createTestDb } from '../support/stack';
 import {
@@ -95,7 +95,7 @@ test('S3 round trip: odd key names and a multi-MB object come back byte-identica
   const keys = [...objects.keys()];
   const jobId = await insertJob(pool, s3JobConfig(settings, bucket, keys));
 
-  const executor = startExecutor(settings, pool, { archivesDir });
+  const executor = startExecutor(settings, { archivesDir });
   const job = (await waitForJobs(pool, [jobId])).get(jobId);
   const stats = await executor.stop();
 
@@ -168,7 +168,7 @@ test("fs round trip: paths as CLP's containers see them (under the mount root) a
       pool,
       fsJobConfig([MOUNT + path.join(root, 'svc'), MOUNT + path.join(root, 'single.log')], MOUNT + root),
     );
-    const executor = startExecutor(withMountRoot(settings, MOUNT), pool, { archivesDir });
+    const executor = startExecutor(withMountRoot(settings, MOUNT), { archivesDir });
     const job = (await waitForJobs(pool, [jobId])).get(jobId);
     await executor.stop();
 
@@ -201,10 +201,9 @@ test('two executors on one queue of 50 jobs run each job exactly once', async ()
   for (let i = 0; i < 50; i++) {
     ids.push(await insertJob(pool, s3JobConfig(settings, bucket, [keys[i % 5], keys[(i + 1) % 5]])));
   }
-  // Separate pools, as two processes would have.
-  const pools = [createPool(settings.db), createPool(settings.db)];
-  const executors = pools.map((p, i) =>
-    startExecutor(settings, p, { archivesDir, executorId: `exec-${i}`, pollIntervalMs: 20 }),
+  // Each with a pool of its own, as two processes would have.
+  const executors = [0, 1].map((i) =>
+    startExecutor(settings, { archivesDir, executorId: `exec-${i}`, pollIntervalMs: 20 }),
   );
   try {
     const jobs = await waitForJobs(pool, ids, 90_000);
@@ -237,7 +236,6 @@ test('two executors on one queue of 50 jobs run each job exactly once', async ()
     expect(new Set(owners).size).toBe(50);
   } finally {
     await Promise.all(executors.map((e) => e.stop()));
-    await Promise.all(pools.map((p) => p.end()));
   }
 });
 
@@ -246,7 +244,7 @@ test('a missing object fails its job with a status_msg naming the key, and publi
   const missing = `miss-${Date.now()}/gone ü+.log`;
   await put(present, Buffer.from('here\n'));
   const jobId = await insertJob(pool, s3JobConfig(settings, bucket, [present, missing]));
-  const executor = startExecutor(settings, pool, { archivesDir });
+  const executor = startExecutor(settings, { archivesDir });
   const job = (await waitForJobs(pool, [jobId])).get(jobId);
   const stats = await executor.stop();
 
@@ -279,7 +277,7 @@ test('a corrupt or invalid clp_config fails only that job; the next job still su
     ),
   );
   const good = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
-  const executor = startExecutor(settings, pool, { archivesDir });
+  const executor = startExecutor(settings, { archivesDir });
   const jobs = await waitForJobs(pool, [garbage, wrongShape, good]);
   const stats = await executor.stop();
 
@@ -306,7 +304,7 @@ test('an executor whose job was KILLED under it (its lease lapsed) stops and pub
   const key = `lease-${Date.now()}/slow.log`;
   await put(key, generateLogs(2 * 1024 * 1024, 7));
   const jobId = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
-  const executor = startExecutor(settings, pool, {
+  const executor = startExecutor(settings, {
     archivesDir,
     leaseMs: 600,
     throttleBytesPerSec: 1024 * 1024,
@@ -331,7 +329,7 @@ test('the finishing transaction refuses to publish for a job KILLED under it unn
   await put(key, generateLogs(1024 * 1024, 8));
   const jobId = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
   // A long lease: no renewal happens before the end, so only the final check can catch it.
-  const executor = startExecutor(settings, pool, {
+  const executor = startExecutor(settings, {
     archivesDir,
     leaseMs: 60_000,
     throttleBytesPerSec: 1024 * 1024,
@@ -359,7 +357,7 @@ test('shutting down mid-job marks it KILLED (as CLP finds it), and no executor r
   await put(key, body);
   const jobId = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
   const leaseMs = 60_000;
-  const first = startExecutor(settings, pool, {
+  const first = startExecutor(settings, {
     archivesDir,
     leaseMs,
     throttleBytesPerSec: 512 * 1024,
@@ -377,7 +375,7 @@ test('shutting down mid-job marks it KILLED (as CLP finds it), and no executor r
   expect(await readdir(path.join(archivesDir, STAGING_DIR))).toEqual([]);
 
   // A second executor leaves it alone: the job after it (the submitter's resubmission) runs, it does not.
-  const second = startExecutor(settings, pool, { archivesDir, leaseMs });
+  const second = startExecutor(settings, { archivesDir, leaseMs });
   const again = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
   expect((await waitForJobs(pool, [again])).get(again).status).toBe(SUCCEEDED);
   expect(await second.stop()).toEqual({ succeeded: 1, failed: 0, abandoned: 0 });
@@ -418,7 +416,7 @@ test('a RUNNING job whose executor died (lease expired) becomes KILLED, never re
   });
   const later = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
 
-  const executor = startExecutor(settings, pool, { archivesDir });
+  const executor = startExecutor(settings, { archivesDir });
   // The job after them succeeds, so the executor has been past them all.
   expect((await waitForJobs(pool, [dead, orphan.insertId, later])).get(later).status).toBe(SUCCEEDED);
   const stats = await executor.stop();
@@ -462,7 +460,7 @@ test('compression ratio on realistic logs', async () => {
   const logs = generateLogs(8 * 1024 * 1024, 42);
   await put(key, logs);
   const jobId = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
-  const executor = startExecutor(settings, pool, { archivesDir });
+  const executor = startExecutor(settings, { archivesDir });
   const job = (await waitForJobs(pool, [jobId])).get(jobId);
   await executor.stop();
 
@@ -477,7 +475,7 @@ test('compression ratio on realistic logs', async () => {
 
 /** Runs the jobs to their end with one executor; returns their rows and the executor's stats. */
 async function runJobs(ids: number[], using: Settings = settings) {
-  const executor = startExecutor(using, pool, { archivesDir });
+  const executor = startExecutor(using, { archivesDir });
   const jobs = await waitForJobs(pool, ids);
   const stats = await executor.stop();
   return { jobs, stats, logs: executor.logs };

@@ -13,6 +13,7 @@ import { listArchiveIds, readArchiveIndex, extractEntry } from '../../src/execut
 import type { ArchiveIndex } from '../../src/executor/archive';
 import { runExecutor, type ExecutorOptions, type ExecutorStats } from '../../src/executor/executor';
 import { createLogger, type LogFields } from '../../src/executor/log';
+import { rolePool } from './stack';
 import type { Db } from '../../src/store/db';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -166,14 +167,17 @@ export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), `${prefix}-`));
 }
 
-/** An in-process executor whose log records are kept for assertions. */
+/**
+ * An in-process executor whose log records are kept for assertions; it
+ * connects with its own pool, as the executor's least-privilege DB user.
+ */
 export function startExecutor(
   settings: Settings,
-  pool: Db,
   options: Partial<ExecutorOptions> & { archivesDir: string },
 ): { logs: LogFields[]; stop: () => Promise<ExecutorStats>; done: Promise<ExecutorStats> } {
   const logs: LogFields[] = [];
   const controller = new AbortController();
+  const pool = rolePool(settings, 'executor');
   const done = runExecutor({
     settings,
     pool,
@@ -182,7 +186,7 @@ export function startExecutor(
     leaseMs: 5_000,
     logger: createLogger((r) => logs.push(r)),
     ...options,
-  });
+  }).finally(() => pool.end());
   return {
     logs,
     done,

@@ -4,8 +4,9 @@ import mysql from 'mysql2/promise';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import { decodeClpConfig } from '../../src/clp/clp-config';
-import { loadSettings, type Settings } from '../../src/config/settings';
+import { dbFor, loadSettings, type DbRole, type Settings } from '../../src/config/settings';
 import { createPool, type Db } from '../../src/store/db';
+import { applyGrants, configuredGrantees, revokeGrants } from '../../src/store/grants';
 import { migrate, TABLES } from '../../src/store/schema';
 
 /**
@@ -52,8 +53,18 @@ export async function terminateTaskQueueWorkflows(
 
 export interface TestDb {
   settings: Settings;
+  /** The schema owner's (CLP_DB_USER): for the test's own setup and assertions. */
   pool: Db;
   drop: () => Promise<void>;
+}
+
+/**
+ * A pool as one of the ingestor's processes connects: with that role's own
+ * least-privilege user (config/local.env names them), granted only what
+ * src/store/grants.ts lists.
+ */
+export function rolePool(settings: Settings, role: DbRole): Db {
+  return createPool(dbFor(settings, role));
 }
 
 /** A fresh, empty database (clp_test_*) with the server's defaults, and settings pointing at it. */
@@ -74,6 +85,8 @@ export async function createEmptyTestDb(): Promise<TestDb> {
     settings,
     pool,
     drop: async () => {
+      // Table grants outlive their database: take back what createTestDb gave.
+      await revokeGrants(pool, configuredGrantees(settings), settings.dbGranteeHost).catch(() => undefined);
       await pool.query(`DROP DATABASE \`${database}\``);
       await pool.end();
     },
@@ -85,6 +98,8 @@ export async function createTestDb(): Promise<TestDb> {
   const db = await createEmptyTestDb();
   const { pool } = db;
   await migrate(pool);
+  // As `clp-ingestor migrate` does: the worker's, executor's and API's users get their grants.
+  await applyGrants(pool, configuredGrantees(db.settings), db.settings.dbGranteeHost);
   // Every throwaway DB would number its jobs from 1, but workflow ids (one per
   // job id) share one Temporal namespace: start this DB's ids somewhere unused.
   await pool.query(`ALTER TABLE ${TABLES.ingestionJobs} AUTO_INCREMENT = ?`, [

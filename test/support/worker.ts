@@ -13,7 +13,7 @@ import { IngestionStore, type JobStatus } from '../../src/store/ingestion-store'
 import { CompressionJobStatus } from '../../src/store/schema';
 import { createWorker } from '../../src/worker';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestDb, terminateTaskQueueWorkflows, uniqueName } from './stack';
+import { createTestDb, rolePool, terminateTaskQueueWorkflows, uniqueName } from './stack';
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -27,7 +27,9 @@ function quietRuntime(): void {
 
 export interface Harness {
   settings: Settings;
+  /** The schema owner's pool, for the test's own setup and assertions. */
   pool: Db;
+  /** As the CLI and REST API see the DB: with the API's least-privilege user. */
   store: IngestionStore;
   client: Client;
   s3: S3Client;
@@ -58,7 +60,8 @@ export async function startHarness(
   });
   const running = worker.run();
   const client = await connectClient();
-  const store = new IngestionStore(db.pool);
+  const apiPool = rolePool(settings, 'api');
+  const store = new IngestionStore(apiPool);
   const s3 = createS3Client(settings.aws);
   return {
     settings,
@@ -82,6 +85,7 @@ export async function startHarness(
       worker.shutdown();
       await running;
       await workerPool.end();
+      await apiPool.end();
       await connection.close();
       await client.connection.close();
       s3.destroy();

@@ -5,7 +5,7 @@
  * Listens on CLP_INGESTOR_HTTP_HOST:CLP_INGESTOR_HTTP_PORT (127.0.0.1:8080);
  * same configuration sources as the worker and CLI. Stops on SIGINT/SIGTERM.
  */
-import { loadEnvFile, loadSettings } from '../../config/settings';
+import { dbFor, loadEnvFile, loadSettings } from '../../config/settings';
 import { createPool } from '../../store/db';
 import { IngestionStore } from '../../store/ingestion-store';
 import { connectClient } from '../temporal';
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   loadEnvFile();
   const settings = loadSettings();
   const tokens = loadApiTokens();
-  const pool = createPool(settings.db);
+  const pool = createPool(dbFor(settings, 'api'));
   const client = await connectClient();
   const app = await buildServer({
     store: new IngestionStore(pool),
