@@ -30,7 +30,7 @@ beforeAll(async () => {
   h = await startHarness();
   bucket = await createTestBucket(h.s3);
   archivesDir = await mkdtemp(path.join(os.tmpdir(), 'clp-dropin-'));
-  executor = startExecutor(h.settings, h.pool, { archivesDir });
+  executor = startExecutor(h.settings, { archivesDir });
 });
 afterAll(async () => {
   await executor?.stop();
@@ -173,7 +173,7 @@ describe('CLP v0.13 (brotli, s3 key lists)', () => {
     const base = h.settings;
     const clp = { ...base.clp, compat: clpCompat('0.13'), s3InputType: 's3' as const };
     old = await startHarness({ settings: { clp } });
-    oldExecutor = startExecutor(old.settings, old.pool, { archivesDir });
+    oldExecutor = startExecutor(old.settings, { archivesDir });
   });
   afterAll(async () => {
     await oldExecutor?.stop();

@@ -51,7 +51,7 @@ test('objects come out of the archives byte for byte; a missing object fails exa
     30_000,
     'submitted',
   );
-  executor = startExecutor(h.settings, h.pool, { archivesDir });
+  executor = startExecutor(h.settings, { archivesDir });
   const job = await eventually(async () => {
     const j = await h.store.requireJob(jobId);
     return j.status === 'finished' ? j : null;
