@@ -62,16 +62,24 @@ const ident = (s: string) => `\`${s.replace(/`/g, '``')}\``;
 
 /** The GRANT statements that give `role` its privileges, and no more, on `database`. */
 export function grantStatements(role: DbRole, database: string, grantee: string): string[] {
-  return Object.entries(ROLE_GRANTS[role]).map(
-    ([table, privileges]) =>
-      `GRANT ${privileges!.join(', ')} ON ${ident(database)}.${ident(table)} TO ${grantee}`,
-  );
+  return statements('GRANT', 'TO', role, database, grantee);
 }
 
 /** Their REVOKE counterparts: table grants outlive a dropped database unless revoked. */
 export function revokeStatements(role: DbRole, database: string, grantee: string): string[] {
-  return grantStatements(role, database, grantee).map((sql) =>
-    sql.replace(/^GRANT /, 'REVOKE ').replace(/ TO (?=[^ ]+$)/, ' FROM '),
+  return statements('REVOKE', 'FROM', role, database, grantee);
+}
+
+function statements(
+  verb: 'GRANT' | 'REVOKE',
+  preposition: 'TO' | 'FROM',
+  role: DbRole,
+  database: string,
+  grantee: string,
+): string[] {
+  return Object.entries(ROLE_GRANTS[role]).map(
+    ([table, privileges]) =>
+      `${verb} ${privileges!.join(', ')} ON ${ident(database)}.${ident(table)} ${preposition} ${grantee}`,
   );
 }
 
