@@ -102,16 +102,20 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
 
 /**
  * Test-only fault injection for the crash-loop suite (test/fault): with
- * CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE=p the process kills itself with
- * SIGKILL, with probability p, after an SQS batch is committed and before its
- * messages are deleted: the window that persist-then-delete must survive.
+ * CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE=n the process kills itself with
+ * SIGKILL after an SQS batch is committed and before its messages are
+ * deleted (the window that persist-then-delete must survive): at every n-th
+ * batch it commits when n >= 1, so a test can count on it, or with
+ * probability n per batch when n < 1.
  */
 function faultsFromEnv(): SqsFaults {
-  const p = Number(process.env.CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE ?? 0);
-  if (!(p > 0)) return {};
+  const n = Number(process.env.CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE ?? 0);
+  if (!(n > 0)) return {};
+  let batches = 0;
   return {
     beforeDelete: async () => {
-      if (Math.random() < p) process.kill(process.pid, 'SIGKILL');
+      batches += 1;
+      if (n >= 1 ? batches % Math.floor(n) === 0 : Math.random() < n) process.kill(process.pid, 'SIGKILL');
     },
   };
 }

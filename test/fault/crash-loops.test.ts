@@ -104,9 +104,10 @@ test(`S3 scanner: the worker is SIGKILLed ${CYCLES} times while objects are uplo
 });
 
 test(`SQS listener: the worker dies ${CYCLES} times, often between commit and delete`, async () => {
-  // The worker also kills itself after about one commit in twenty, before deleting.
   const rig = await startRig({
-    CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE: '0.05',
+    // Every 4th batch a worker commits: each restart is fed 4 batches' worth, so
+    // deaths between commit and delete are certain, not left to chance.
+    CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE: '4',
     CLP_SQS_VISIBILITY_TIMEOUT_SEC: '5',
   });
   const sqs = createSqsClient(rig.settings.aws);
