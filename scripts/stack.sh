@@ -244,7 +244,7 @@ role_users_sql() {
 migrate_db() {
   say "migrating $CLP_DB_NAME and granting the worker, executor and API users their privileges"
   node "$ROOT/dist/client/cli.js" migrate >>"$LOGS/migrate.log" 2>&1 \
-    || fail "app-up: clp-ingestor migrate failed; see $LOGS/migrate.log"
+    || fail "app-up: clp-ingestor migrate failed (nothing started); last log lines:"$'\n'"$(tail -n 5 "$LOGS/migrate.log")"
 }
 
 start_minio() {

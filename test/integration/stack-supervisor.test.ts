@@ -134,14 +134,28 @@ test('app-up supervises the worker and the executor: a killed one is restarted w
   expect(after).toMatch(/executor +stopped/);
 });
 
-test('app-up reports a configuration error at start and leaves nothing running', async () => {
+test('app-up reports a configuration error before starting anything: migrate runs first and refuses', async () => {
   const err = await stack(['app-up'], { CLP_COMPAT: 'no-such-release' }).then(
     () => null,
     (e: { code: number; stderr: string }) => e,
   );
   expect(err?.code).toBe(1);
-  expect(err?.stderr).toMatch(/app-up: worker exited at start; last log lines:/);
+  expect(err?.stderr).toMatch(/app-up: clp-ingestor migrate failed \(nothing started\); last log lines:/);
   expect(err?.stderr).toMatch(/invalid setting CLP_COMPAT/);
+  for (const name of ['worker', 'executor', 'worker-supervisor', 'executor-supervisor']) {
+    expect(isAlive(pidOf(name))).toBe(false);
+  }
+});
+
+test('app-up reports an app that exits at start and leaves nothing running', async () => {
+  // Only the worker talks to Temporal: migrate (the DB) passes, the worker stops at once.
+  const err = await stack(['app-up'], { TEMPORAL_NAMESPACE: 'no-such-namespace' }).then(
+    () => null,
+    (e: { code: number; stderr: string }) => e,
+  );
+  expect(err?.code).toBe(1);
+  expect(err?.stderr).toMatch(/app-up: worker exited at start; last log lines:/);
+  expect(err?.stderr).toMatch(/no namespace "no-such-namespace"/);
   for (const name of ['worker', 'executor', 'worker-supervisor', 'executor-supervisor']) {
     expect(isAlive(pidOf(name))).toBe(false);
   }
