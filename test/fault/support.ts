@@ -47,8 +47,10 @@ export class Proc {
   constructor(
     readonly name: string,
     private readonly args: string[],
-    private readonly env: NodeJS.ProcessEnv,
-  ) {}
+    private env: NodeJS.ProcessEnv,
+  ) {
+    this.env = { ...env };
+  }
 
   start(): void {
     mkdirSync(LOGS, { recursive: true });
@@ -85,6 +87,11 @@ export class Proc {
   /** Starts the process again if it died (a supervisor's job, e.g. systemd's). */
   ensureRunning(): void {
     if (!this.alive) this.start();
+  }
+
+  /** Changes the environment of the next start (e.g. to end an injected fault). */
+  setEnv(changes: NodeJS.ProcessEnv): void {
+    Object.assign(this.env, changes);
   }
 }
 
