@@ -83,7 +83,8 @@ export interface ResubmittedCompressionJob {
 export interface FileToCompress {
   id: number;
   path: string;
-  /** The S3 key (null for fs files). */
+  /** The S3 bucket and key (null for fs files; the bucket is read only by jobs with several buckets). */
+  bucket?: string | null;
   key: string | null;
   size: number;
 }
@@ -140,6 +141,7 @@ function distinctPaths(rows: RowDataPacket[]): FileToCompress[] {
     byPath.set(r.path, {
       id: Number(r.id),
       path: r.path,
+      bucket: r.bucket ?? null,
       key: r.object_key ?? null,
       size: Number(r.size),
     });
@@ -185,9 +187,11 @@ export class IngestionStore {
       try {
         const src = s3Source(job);
         if (src) {
+          // bucket_name holds a job's first bucket only (an SQS job may list several): the dataset's active
+          // S3 jobs are all compared.
           const [active] = await conn.query<RowDataPacket[]>(
-            `SELECT id, kind, config FROM ${J} WHERE bucket_name = ? AND dataset = ? AND status IN (?)`,
-            [src.bucket, src.dataset, ACTIVE_STATUSES],
+            `SELECT id, kind, config FROM ${J} WHERE kind <> 'fs' AND dataset = ? AND status IN (?)`,
+            [src.dataset, ACTIVE_STATUSES],
           );
           for (const other of active) {
             if (conflicts(job, parseJobConfig(other.kind, JSON.parse(other.config)))) {
@@ -473,6 +477,7 @@ export class IngestionStore {
     flushSeq: number,
     maxFiles: number,
     buildClpConfig: (files: FileToCompress[]) => Promise<Buffer>,
+    opts: { oneBucket?: boolean } = {},
   ): Promise<Submission> {
     const ts = this.now();
     const first = await withTransaction(
@@ -490,10 +495,27 @@ export class IngestionStore {
           throw err;
         }
         // Committed rows only (no locking read): rows a page is inserting right now wait for the next flush.
-        const [rows] = await tx.query<RowDataPacket[]>(
-          `SELECT id, path, object_key, size FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT ?`,
-          [jobId, maxFiles],
-        );
+        let rows: RowDataPacket[];
+        if (opts.oneBucket) {
+          // A CLP S3 job reads one bucket: this flush takes the oldest file's bucket, the next flush (due at
+          // once while the rest is due) the next one's.
+          const [[oldest]] = await tx.query<RowDataPacket[]>(
+            `SELECT bucket FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT 1`,
+            [jobId],
+          );
+          [rows] = oldest
+            ? await tx.query<RowDataPacket[]>(
+                `SELECT id, path, bucket, object_key, size FROM ${F}
+                 WHERE ingestion_job_id = ? AND status = 'buffered' AND bucket = ? ORDER BY id LIMIT ?`,
+                [jobId, oldest.bucket, maxFiles],
+              )
+            : [[]];
+        } else {
+          [rows] = await tx.query<RowDataPacket[]>(
+            `SELECT id, path, bucket, object_key, size FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT ?`,
+            [jobId, maxFiles],
+          );
+        }
         if (rows.length === 0) return { compressionJobId: null, numFiles: 0 };
         const files = distinctPaths(rows);
         const compressionJobId = await this.insertCompressionJob(tx, files, buildClpConfig);
@@ -660,7 +682,7 @@ export class IngestionStore {
     const attempts = Number(sub.attempts ?? 1);
     if (attempts >= maxAttempts) return null;
     const [rows] = await tx.query<RowDataPacket[]>(
-      `SELECT id, path, object_key, size FROM ${F}
+      `SELECT id, path, bucket, object_key, size FROM ${F}
        WHERE compression_job_id = ? AND ingestion_job_id = ? AND status = 'submitted' ORDER BY id FOR UPDATE`,
       [killedId, jobId],
     );
