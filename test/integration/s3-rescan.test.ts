@@ -5,15 +5,33 @@
  * cursor pass; the periodic re-list records it, once.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { ScanResult } from '../../src/activities/s3-scan';
 import { InvalidConfigError } from '../../src/config/job-config';
 import { createTestBucket } from '../support/stack';
 import { eventually, startHarness, stopAndFinish, type Harness } from '../support/worker';
 
 let h: Harness;
 let bucket: string;
+/** Injected: the next scan call that re-listed something fails right after its commits (a crash before replying). */
+let crashAfterRelist = false;
+let crashes = 0;
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({
+    wrapActivities: (acts) => ({
+      ...acts,
+      scanS3: async (...args: Parameters<typeof acts.scanS3>): Promise<ScanResult> => {
+        const r = await acts.scanS3(...args);
+        if (crashAfterRelist && (r.relisted ?? 0) > 0) {
+          crashAfterRelist = false;
+          crashes += 1;
+          throw ApplicationFailure.retryable('injected crash after a re-list committed');
+        }
+        return r;
+      },
+    }),
+  });
   bucket = await createTestBucket(h.s3);
 });
 
@@ -118,7 +136,7 @@ test('a key that sorts before the cursor, uploaded after the cursor passed it, i
   await stopAndFinish(h, off);
 }, 120_000);
 
-test('a re-list pass spans many pages and records only the missing keys, page-batched', async () => {
+test('a re-list pass spans many pages and records only the missing keys, page-batched, once even when its call crashes after committing', async () => {
   const p = 'many/';
   // 2,500 keys: three listing pages. Every other one is uploaded before the job, the rest after its cursor passed.
   const keys = Array.from({ length: 2500 }, (_, i) => `${p}k-${String(i).padStart(5, '0')}.log`);
@@ -138,6 +156,7 @@ test('a re-list pass spans many pages and records only the missing keys, page-ba
   await eventually(async () => (await h.store.getScannerCursor(jobId)) === last, 60_000, 'cursor at the end');
   const before = (await h.store.requireJob(jobId)).numFilesIngested;
   expect(before).toBe(early.length + 1);
+  crashAfterRelist = true;
   await parallel(late);
   await eventually(
     async () => (await h.store.requireJob(jobId)).numFilesIngested === keys.length,
@@ -146,6 +165,14 @@ test('a re-list pass spans many pages and records only the missing keys, page-ba
   );
   const rows = await recorded(jobId);
   expect(rows.map((r) => r.key)).toEqual(keys);
+  expect(crashes).toBe(1);
+  // The retried call (and the passes after it) found every key recorded: the counters agree with the rows.
+  await eventually(
+    async () => ((await h.store.getRescanState(jobId)).lastTs ?? 0) > Math.max(...rows.map((r) => r.ts)),
+    30_000,
+    'a pass after',
+  );
+  expect((await h.store.requireJob(jobId)).numFilesIngested).toBe(keys.length);
   expect(await h.store.getScannerCursor(jobId)).toBe(last);
   await stopAndFinish(h, jobId);
 }, 180_000);
