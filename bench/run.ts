@@ -27,8 +27,10 @@ function positiveInt(value: string): number {
   return n;
 }
 
-const PHASES = ['scanner', 'growth', 'e2e', 'sqs', 'latency'] as const;
+const PHASES = ['scanner', 'growth', 'e2e', 'sqs', 'latency', 'rescan'] as const;
 type Phase = (typeof PHASES)[number];
+/** `rescan` (order-free scanning's cost) runs only when asked for. */
+const DEFAULT_PHASES = PHASES.filter((p) => p !== 'rescan');
 
 interface Options {
   n: number;
@@ -46,6 +48,7 @@ interface Options {
   uploadConcurrency: number;
   prepareOnly: boolean;
   waitIdle?: boolean;
+  rescanPasses: number;
 }
 
 const program = new Command('bench')
@@ -74,7 +77,17 @@ const program = new Command('bench')
     positiveInt,
   )
   .option('--growth-10x', 'also measure the scanner at 10N (uploads 10N objects once)', false)
-  .option('--phases <list>', `comma-separated subset of ${PHASES.join(',')}`, PHASES.join(','))
+  .option(
+    '--phases <list>',
+    `comma-separated subset of ${PHASES.join(',')} (default: all but rescan)`,
+    DEFAULT_PHASES.join(','),
+  )
+  .option(
+    '--rescan-passes <n>',
+    'rescan phase: re-list passes timed once every key is recorded',
+    positiveInt,
+    3,
+  )
   .option('--bucket <name>', 'the bench bucket (objects are kept for the next run)', 'clp-bench')
   .option('--prepare-only', 'fill the bench bucket for these settings, then exit', false)
   .option('--upload-concurrency <n>', 'PutObject calls at once when filling the bucket', positiveInt, 64)
@@ -144,6 +157,7 @@ interface Results {
   e2e?: JobResult & { executorConcurrency: number; jestRunning: boolean };
   sqs?: { floor: SqsFloorResult; job: JobResult & { loadMs: number }; ratio: number; jestRunning: boolean };
   latency?: LatencyResult & { jestRunning: boolean };
+  rescan?: JobResult & { jestRunning: boolean };
   /** Why the run stopped early, if it did. */
   error?: string;
 }
@@ -292,6 +306,33 @@ function table(r: Results): string {
       mib(l.workerPeakMiB),
     ]);
   }
+  if (r.rescan?.rescan) {
+    const j = r.rescan;
+    const rs = j.rescan!;
+    rows.push([
+      `Scanner job, rescan every ${rs.intervalSec} s → all submitted${flag(j.jestRunning)}`,
+      int(j.files),
+      `${fmtDuration(j.ms)} (rows ${fmtDuration(j.rowsMs)})`,
+      `${int(j.rate)} (rows ${int(j.rowsRate)})`,
+      '–',
+      String(j.per1k.events),
+      String(j.per1k.workflowTasks),
+      String(j.per1k.activities),
+      mib(j.workerPeakMiB),
+    ]);
+    const ms = rs.passes.map((p) => p.ms).sort((a, b) => a - b);
+    rows.push([
+      `Re-list pass, every key recorded (${rs.passes.length} passes; ${rs.recordedDuring} recorded)`,
+      int(j.files),
+      `median ${fmtDuration(ms[Math.floor(ms.length / 2)])} (${ms.map((x) => fmtDuration(x)).join(', ')})`,
+      int((j.files * 1000) / ms[Math.floor(ms.length / 2)]),
+      '–',
+      '–',
+      '–',
+      '–',
+      '–',
+    ]);
+  }
   const header = [
     'Measure',
     'Files',
@@ -316,6 +357,8 @@ function cpuTable(r: Results): string {
   if (r.e2e) named.push(['end to end', r.e2e.cpu]);
   if (r.sqs) named.push(['SQS floor', r.sqs.floor.cpu], ['SQS job', r.sqs.job.cpu]);
   if (r.latency) named.push(['latency', r.latency.cpu]);
+  if (r.rescan) named.push(['scanner, rescan on', r.rescan.cpu]);
+  r.rescan?.rescan?.passes.forEach((p, i) => named.push([`re-list pass ${i + 1}`, p.cpu]));
   const procs = ['worker', 'executor', 'mariadb', 'temporal', 'minio', 'goaws', 'bench'];
   return markdown(
     ['CPU seconds', ...procs],
@@ -372,7 +415,8 @@ async function main(): Promise<void> {
   }
   try {
     const e2eSize = o.phases.includes('e2e') ? [o.nE2e] : [];
-    for (const count of [...new Set([...sizes, ...e2eSize])].sort((a, b) => a - b)) {
+    const rescanSize = o.phases.includes('rescan') ? [o.n] : [];
+    for (const count of [...new Set([...sizes, ...e2eSize, ...rescanSize])].sort((a, b) => a - b)) {
       const r = await ensureObjects(s3, o.bucket, count, o.uploadConcurrency, log);
       results.objects[r.prefix] = { uploaded: r.uploaded, ms: Math.round(r.ms) };
       log(`s3://${o.bucket}/${r.prefix}: ${count} objects (${r.uploaded} uploaded, ${fmtDuration(r.ms)})`);
@@ -457,6 +501,22 @@ async function main(): Promise<void> {
       const l = await latency(ctx, o.latencySamples, o.scanIntervalSec);
       log(`  p50 ${int(l.p50Ms)} ms, p99 ${int(l.p99Ms)} ms`);
       results.latency = { ...l, jestRunning: jestRunning || (await awaitIdle(false)) };
+    }
+    if (o.phases.includes('rescan')) {
+      const jestRunning = await awaitIdle(o.waitIdle);
+      log(
+        `rescan N=${o.n}: scanner job with rescan_interval_sec 1, then ${o.rescanPasses} whole re-list passes`,
+      );
+      const j = await s3Job(ctx, {
+        name: `rescan-${o.n}`,
+        prefix: `n${o.n}/`,
+        n: o.n,
+        flushTimeoutSec: o.flushTimeoutSec,
+        rescanPasses: o.rescanPasses,
+      });
+      log(`  ${fmtDuration(j.ms)}, ${int(j.rate)} files/s`);
+      results.rescan = { ...j, jestRunning: jestRunning || (await awaitIdle(false)) };
+      save();
     }
   } catch (err) {
     results.error = err instanceof Error ? err.message : String(err);

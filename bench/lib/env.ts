@@ -52,13 +52,22 @@ export function machine() {
 }
 
 /** Other engineers' jest runs on this machine (they would distort the figures). */
+/** A `flock <lock> ... jest` still waiting for the lock runs no jest yet (it starts its command once it holds it). */
+function waitingOnLock(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'flock';
+  } catch {
+    return true; // gone already
+  }
+}
+
 export function jestProcesses(): number[] {
   try {
     const out = execFileSync('pgrep', ['-f', 'jest'], { encoding: 'utf8' });
     return out
       .split('\n')
       .map((l) => Number(l.trim()))
-      .filter((pid) => pid > 0 && pid !== process.pid);
+      .filter((pid) => pid > 0 && pid !== process.pid && !waitingOnLock(pid));
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }

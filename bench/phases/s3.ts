@@ -231,6 +231,22 @@ export interface JobResult {
   compressionBusyMs?: number;
   cpu: Record<string, number>;
   jestRunning?: boolean;
+  /** With rescanPasses: the order-free re-list passes timed once every file was recorded. */
+  rescan?: RescanResult;
+}
+
+export interface RescanPass {
+  /** From the pass's start (its recorded begin time) until its completion was seen (polled every 50 ms). */
+  ms: number;
+  keysPerSec: number;
+  cpu: Record<string, number>;
+}
+
+export interface RescanResult {
+  intervalSec: number;
+  passes: RescanPass[];
+  /** Files the passes recorded (0: every key was recorded already, as it should be). */
+  recordedDuring: number;
 }
 
 export function historyPer1k(h: HistoryStats, files: number) {
@@ -250,7 +266,15 @@ export function historyPer1k(h: HistoryStats, files: number) {
  */
 export async function s3Job(
   ctx: BenchContext,
-  opts: { name: string; prefix: string; n: number; flushTimeoutSec: number; executorConcurrency?: number },
+  opts: {
+    name: string;
+    prefix: string;
+    n: number;
+    flushTimeoutSec: number;
+    executorConcurrency?: number;
+    /** Order-free scanning on (rescan_interval_sec 1, scanning_interval_sec 1): time this many passes at the end. */
+    rescanPasses?: number;
+  },
 ): Promise<JobResult> {
   return withDb(ctx, async (db) => {
     const { worker, taskQueue } = await startWorker(ctx, db, opts.name);
@@ -272,7 +296,8 @@ export async function s3Job(
           bucket_name: ctx.bucket,
           key_prefix: opts.prefix,
           dataset: 'bench',
-          scanning_interval_sec: 30,
+          scanning_interval_sec: opts.rescanPasses ? RESCAN_INTERVAL_SEC : 30,
+          ...(opts.rescanPasses ? { rescan_interval_sec: RESCAN_INTERVAL_SEC } : {}),
           buffer_config: { flush_threshold_bytes: 2 ** 40, timeout_sec: opts.flushTimeoutSec },
         },
         { taskQueue },
@@ -293,6 +318,9 @@ export async function s3Job(
         log: ctx.log,
       });
       const cpuUsed = cpu.end();
+      const rescan = opts.rescanPasses
+        ? await timeRescanPasses(ctx, store, jobId, opts.n, opts.rescanPasses, worker)
+        : undefined;
       const history = await jobHistory(ctx.client, jobId);
       const counts = await store.countFilesByStatus(jobId);
       if (exec) {
@@ -333,6 +361,7 @@ export async function s3Job(
         executorPeakMiB: exec?.executor.peakMiB(),
         ...compression,
         cpu: cpuUsed,
+        ...(rescan ? { rescan } : {}),
       };
     } finally {
       if (jobId !== undefined) await terminateJob(ctx.client, jobId);
@@ -340,6 +369,51 @@ export async function s3Job(
       await exec?.stop();
     }
   });
+}
+
+const RESCAN_INTERVAL_SEC = 1;
+
+/**
+ * Times `passes` whole re-list passes of a job whose every key is recorded:
+ * each from the time the pass recorded as its start (rescan_pass_ts) until
+ * the state shows it complete (rescan_last_ts = that start), polled every
+ * 50 ms, with the CPU of the worker and the stack's servers over the pass.
+ */
+async function timeRescanPasses(
+  ctx: BenchContext,
+  store: IngestionStore,
+  jobId: number,
+  n: number,
+  passes: number,
+  worker: Parameters<typeof cpuMeter>[0],
+): Promise<RescanResult> {
+  const ingestedBefore = (await store.requireJob(jobId)).numFilesIngested;
+  const out: RescanPass[] = [];
+  const deadline = Date.now() + 120_000 + passes * n;
+  const poll = () => new Promise((r) => setTimeout(r, 50));
+  // A pass that began before every row existed (or is under way now) is not timed: wait for the next.
+  let skip = (await store.getRescanState(jobId)).passTs;
+  while (out.length < passes) {
+    let state = await store.getRescanState(jobId);
+    while (state.passTs === null || state.passTs === skip) {
+      if (Date.now() > deadline) throw new Error(`rescan: no pass began (${JSON.stringify(state)})`);
+      await poll();
+      state = await store.getRescanState(jobId);
+    }
+    const passTs = state.passTs;
+    const cpu = cpuMeter(worker).begin();
+    while (state.lastTs !== passTs) {
+      if (Date.now() > deadline) throw new Error(`rescan: the pass begun at ${passTs} did not end`);
+      await poll();
+      state = await store.getRescanState(jobId);
+    }
+    const ms = Date.now() - passTs;
+    out.push({ ms, keysPerSec: (n * 1000) / ms, cpu: cpu.end() });
+    ctx.log(`  re-list pass ${out.length}: ${ms} ms over ${n} keys`);
+    skip = passTs;
+  }
+  const recordedDuring = (await store.requireJob(jobId)).numFilesIngested - ingestedBefore;
+  return { intervalSec: RESCAN_INTERVAL_SEC, passes: out, recordedDuring };
 }
 
 /**

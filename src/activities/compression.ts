@@ -1,7 +1,7 @@
 /** Submitting buffered files as CLP compression jobs, and awaiting their outcome. */
 import { Context, log } from '@temporalio/activity';
 import { encodeClpConfig, type AwsAuthentication, type ClpConfig } from '../clp/clp-config';
-import type { JobConfig } from '../config/job-config';
+import { sqsSources, type JobConfig } from '../config/job-config';
 import type { Settings } from '../config/settings';
 import { allowListOf, checkJobEndpoints, refuseNonRetryably } from '../security/endpoints';
 import type { BufferSnapshot, FileToCompress, FinalizedCompressionJob } from '../store/ingestion-store';
@@ -83,10 +83,11 @@ export function buildClpConfig(
   }
   const c = job.config;
   refuseNonRetryably(() => checkJobEndpoints(job, allowListOf(settings.aws)));
+  const where = s3Location(job, files);
   const base = {
-    bucket: c.bucket_name,
+    bucket: where.bucket,
     region_code: c.region ?? settings.aws.region,
-    key_prefix: c.key_prefix,
+    key_prefix: where.keyPrefix,
     endpoint_url: c.endpoint_url ?? settings.aws.s3Endpoint ?? null,
     aws_authentication: awsAuthentication(settings),
     dataset: c.dataset,
@@ -104,17 +105,55 @@ export function buildClpConfig(
       output,
     };
   }
-  const bucketPrefix = `${c.bucket_name}/`;
+  const bucketPrefix = `${where.bucket}/`;
   const keys = files.map((f) => f.key ?? f.path.slice(bucketPrefix.length));
   return { input: { type: 's3', ...base, keys: keys.sort() }, output };
+}
+
+/** The longest prefix common to all of `strings`. */
+function commonPrefix(strings: string[]): string {
+  let p = strings[0] ?? '';
+  for (const s of strings) while (!s.startsWith(p)) p = p.slice(0, -1);
+  return p;
+}
+
+/**
+ * The one bucket and key prefix a compression job of `files` names (a CLP
+ * S3 job reads one bucket, and every key must start with its key_prefix).
+ * A job's own bucket_name and key_prefix; for an SQS job with several
+ * sources, the bucket of the files (a flush takes one bucket's files) and
+ * the longest prefix common to that bucket's sources.
+ */
+export function s3Location(
+  job: Exclude<JobConfig, { kind: 'fs' }>,
+  files: FileToCompress[],
+): { bucket: string; keyPrefix: string } {
+  if (job.kind === 's3_scanner' || !job.config.sources)
+    return { bucket: job.config.bucket_name!, keyPrefix: job.config.key_prefix! };
+  const buckets = new Set(files.map((f) => f.bucket ?? null));
+  if (buckets.size !== 1 || !files[0].bucket)
+    throw new Error(`a compression job must name one bucket; these files are in ${buckets.size}`);
+  const bucket = files[0].bucket;
+  const prefixes = job.config.sources.filter((s) => s.bucket_name === bucket).map((s) => s.key_prefix);
+  if (prefixes.length === 0) throw new Error(`bucket ${bucket} is none of the job's sources`);
+  return { bucket, keyPrefix: commonPrefix(prefixes) };
+}
+
+/** True when the job's files may be in more than one bucket: each flush then takes one bucket's. */
+export function flushesPerBucket(job: JobConfig): boolean {
+  return job.kind === 'sqs_listener' && new Set(sqsSources(job.config).map((s) => s.bucket_name)).size > 1;
 }
 
 export function compressionActivities({ store, settings }: ActivityDeps) {
   return {
     /** Flush number `flushSeq` of the job's buffer; idempotent per flushSeq. */
     async flushBuffer(jobId: number, job: JobConfig, flushSeq: number): Promise<FlushResult> {
-      const sub = await store.submitBuffered(jobId, flushSeq, settings.maxFilesPerCompressionJob, (files) =>
-        encodeClpConfig(buildClpConfig(jobId, job, files, settings), settings.clp.compat.codec),
+      const sub = await store.submitBuffered(
+        jobId,
+        flushSeq,
+        settings.maxFilesPerCompressionJob,
+        (files) => encodeClpConfig(buildClpConfig(jobId, job, files, settings), settings.clp.compat.codec),
+        { oneBucket: flushesPerBucket(job) },
       );
       return { ...sub, snapshot: await store.bufferSnapshot(jobId) };
     },

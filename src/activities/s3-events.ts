@@ -10,6 +10,16 @@ export interface EventFilter {
   prefix: string;
 }
 
+export interface ParseOptions {
+  /**
+   * A message whose ObjectCreated records all fall outside every filter is
+   * ignored (counted, with a reason) rather than accepted with no files.
+   */
+  ignoreOutside?: boolean;
+}
+
+export const OUTSIDE_SOURCES = "S3 notification outside the job's sources (bucket and key prefix pairs)";
+
 export type ParsedMessage =
   | { kind: 'files'; files: NewFile[] } // a notification; files may be empty (irrelevant records)
   | { kind: 'ignored'; reason: string }; // not something this listener understands
@@ -29,7 +39,12 @@ export function decodeEventKey(key: string): string {
   return decodeURIComponent(key.replace(/\+/g, ' '));
 }
 
-export function parseS3EventMessage(body: string, filter: EventFilter): ParsedMessage {
+export function parseS3EventMessage(
+  body: string,
+  filters: EventFilter | EventFilter[],
+  opts: ParseOptions = {},
+): ParsedMessage {
+  const list = Array.isArray(filters) ? filters : [filters];
   let msg: unknown;
   try {
     msg = JSON.parse(body);
@@ -38,13 +53,15 @@ export function parseS3EventMessage(body: string, filter: EventFilter): ParsedMe
   }
   // SNS fan-out wraps the notification in {"Type":"Notification","Message":"..."}.
   if (isObject(msg) && msg.Type === 'Notification' && typeof msg.Message === 'string') {
-    return parseS3EventMessage(msg.Message, filter);
+    return parseS3EventMessage(msg.Message, list, opts);
   }
   if (isObject(msg) && msg.Event === 's3:TestEvent') return { kind: 'ignored', reason: 'S3 test event' };
   if (!isObject(msg) || !Array.isArray(msg.Records)) {
     return { kind: 'ignored', reason: 'not an S3 event notification (no Records array)' };
   }
   const files: NewFile[] = [];
+  let outside = 0;
+  let inside = 0;
   for (const r of msg.Records as S3Record[]) {
     if (!isObject(r) || typeof r.eventName !== 'string' || !isObject(r.s3)) {
       return { kind: 'ignored', reason: 'malformed S3 event record' };
@@ -56,7 +73,10 @@ export function parseS3EventMessage(body: string, filter: EventFilter): ParsedMe
     if (typeof bucket !== 'string' || typeof rawKey !== 'string') {
       return { kind: 'ignored', reason: 'S3 event record without bucket name or object key' };
     }
-    if (bucket !== filter.bucket) continue;
+    if (!list.some((f) => f.bucket === bucket)) {
+      outside += 1;
+      continue;
+    }
     let key: string;
     try {
       key = decodeEventKey(rawKey);
@@ -66,7 +86,12 @@ export function parseS3EventMessage(body: string, filter: EventFilter): ParsedMe
         reason: `S3 event record with a malformed key encoding: ${rawKey.slice(0, 100)}`,
       };
     }
-    if (!key.startsWith(filter.prefix) || key.endsWith('/')) continue;
+    if (!list.some((f) => f.bucket === bucket && key.startsWith(f.prefix))) {
+      outside += 1;
+      continue;
+    }
+    inside += 1;
+    if (key.endsWith('/')) continue;
     const o = s3.object ?? {};
     const size = typeof o.size === 'number' && o.size >= 0 ? o.size : 0;
     // The sequencer orders events of one key: a later upload of the same key
@@ -76,6 +101,7 @@ export function parseS3EventMessage(body: string, filter: EventFilter): ParsedMe
     const path = `${bucket}/${key}`;
     files.push({ path, s3: { bucket, key }, size, dedupKey: `${path}\u0000${version}` });
   }
+  if (opts.ignoreOutside && outside > 0 && inside === 0) return { kind: 'ignored', reason: OUTSIDE_SOURCES };
   return { kind: 'files', files };
 }
 

@@ -14,10 +14,15 @@ import type { ActivityDeps } from './deps';
 import { classifyAwsError } from './errors';
 
 export interface ScanResult {
-  /** Files newly recorded by this call. */
+  /** Files newly recorded by this call (by the re-list too). */
   recorded: number;
-  /** True when the listing reached the end of the prefix (or of what has settled). */
+  /**
+   * True when the listing reached the end of the prefix (or of what has
+   * settled) and no re-list pass is left unfinished by this call.
+   */
   exhausted: boolean;
+  /** Files the order-free re-list recorded (keys before the cursor the cursor pass never saw). */
+  relisted?: number;
   snapshot: BufferSnapshot;
 }
 
@@ -40,13 +45,7 @@ interface Page {
  */
 function settle(config: S3ScannerConfig, page: ListPage): Page {
   const objects = page.objects;
-  const files = objects
-    .filter((o) => !o.key.endsWith('/'))
-    .map((o) => ({
-      path: `${config.bucket_name}/${o.key}`,
-      s3: { bucket: config.bucket_name, key: o.key },
-      size: o.size,
-    }));
+  const files = filesOf(config, objects);
   const settledBefore = Date.now() - config.settle_delay_sec * 1000;
   let newCursor: string | null = null;
   for (const o of objects) {
@@ -59,6 +58,17 @@ function settle(config: S3ScannerConfig, page: ListPage): Page {
     newCursor,
     heldBack: newCursor !== (objects.at(-1)?.key ?? null),
   };
+}
+
+/** The files of a listed page, directory markers left out. */
+function filesOf(config: S3ScannerConfig, objects: ListPage['objects']): NewFile[] {
+  return objects
+    .filter((o) => !o.key.endsWith('/'))
+    .map((o) => ({
+      path: `${config.bucket_name}/${o.key}`,
+      s3: { bucket: config.bucket_name, key: o.key },
+      size: o.size,
+    }));
 }
 
 function lister(list: S3Lister, config: S3ScannerConfig, signal?: AbortSignal) {
@@ -74,6 +84,74 @@ function lister(list: S3Lister, config: S3ScannerConfig, signal?: AbortSignal) {
       },
       signal,
     ).catch((err) => classifyAwsError(err, `listing s3://${config.bucket_name}/${config.key_prefix}`));
+}
+
+/** `key` sorts at or before `cursor` in S3's order (UTF-8 bytes, not JavaScript's UTF-16 units). */
+function notAfter(key: string, cursor: string): boolean {
+  return Buffer.compare(Buffer.from(key, 'utf8'), Buffer.from(cursor, 'utf8')) <= 0;
+}
+
+/**
+ * Order-free scanning (`rescan_interval_sec`): the cursor pass never looks
+ * back, so an object uploaded under a key that sorts before the cursor would
+ * never be ingested. Every `rescan_interval_sec` a pass lists the prefix
+ * again from the beginning (or `start_after`) up to the cursor, page by
+ * page, and records every key not yet recorded (INSERT IGNORE on the job's
+ * unique key: exactly once). Keys past the cursor are the cursor pass's.
+ *
+ * The pass is durable in the scanner state (when it began, the last key it
+ * recorded), so it goes on where it stopped after a return for a flush, a
+ * deadline, a pause or a crash; each page's commit is compare-and-set on
+ * that position, so a zombie call stops at its next page. It runs after the
+ * cursor pass has caught up in a call, under the same stop conditions.
+ */
+async function rescan(
+  store: ActivityDeps['store'],
+  list: ReturnType<typeof lister>,
+  jobId: number,
+  config: S3ScannerConfig,
+  shouldStop: () => boolean,
+  onRecorded: () => Promise<void>,
+): Promise<{ recorded: number; finished: boolean }> {
+  const intervalMs = (config.rescan_interval_sec ?? 0) * 1000;
+  let state = await store.getRescanState(jobId);
+  if (state.passTs === null) {
+    const now = Date.now();
+    if (state.lastTs !== null && now < state.lastTs + intervalMs) return { recorded: 0, finished: true };
+    if (!(await store.startRescan(jobId, state, now))) return { recorded: 0, finished: true };
+    if (state.lastTs === null) return { recorded: 0, finished: true }; // the clock starts now
+    state = { ...state, passTs: now, afterKey: null };
+  }
+  if (shouldStop()) return { recorded: 0, finished: false };
+  const passTs = state.passTs!;
+  let afterKey = state.afterKey;
+  let recorded = 0;
+  let next: Promise<ListPage> | undefined = list({ startAfter: afterKey });
+  while (next) {
+    const listed: ListPage | null = await next.catch((err) => {
+      if (shouldStop()) return null; // cancelled while listing ahead
+      throw err;
+    });
+    if (!listed) return { recorded, finished: false };
+    // Up to the cursor only (read per page: the cursor pass may have moved it meanwhile).
+    const cursor: string | null = await store.getScannerCursor(jobId);
+    const upTo: ListPage['objects'] =
+      cursor === null ? [] : listed.objects.filter((o) => notAfter(o.key, cursor));
+    const done: boolean = !listed.isTruncated || upTo.length < listed.objects.length;
+    next = done ? undefined : list({ token: listed.nextContinuationToken });
+    next?.catch(() => undefined); // awaited next round, or abandoned
+    const n = await store.recordRescanPage(jobId, filesOf(config, upTo), passTs, afterKey, {
+      afterKey: upTo.at(-1)?.key ?? afterKey,
+      done,
+    });
+    if (n === null) return { recorded, finished: true }; // another call owns the pass now
+    recorded += n;
+    afterKey = upTo.at(-1)?.key ?? afterKey;
+    if (n > 0) await onRecorded();
+    if (done) return { recorded, finished: true };
+    if (shouldStop()) return { recorded, finished: false };
+  }
+  return { recorded, finished: true };
 }
 
 export function s3ScanActivities({ store, s3List }: ActivityDeps) {
@@ -117,6 +195,7 @@ export function s3ScanActivities({ store, s3List }: ActivityDeps) {
             ? list({ token: resume.token }).catch(() => list({ startAfter: cursor }))
             : list({ startAfter: cursor });
         let exhausted = false;
+        let relisted = 0;
         while (next) {
           const listed: ListPage | null = await next.catch((err) => {
             if (stop.signal.aborted) return null; // cancelled while listing ahead
@@ -144,8 +223,30 @@ export function s3ScanActivities({ store, s3List }: ActivityDeps) {
             break;
           }
         }
+        if (exhausted && config.rescan_interval_sec !== undefined && !stop.signal.aborted) {
+          // The cursor has caught up: the order-free re-list, if one is due or unfinished.
+          const r = await rescan(
+            store,
+            list,
+            jobId,
+            config,
+            () => stop.signal.aborted || Date.now() >= Math.min(deadline, flushAt),
+            async () => {
+              flushAt = returnForFlushAt(config.buffer_config, await store.bufferSnapshot(jobId), callStart);
+            },
+          );
+          relisted = r.recorded;
+          recorded += r.recorded;
+          // An unfinished pass: the workflow calls again at once (after its flush), not a scanning interval later.
+          exhausted = r.finished;
+        }
         stop.abort(); // drops a listing still in flight
-        return { recorded, exhausted, snapshot: await store.bufferSnapshot(jobId) };
+        return {
+          recorded,
+          exhausted,
+          ...(relisted ? { relisted } : {}),
+          snapshot: await store.bufferSnapshot(jobId),
+        };
       } finally {
         clearInterval(beat);
         ctx.cancellationSignal.removeEventListener('abort', onCancel);

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { setMaxListeners } from 'node:events';
 import { Context, log } from '@temporalio/activity';
-import type { SqsListenerConfig } from '../config/job-config';
+import { sqsSources, type SqsListenerConfig } from '../config/job-config';
 import type { BufferSnapshot, IgnoredMessage, NewFile } from '../store/ingestion-store';
 import { callStartFor, returnForFlushAt } from './buffer';
 import type { ActivityDeps } from './deps';
@@ -70,10 +70,11 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
   ): Promise<{ recorded: number; ignored: number }> {
     const files: NewFile[] = [];
     const ignored: IgnoredMessage[] = [];
+    // CLP's single bucket and prefix, or the sources form (whose outsiders are counted as ignored).
+    const filters = sqsSources(config).map((s) => ({ bucket: s.bucket_name, prefix: s.key_prefix }));
     for (const m of messages) {
-      const parsed = parseS3EventMessage(m.Body ?? '', {
-        bucket: config.bucket_name,
-        prefix: config.key_prefix,
+      const parsed = parseS3EventMessage(m.Body ?? '', filters, {
+        ignoreOutside: config.sources !== undefined,
       });
       if (parsed.kind === 'files') files.push(...parsed.files);
       else

@@ -83,7 +83,8 @@ export interface ResubmittedCompressionJob {
 export interface FileToCompress {
   id: number;
   path: string;
-  /** The S3 key (null for fs files). */
+  /** The S3 bucket and key (null for fs files; the bucket is read only by jobs with several buckets). */
+  bucket?: string | null;
   key: string | null;
   size: number;
 }
@@ -96,6 +97,17 @@ export interface FileRow {
   compressionJobId: number | null;
   /** Every compression job the file went through, oldest first (more than one after KILLED jobs). */
   compressionJobIds: number[];
+}
+
+/** An S3 scanner's cursor and its order-free re-list's state (times in ms since epoch). */
+export interface RescanState {
+  cursor: string | null;
+  /** When the last completed re-list pass began (null: the clock has not started). */
+  lastTs: number | null;
+  /** When the pass in progress began (null: none in progress). */
+  passTs: number | null;
+  /** The last key the pass in progress recorded (null: from the beginning). */
+  afterKey: string | null;
 }
 
 export class ConflictError extends Error {
@@ -140,6 +152,7 @@ function distinctPaths(rows: RowDataPacket[]): FileToCompress[] {
     byPath.set(r.path, {
       id: Number(r.id),
       path: r.path,
+      bucket: r.bucket ?? null,
       key: r.object_key ?? null,
       size: Number(r.size),
     });
@@ -185,9 +198,11 @@ export class IngestionStore {
       try {
         const src = s3Source(job);
         if (src) {
+          // bucket_name holds a job's first bucket only (an SQS job may list several): the dataset's active
+          // S3 jobs are all compared.
           const [active] = await conn.query<RowDataPacket[]>(
-            `SELECT id, kind, config FROM ${J} WHERE bucket_name = ? AND dataset = ? AND status IN (?)`,
-            [src.bucket, src.dataset, ACTIVE_STATUSES],
+            `SELECT id, kind, config FROM ${J} WHERE kind <> 'fs' AND dataset = ? AND status IN (?)`,
+            [src.dataset, ACTIVE_STATUSES],
           );
           for (const other of active) {
             if (conflicts(job, parseJobConfig(other.kind, JSON.parse(other.config)))) {
@@ -283,6 +298,76 @@ export class IngestionStore {
     ]);
     if (!row) throw new NotFoundError(`no S3-scanner state for ingestion job ${jobId}`);
     return row.last_ingested_key;
+  }
+
+  /** The order-free re-list's clock and position (see recordRescanPage). */
+  async getRescanState(jobId: number): Promise<RescanState> {
+    const [[row]] = await this.db.query<RowDataPacket[]>(
+      `SELECT last_ingested_key, rescan_last_ts, rescan_pass_ts, rescan_after_key FROM ${S} WHERE id = ?`,
+      [jobId],
+    );
+    if (!row) throw new NotFoundError(`no S3-scanner state for ingestion job ${jobId}`);
+    const ts = (v: unknown) => (v === null ? null : Number(v));
+    return {
+      cursor: row.last_ingested_key,
+      lastTs: ts(row.rescan_last_ts),
+      passTs: ts(row.rescan_pass_ts),
+      afterKey: row.rescan_after_key,
+    };
+  }
+
+  /**
+   * Starts the clock (lastTs NULL: set to `now`, no pass is due yet) or a
+   * re-list pass beginning at `now`, if the state is still `seen` (a
+   * concurrent call did neither). Returns whether this call changed it.
+   */
+  async startRescan(jobId: number, seen: RescanState, now: number): Promise<boolean> {
+    const [res] = await this.db.query<ResultSetHeader>(
+      seen.lastTs === null
+        ? `UPDATE ${S} SET rescan_last_ts = ? WHERE id = ? AND rescan_last_ts IS NULL AND rescan_pass_ts IS NULL`
+        : `UPDATE ${S} SET rescan_pass_ts = ?, rescan_after_key = NULL
+           WHERE id = ? AND rescan_last_ts = ? AND rescan_pass_ts IS NULL`,
+      seen.lastTs === null ? [now, jobId] : [now, jobId, seen.lastTs],
+    );
+    return res.affectedRows === 1;
+  }
+
+  /**
+   * One page of a re-list pass in one transaction: the files not yet
+   * recorded as `buffered` rows (INSERT IGNORE on the job's unique key, so a
+   * file is recorded once however often it is listed), and the pass moved on
+   * to `afterKey`, or ended (`done`: the pass's start becomes the last
+   * re-list's time). Compare-and-set on the pass and its position: a
+   * retried or zombie call finds them moved and gets null (nothing written).
+   * The cursor is never touched. Costs one locking read of two rows, the
+   * page's unique-key lookups and one update: nothing grows with what the
+   * job holds.
+   */
+  async recordRescanPage(
+    jobId: number,
+    files: NewFile[],
+    passTs: number,
+    expectedAfterKey: string | null,
+    next: { afterKey: string | null; done: boolean },
+  ): Promise<number | null> {
+    return withTransaction(this.db, async (tx) => {
+      const [[state]] = await tx.query<RowDataPacket[]>(
+        `SELECT s.rescan_pass_ts, s.rescan_after_key FROM ${J} j JOIN ${S} s ON s.id = j.id WHERE j.id = ? FOR UPDATE`,
+        [jobId],
+      );
+      if (!state || Number(state.rescan_pass_ts) !== passTs || state.rescan_after_key !== expectedAfterKey)
+        return null;
+      const n = files.length ? await this.insertFiles(tx, jobId, files) : 0;
+      if (next.done) {
+        await tx.query(
+          `UPDATE ${S} SET rescan_last_ts = rescan_pass_ts, rescan_pass_ts = NULL, rescan_after_key = NULL WHERE id = ?`,
+          [jobId],
+        );
+      } else if (next.afterKey !== expectedAfterKey) {
+        await tx.query(`UPDATE ${S} SET rescan_after_key = ? WHERE id = ?`, [next.afterKey, jobId]);
+      }
+      return n;
+    });
   }
 
   /**
@@ -473,6 +558,7 @@ export class IngestionStore {
     flushSeq: number,
     maxFiles: number,
     buildClpConfig: (files: FileToCompress[]) => Promise<Buffer>,
+    opts: { oneBucket?: boolean } = {},
   ): Promise<Submission> {
     const ts = this.now();
     const first = await withTransaction(
@@ -490,10 +576,27 @@ export class IngestionStore {
           throw err;
         }
         // Committed rows only (no locking read): rows a page is inserting right now wait for the next flush.
-        const [rows] = await tx.query<RowDataPacket[]>(
-          `SELECT id, path, object_key, size FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT ?`,
-          [jobId, maxFiles],
-        );
+        let rows: RowDataPacket[];
+        if (opts.oneBucket) {
+          // A CLP S3 job reads one bucket: this flush takes the oldest file's bucket, the next flush (due at
+          // once while the rest is due) the next one's.
+          const [[oldest]] = await tx.query<RowDataPacket[]>(
+            `SELECT bucket FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT 1`,
+            [jobId],
+          );
+          [rows] = oldest
+            ? await tx.query<RowDataPacket[]>(
+                `SELECT id, path, bucket, object_key, size FROM ${F}
+                 WHERE ingestion_job_id = ? AND status = 'buffered' AND bucket = ? ORDER BY id LIMIT ?`,
+                [jobId, oldest.bucket, maxFiles],
+              )
+            : [[]];
+        } else {
+          [rows] = await tx.query<RowDataPacket[]>(
+            `SELECT id, path, bucket, object_key, size FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT ?`,
+            [jobId, maxFiles],
+          );
+        }
         if (rows.length === 0) return { compressionJobId: null, numFiles: 0 };
         const files = distinctPaths(rows);
         const compressionJobId = await this.insertCompressionJob(tx, files, buildClpConfig);
@@ -660,7 +763,7 @@ export class IngestionStore {
     const attempts = Number(sub.attempts ?? 1);
     if (attempts >= maxAttempts) return null;
     const [rows] = await tx.query<RowDataPacket[]>(
-      `SELECT id, path, object_key, size FROM ${F}
+      `SELECT id, path, bucket, object_key, size FROM ${F}
        WHERE compression_job_id = ? AND ingestion_job_id = ? AND status = 'submitted' ORDER BY id FOR UPDATE`,
       [killedId, jobId],
     );

@@ -343,6 +343,23 @@ export const MIGRATIONS: Migration[] = [
            WHERE s.ingestion_job_id = j.id AND s.finalized = 0)`,
     ],
   },
+  // Version 8 is taken by another change (one-time jobs); migrate() applies by membership, not by sequence.
+  {
+    version: 9,
+    description: "the S3 scanner's order-free re-list: when the last pass began, and the pass in progress",
+    statements: [
+      // rescan_last_ts: when the last completed re-list pass began (ms; NULL: none yet).
+      // rescan_pass_ts: when the pass in progress began (NULL: none in progress).
+      // rescan_after_key: the last key that pass has recorded (NULL: it starts at the beginning).
+      async (conn) => {
+        if (await hasColumn(conn, TABLES.s3ScannerState, 'rescan_last_ts')) return;
+        await conn.query(`ALTER TABLE ${TABLES.s3ScannerState}
+          ADD COLUMN rescan_last_ts BIGINT NULL DEFAULT NULL,
+          ADD COLUMN rescan_pass_ts BIGINT NULL DEFAULT NULL,
+          ADD COLUMN rescan_after_key TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL DEFAULT NULL`);
+      },
+    ],
+  },
 ];
 
 /**

@@ -98,3 +98,44 @@ test('fs paths and the prefix to remove are mapped under CLP’s mount root', ()
 test('clpPath keeps odd names verbatim', () => {
   expect(clpPath('/var/log/ü b+c.log', '/mnt/logs')).toBe('/mnt/logs/var/log/ü b+c.log');
 });
+
+test('an SQS job with several sources: each compression job names its files’ one bucket and the prefix common to that bucket’s pairs', () => {
+  const job = parseJobConfig('sqs_listener', {
+    queue_url: 'http://127.0.0.1:9324/000000000000/q',
+    sources: [
+      { bucket_name: 'logs', key_prefix: 'app/eu/' },
+      { bucket_name: 'more-logs', key_prefix: 'svc/' },
+      { bucket_name: 'logs', key_prefix: 'app/us/' },
+    ],
+  });
+  const settings = loadSettings({
+    ...env,
+    CLP_S3_INPUT_TYPE: 's3',
+    CLP_ALLOWED_ENDPOINTS: 'http://127.0.0.1:9324',
+  });
+  const input = (fs: { id: number; bucket: string; key: string }[]) =>
+    buildClpConfig(
+      7,
+      job,
+      fs.map((f) => ({ ...f, path: `${f.bucket}/${f.key}`, size: 1 })),
+      settings,
+    ).input as unknown as { bucket: string; key_prefix: string; keys: string[] };
+  expect(
+    input([
+      { id: 1, bucket: 'logs', key: 'app/us/b.log' },
+      { id: 2, bucket: 'logs', key: 'app/eu/a.log' },
+    ]),
+  ).toMatchObject({ bucket: 'logs', key_prefix: 'app/', keys: ['app/eu/a.log', 'app/us/b.log'] });
+  expect(input([{ id: 3, bucket: 'more-logs', key: 'svc/c.log' }])).toMatchObject({
+    bucket: 'more-logs',
+    key_prefix: 'svc/',
+    keys: ['svc/c.log'],
+  });
+  // A flush never mixes buckets; were it to, no compression job is built.
+  expect(() =>
+    input([
+      { id: 1, bucket: 'logs', key: 'app/us/b.log' },
+      { id: 3, bucket: 'more-logs', key: 'svc/c.log' },
+    ]),
+  ).toThrow(/must name one bucket/);
+});

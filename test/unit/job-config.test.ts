@@ -74,3 +74,76 @@ test('jobs conflict when bucket, region, endpoint and dataset match and one pref
   expect(conflicts(s3({}), sqs)).toBe(true);
   expect(conflicts(s3({}), parseJobConfig('fs', { directory: '/x' }))).toBe(false);
 });
+
+describe('SQS listener sources: several (bucket, key prefix) pairs', () => {
+  const q = { queue_url: 'http://127.0.0.1:9324/000000000000/q' };
+  const sources = [
+    { bucket_name: 'logs', key_prefix: 'app/' },
+    { bucket_name: 'other-logs', key_prefix: 'svc/' },
+  ];
+
+  test('a list of pairs is accepted, and the single bucket_name/key_prefix form still is', () => {
+    expect(parseJobConfig('sqs_listener', { ...q, sources }).config).toMatchObject({ sources });
+    expect(parseJobConfig('sqs_listener', { ...q, ...base }).config).toMatchObject(base);
+  });
+
+  test.each([
+    [{ ...q }, /^bucket_name: is required \(or give sources instead\)/],
+    [{ ...q, bucket_name: 'logs' }, /^key_prefix: is required/],
+    [{ ...q, ...base, sources }, /^bucket_name: cannot be given with sources/],
+    [{ ...q, key_prefix: 'a/', sources }, /^key_prefix: cannot be given with sources/],
+    [{ ...q, sources: [] }, /^sources: must list at least one/],
+    [{ ...q, sources: 'logs' }, /^sources:/],
+    [{ ...q, sources: [...sources, { key_prefix: 'x/' }] }, /^sources\[2\]\.bucket_name: is required/],
+    [
+      { ...q, sources: [...sources, { bucket_name: 'Bad_Bucket', key_prefix: 'x/' }] },
+      /^sources\[2\]\.bucket_name: must be a valid S3 bucket name/,
+    ],
+    [
+      { ...q, sources: [{ bucket_name: 'logs', key_prefix: '' }] },
+      /^sources\[0\]\.key_prefix: must be a non-empty string/,
+    ],
+    [{ ...q, sources: [{ ...sources[0], region: 'x' }] }, /unknown field "region"/],
+    [
+      { ...q, sources: [...sources, { bucket_name: 'logs', key_prefix: 'app/sub/' }] },
+      /^sources\[2\]: overlaps sources\[0\]/,
+    ],
+    [
+      {
+        ...q,
+        sources: Array.from({ length: 101 }, (_, i) => ({ bucket_name: 'logs', key_prefix: `p${i}/` })),
+      },
+      /^sources: must list at most 100/,
+    ],
+  ])('bad sources get an error naming the field: %j', (raw, message) => {
+    expect(() => parseJobConfig('sqs_listener', raw)).toThrow(InvalidConfigError);
+    expect(() => parseJobConfig('sqs_listener', raw)).toThrow(message);
+  });
+
+  test('a job with several sources conflicts with a job on any of them', () => {
+    const multi = parseJobConfig('sqs_listener', { ...q, sources });
+    const scanner = (b: string, p: string) => parseJobConfig('s3_scanner', { bucket_name: b, key_prefix: p });
+    expect(conflicts(multi, scanner('other-logs', 'svc/a/'))).toBe(true);
+    expect(conflicts(scanner('logs', 'app/'), multi)).toBe(true);
+    expect(conflicts(multi, scanner('other-logs', 'app/'))).toBe(false);
+    expect(conflicts(multi, scanner('logs', 'svc/'))).toBe(false);
+  });
+});
+
+describe('S3 scanner rescan_interval_sec', () => {
+  test('off by default, a number of seconds when given', () => {
+    expect(parseJobConfig('s3_scanner', base).config).not.toHaveProperty('rescan_interval_sec');
+    expect(parseJobConfig('s3_scanner', { ...base, rescan_interval_sec: 600 }).config).toMatchObject({
+      rescan_interval_sec: 600,
+    });
+  });
+
+  test.each([0, 0.5, -1, 'often', 8 * 86_400, null])(
+    'rescan_interval_sec %j is refused, naming the field',
+    (v) => {
+      expect(() => parseJobConfig('s3_scanner', { ...base, rescan_interval_sec: v })).toThrow(
+        /^rescan_interval_sec: /,
+      );
+    },
+  );
+});

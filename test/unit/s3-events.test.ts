@@ -1,4 +1,4 @@
-import { decodeEventKey, parseS3EventMessage } from '../../src/activities/s3-events';
+import { decodeEventKey, OUTSIDE_SOURCES, parseS3EventMessage } from '../../src/activities/s3-events';
 
 const filter = { bucket: 'logs', prefix: 'app/' };
 
@@ -77,4 +77,47 @@ test.each([
   const parsed = parseS3EventMessage(body, filter);
   expect(parsed.kind).toBe('ignored');
   expect(parsed.kind === 'ignored' && parsed.reason).toMatch(reason);
+});
+
+describe('several (bucket, prefix) sources', () => {
+  const sources = [
+    { bucket: 'logs', prefix: 'app/' },
+    { bucket: 'more-logs', prefix: 'svc/' },
+  ];
+
+  test('records in any source become files; a message wholly outside them is ignored with a reason', () => {
+    const inBoth = parseS3EventMessage(
+      event([created('app/a.log'), created('svc/b.log', {}, 'more-logs')]),
+      sources,
+      {
+        ignoreOutside: true,
+      },
+    );
+    expect(inBoth.kind === 'files' && inBoth.files.map((f) => f.path)).toEqual([
+      'logs/app/a.log',
+      'more-logs/svc/b.log',
+    ]);
+    for (const outside of [
+      created('svc/b.log'),
+      created('app/a.log', {}, 'more-logs'),
+      created('x.log', {}, 'nobody'),
+    ]) {
+      expect(parseS3EventMessage(event([outside]), sources, { ignoreOutside: true })).toEqual({
+        kind: 'ignored',
+        reason: OUTSIDE_SOURCES,
+      });
+      // CLP's single bucket and prefix form: skipped without counting, as before.
+      expect(parseS3EventMessage(event([outside]), sources)).toEqual({ kind: 'files', files: [] });
+    }
+    // A removal or a directory marker inside a source is not "outside".
+    expect(parseS3EventMessage(event([created('app/dir/')]), sources, { ignoreOutside: true })).toEqual({
+      kind: 'files',
+      files: [],
+    });
+    const removed = created('app/gone.log', {}, 'logs', 'ObjectRemoved:Delete');
+    expect(parseS3EventMessage(event([removed]), sources, { ignoreOutside: true })).toEqual({
+      kind: 'files',
+      files: [],
+    });
+  });
 });
