@@ -87,7 +87,7 @@ test('notifications in each pair become files exactly once, ones outside every p
 
   // Every buffered file is flushed, bucket by bucket; the executor compresses them all.
   await eventually(async () => (await h.store.countFilesByStatus(jobId)).buffered === 0, 30_000, 'flushed');
-  executor = startExecutor(h.settings, h.pool, {
+  executor = startExecutor(h.settings, {
     archivesDir: await mkdtemp(path.join(os.tmpdir(), 'clp-sqs-sources-')),
   });
   await eventually(
