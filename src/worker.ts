@@ -15,6 +15,7 @@ import { WORKFLOW_BUNDLE } from './bundle-workflows';
 import { createActivities, type Activities, type SqsFaults } from './activities';
 import { createS3Client, createS3ListerFor, createSqsClient, type S3Target } from './aws';
 import type { S3Lister } from './s3-list';
+import { ingestorMetrics, noIngestorMetrics, prometheusMetrics, type IngestorMetrics } from './metrics';
 import { dbFor, loadEnvFile, loadSettings, type Settings } from './config/settings';
 import { connectClient, connectConfig, connectWorker, temporalAddress } from './client/temporal';
 import { reconcileJobs } from './client/jobs';
@@ -54,11 +55,14 @@ export interface WorkerOptions {
   /** Tests wrap activities to inject faults (e.g. a crash right after a commit). */
   wrapActivities?: (activities: Activities) => Activities;
   faults?: SqsFaults;
+  /** The process's metrics (main() serves them when CLP_INGESTOR_METRICS_ADDRESS is set). */
+  metrics?: IngestorMetrics;
 }
 
 export async function createWorker(settings: Settings, opts: WorkerOptions = {}) {
   const pool = createPool(dbFor(settings, 'worker'));
-  const store = new IngestionStore(pool);
+  const metrics = opts.metrics ?? noIngestorMetrics;
+  const store = new IngestionStore(pool, undefined, metrics);
   let connection: NativeConnection | undefined;
   try {
     const connected = await connectWorker();
@@ -81,6 +85,7 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
             s3,
             s3List: clientCache<S3Lister>((t) => createS3ListerFor(s3(t), settings.aws, t)),
             sqs: clientCache<SQSClient>((t) => createSqsClient(settings.aws, t)),
+            metrics,
           },
           opts.faults,
         ),
@@ -138,6 +143,7 @@ async function main(): Promise<void> {
         // away, for as long as it is); the watcher below reports outages instead.
         filter: `${makeTelemetryFilterString({ core: 'WARN' })},temporalio_client::retry=OFF`,
       },
+      ...prometheusMetrics(settings.metrics.worker),
     },
     // Signals are ours: a shutdown must also end a wait for Temporal or the DB.
     shutdownSignals: [],
@@ -196,7 +202,12 @@ async function main(): Promise<void> {
     }
 
     const created = await untilAvailable(
-      viaProbe(() => createWorker(settings, { faults: faultsFromEnv() })),
+      viaProbe(() =>
+        createWorker(settings, {
+          faults: faultsFromEnv(),
+          metrics: ingestorMetrics(Runtime.instance().metricMeter),
+        }),
+      ),
       onTemporal,
       wait,
     );
@@ -204,6 +215,7 @@ async function main(): Promise<void> {
     if (stop.signal.aborted) worker.shutdown();
     log.info('worker started', {
       taskQueue: settings.taskQueue,
+      metrics: settings.metrics.worker ? `http://${settings.metrics.worker}/metrics` : 'off',
       namespace,
       temporal: temporal.address,
       pid: process.pid,

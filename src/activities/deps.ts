@@ -3,6 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Target } from '../aws';
 import type { Settings } from '../config/settings';
+import type { IngestorMetrics } from '../metrics';
 import type { S3Lister } from '../s3-list';
 import type { IngestionStore } from '../store/ingestion-store';
 
@@ -13,4 +14,6 @@ export interface ActivityDeps {
   /** ListObjectsV2 without the SDK's deserializer (src/s3-list.ts), for the scanner's hot path. */
   s3List: (target: S3Target) => S3Lister;
   sqs: (target: S3Target) => SQSClient;
+  /** Prometheus metrics (src/metrics.ts); the store reports what it records itself. */
+  metrics: IngestorMetrics;
 }

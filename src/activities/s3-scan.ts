@@ -36,6 +36,8 @@ interface Page {
   newCursor: string | null;
   /** The page holds an object too young for the cursor to pass: this pass ends here. */
   heldBack: boolean;
+  /** The newest object's last-modified time (ms; 0 for an empty page): the scan lag's measure. */
+  newest: number;
 }
 
 /**
@@ -57,6 +59,7 @@ function settle(config: S3ScannerConfig, page: ListPage): Page {
     files,
     newCursor,
     heldBack: newCursor !== (objects.at(-1)?.key ?? null),
+    newest: objects.reduce((n, o) => Math.max(n, o.lastModified), 0),
   };
 }
 
@@ -154,7 +157,10 @@ async function rescan(
   return { recorded, finished: true };
 }
 
-export function s3ScanActivities({ store, s3List }: ActivityDeps) {
+export function s3ScanActivities({ store, s3List, metrics }: ActivityDeps) {
+  const lag = (jobId: number, page: Page) => {
+    if (page.newest) metrics.scanLag(jobId, 's3_scanner', (Date.now() - page.newest) / 1000);
+  };
   /** Per job: the continuation token a call stopped at, and the cursor it had committed by then. */
   const listings = new Map<number, { cursor: string | null; token: string }>();
   return {
@@ -209,6 +215,7 @@ export function s3ScanActivities({ store, s3List }: ActivityDeps) {
           next?.catch(() => undefined); // awaited next round, or abandoned
           const n = page.objects ? await store.recordS3Page(jobId, page.files, cursor, page.newCursor) : 0;
           if (n === null) break; // another call moved the cursor: it owns the listing now
+          lag(jobId, page);
           recorded += n;
           cursor = page.newCursor ?? cursor;
           if (!next) {

@@ -65,6 +65,10 @@ const schema = z.object({
   CLP_DB_GRANTEE_HOST: z.string().min(1).default('%'),
 
   CLP_INGESTOR_TASK_QUEUE: z.string().min(1).default('clp-ingestor'),
+  /** host:port where the worker serves Prometheus metrics; unset: none. */
+  CLP_INGESTOR_METRICS_ADDRESS: z.string().optional(),
+  /** host:port where the executor serves Prometheus metrics; unset: none. */
+  CLP_EXECUTOR_METRICS_ADDRESS: z.string().optional(),
   /**
    * How long a worker or executor waits for Temporal and the CLP DB (at start,
    * or when it loses them) before it exits with status 1; 0 waits forever.
@@ -205,6 +209,8 @@ export interface Settings {
   /** CLP_DB_GRANTEE_HOST */
   dbGranteeHost: string;
   taskQueue: string;
+  /** Where the worker and the executor serve Prometheus metrics (undefined: they do not). */
+  metrics: { worker?: string; executor?: string };
   /** CLP_INGESTOR_DEPENDENCY_WAIT_SEC: 0 waits for Temporal and the DB forever. */
   dependencyWaitSec: number;
   aws: AwsSettings;
@@ -276,6 +282,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     },
     dbGranteeHost: e.CLP_DB_GRANTEE_HOST,
     taskQueue: e.CLP_INGESTOR_TASK_QUEUE,
+    metrics: {
+      worker: metricsAddress(e.CLP_INGESTOR_METRICS_ADDRESS, 'CLP_INGESTOR_METRICS_ADDRESS'),
+      executor: metricsAddress(e.CLP_EXECUTOR_METRICS_ADDRESS, 'CLP_EXECUTOR_METRICS_ADDRESS'),
+    },
     dependencyWaitSec: e.CLP_INGESTOR_DEPENDENCY_WAIT_SEC,
     aws: {
       region: e.AWS_REGION,
@@ -310,6 +320,18 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       temporalUiUrl: e.CLP_INGESTOR_TEMPORAL_UI_URL.replace(/\/+$/, ''),
     },
   };
+}
+
+/** host:port, checked here: a metrics endpoint on a mistyped address would go unnoticed. */
+function metricsAddress(value: string | undefined, name: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    throw new SettingsError(
+      `invalid setting ${name}: expected host:port (for example 127.0.0.1:9464), got "${value}"`,
+    );
+  }
+  return value;
 }
 
 function roleCredentials(

@@ -33,6 +33,7 @@ import {
   type Claim,
 } from './job-store';
 import { keepLease, LeaseLostError } from './lease';
+import { noExecutorMetrics, type ExecutorMetrics } from '../metrics';
 import { createLogger, errorFields, type Logger } from './log';
 import { throttled } from './throttle';
 
@@ -49,6 +50,7 @@ export interface ExecutorOptions {
   concurrency?: number;
   throttleBytesPerSec?: number;
   logger?: Logger;
+  metrics?: ExecutorMetrics;
 }
 
 export interface ExecutorStats {
@@ -73,6 +75,9 @@ interface Context {
   leaseMs: number;
   throttleBytesPerSec?: number;
   log: Logger;
+  metrics: ExecutorMetrics;
+  /** Jobs running now, over all loops (the metrics' gauge). */
+  running: number;
 }
 
 class ShutdownError extends Error {
@@ -126,6 +131,8 @@ export async function runExecutor(options: ExecutorOptions): Promise<ExecutorSta
     leaseMs: options.leaseMs ?? settings.executor.leaseMs,
     throttleBytesPerSec: options.throttleBytesPerSec ?? settings.executor.throttleBytesPerSec,
     log: (options.logger ?? createLogger()).child({ executor_id: executorId }),
+    metrics: options.metrics ?? noExecutorMetrics,
+    running: 0,
   };
   await mkdir(stagingRoot(ctx.archivesDir), { recursive: true });
   // Housekeeping: if the DB is gone again already, the claim loop waits for it.
@@ -173,7 +180,11 @@ async function loop(ctx: Context, stats: ExecutorStats): Promise<void> {
     }
     backoff.recovered(ctx.log, db);
     if (claim) {
-      stats[await runJob(ctx, claim)]++;
+      ctx.metrics.running(++ctx.running);
+      const result = await runJob(ctx, claim);
+      ctx.metrics.running(--ctx.running);
+      ctx.metrics.jobEnded(result);
+      stats[result]++;
     } else {
       await sleep(ctx.pollIntervalMs, undefined, { signal: ctx.signal }).catch(() => undefined);
     }

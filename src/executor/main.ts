@@ -4,9 +4,11 @@
  * archive's index, or `extract` one file from an archive byte for byte.
  * Settings come from the environment (and CLP_INGESTOR_ENV_FILE).
  */
+import { Runtime } from '@temporalio/worker';
 import { Command, InvalidArgumentError } from 'commander';
 import { dbFor, loadEnvFile, loadSettings } from '../config/settings';
 import { dbClassifier, dbDependency, untilAvailable } from '../dependencies';
+import { executorMetrics, noExecutorMetrics, prometheusMetrics } from '../metrics';
 import { createPool } from '../store/db';
 import { ensureSchema } from '../store/schema';
 import {
@@ -33,6 +35,11 @@ function settings() {
 async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs?: number }): Promise<void> {
   const s = settings();
   const log = createLogger();
+  // The executor runs no Temporal worker; the SDK's Core runtime only serves its metrics.
+  if (s.metrics.executor) {
+    Runtime.install({ telemetryOptions: prometheusMetrics(s.metrics.executor), shutdownSignals: [] });
+  }
+  const metrics = s.metrics.executor ? executorMetrics(Runtime.instance().metricMeter) : noExecutorMetrics;
   const dbSettings = dbFor(s, 'executor');
   const pool = createPool(dbSettings);
   const controller = new AbortController();
@@ -59,12 +66,15 @@ async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs
       pollIntervalMs: opts.pollIntervalMs,
       leaseMs: opts.leaseMs,
       logger: log,
+      metrics,
     });
   } catch (err) {
     if (!controller.signal.aborted) throw err;
     log.info('stopped before the executor started');
   } finally {
     await pool.end();
+    // The metrics server would keep the process alive.
+    if (s.metrics.executor) await Runtime.instance().shutdown();
   }
 }
 

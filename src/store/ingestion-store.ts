@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { conflicts, parseJobConfig, s3Source, type JobConfig, type JobKind } from '../config/job-config';
+import { noIngestorMetrics, type IngestorMetrics } from '../metrics';
 import { withTransaction, type Db, type Tx } from './db';
 import { CompressionJobStatus, TABLES } from './schema';
 
@@ -178,11 +179,44 @@ function toJobRow(r: RowDataPacket): JobRow {
   };
 }
 
+/** What an insert of files added: rows and their bytes. */
+interface Inserted {
+  files: number;
+  bytes: number;
+}
+const NOTHING: Inserted = { files: 0, bytes: 0 };
+
 export class IngestionStore {
+  /** Job kinds by id, for the metrics' labels (a job's kind never changes). */
+  private readonly kinds = new Map<number, JobKind>();
+
   constructor(
     readonly db: Db,
     private readonly now: () => number = Date.now,
+    /** Told of what each writing transaction did, once it committed. */
+    private readonly metrics: IngestorMetrics = noIngestorMetrics,
   ) {}
+
+  /** Reports to the metrics after a commit; a failure here never fails the caller. */
+  private async report(jobId: number, fn: (kind: JobKind) => void): Promise<void> {
+    if (this.metrics === noIngestorMetrics) return;
+    try {
+      let kind = this.kinds.get(jobId);
+      if (!kind) {
+        const [[row]] = await this.db.query<RowDataPacket[]>(`SELECT kind FROM ${J} WHERE id = ?`, [jobId]);
+        if (!row) return;
+        this.kinds.set(jobId, (kind = row.kind as JobKind));
+      }
+      fn(kind);
+    } catch {
+      // metrics are best effort
+    }
+  }
+
+  private async reportRecorded(jobId: number, r: Inserted): Promise<number> {
+    if (r.files) await this.report(jobId, (kind) => this.metrics.filesRecorded(kind, r.files, r.bytes));
+    return r.files;
+  }
 
   // ------------------------------------------------------------------ jobs --
 
@@ -350,14 +384,14 @@ export class IngestionStore {
     expectedAfterKey: string | null,
     next: { afterKey: string | null; done: boolean },
   ): Promise<number | null> {
-    return withTransaction(this.db, async (tx) => {
+    const r = await withTransaction(this.db, async (tx) => {
       const [[state]] = await tx.query<RowDataPacket[]>(
         `SELECT s.rescan_pass_ts, s.rescan_after_key FROM ${J} j JOIN ${S} s ON s.id = j.id WHERE j.id = ? FOR UPDATE`,
         [jobId],
       );
       if (!state || Number(state.rescan_pass_ts) !== passTs || state.rescan_after_key !== expectedAfterKey)
         return null;
-      const n = files.length ? await this.insertFiles(tx, jobId, files) : 0;
+      const n = files.length ? await this.insertFiles(tx, jobId, files) : NOTHING;
       if (next.done) {
         await tx.query(
           `UPDATE ${S} SET rescan_last_ts = rescan_pass_ts, rescan_pass_ts = NULL, rescan_after_key = NULL WHERE id = ?`,
@@ -368,6 +402,7 @@ export class IngestionStore {
       }
       return n;
     });
+    return r && this.reportRecorded(jobId, r);
   }
 
   /**
@@ -384,7 +419,7 @@ export class IngestionStore {
     expectedCursor: string | null,
     newCursor: string | null,
   ): Promise<number | null> {
-    return withTransaction(this.db, async (tx) => {
+    const r = await withTransaction(this.db, async (tx) => {
       // The job row's lock (every writer of the job takes it first) and the cursor, in one round trip.
       const [[state]] = await tx.query<RowDataPacket[]>(
         `SELECT s.last_ingested_key FROM ${J} j JOIN ${S} s ON s.id = j.id WHERE j.id = ? FOR UPDATE`,
@@ -394,17 +429,19 @@ export class IngestionStore {
       if (newCursor !== null && newCursor !== expectedCursor) {
         await tx.query(`UPDATE ${S} SET last_ingested_key = ? WHERE id = ?`, [newCursor, jobId]);
       }
-      return files.length ? this.insertFiles(tx, jobId, files) : 0;
+      return files.length ? this.insertFiles(tx, jobId, files) : NOTHING;
     });
+    return r && this.reportRecorded(jobId, r);
   }
 
   /** Records files (SQS, fs) as `buffered`; ones already recorded are skipped. */
   async recordFiles(jobId: number, files: NewFile[]): Promise<number> {
     if (files.length === 0) return 0;
-    return withTransaction(this.db, async (tx) => {
+    const r = await withTransaction(this.db, async (tx) => {
       await lockJob(tx, jobId);
       return this.insertFiles(tx, jobId, files);
     });
+    return this.reportRecorded(jobId, r);
   }
 
   /**
@@ -418,9 +455,9 @@ export class IngestionStore {
     ignored: IgnoredMessage[],
   ): Promise<{ recorded: number; ignored: number }> {
     if (files.length === 0 && ignored.length === 0) return { recorded: 0, ignored: 0 };
-    return withTransaction(this.db, async (tx) => {
+    const r = await withTransaction(this.db, async (tx) => {
       await lockJob(tx, jobId);
-      const recorded = files.length ? await this.insertFiles(tx, jobId, files) : 0;
+      const recorded = files.length ? await this.insertFiles(tx, jobId, files) : NOTHING;
       let newlyIgnored = 0;
       if (ignored.length) {
         const ts = this.now();
@@ -446,6 +483,8 @@ export class IngestionStore {
       }
       return { recorded, ignored: newlyIgnored };
     });
+    if (r.ignored) await this.report(jobId, () => this.metrics.messagesIgnored(r.ignored));
+    return { recorded: await this.reportRecorded(jobId, r.recorded), ignored: r.ignored };
   }
 
   async listIgnoredMessages(jobId: number, limit = 20): Promise<IgnoredMessage[]> {
@@ -467,7 +506,7 @@ export class IngestionStore {
    * job with an id from the first insert's on is one of ours: when some were
    * already recorded, their bytes are summed from that id range (O(page)).
    */
-  private async insertFiles(tx: Tx, jobId: number, files: NewFile[]): Promise<number> {
+  private async insertFiles(tx: Tx, jobId: number, files: NewFile[]): Promise<Inserted> {
     const ts = this.now();
     let inserted = 0;
     let bytes = 0;
@@ -495,7 +534,7 @@ export class IngestionStore {
       if (res.affectedRows === chunk.length) bytes += chunk.reduce((n, f) => n + f.size, 0);
       else partial = true;
     }
-    if (inserted === 0) return 0;
+    if (inserted === 0) return NOTHING;
     if (partial) {
       const [[sum]] = await tx.query<RowDataPacket[]>(
         `SELECT COALESCE(SUM(size), 0) AS bytes FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' AND id >= ?`,
@@ -509,7 +548,7 @@ export class IngestionStore {
        WHERE id = ?`,
       [inserted, inserted, bytes, ts, ts, jobId],
     );
-    return inserted;
+    return { files: inserted, bytes };
   }
 
   /** The job's buffer and outstanding compression jobs: one row, kept by the writing transactions. */
@@ -637,7 +676,10 @@ export class IngestionStore {
       },
       { readCommitted: true },
     );
-    if (first !== 'repeat') return first;
+    if (first !== 'repeat') {
+      if (first.numFiles) await this.report(jobId, (kind) => this.metrics.flushed(kind, first.numFiles));
+      return first;
+    }
     const [[done]] = await this.db.query<RowDataPacket[]>(
       `SELECT compression_job_id, num_files FROM ${SUB} WHERE ingestion_job_id = ? AND flush_seq = ?`,
       [jobId, flushSeq],
@@ -691,7 +733,7 @@ export class IngestionStore {
     if (terminal.length === 0) return none;
     // As in a flush, the job row's lock only for the counters, last: repeats of one completion queue up on the
     // files' and the submission's row locks, and at READ COMMITTED find them already moved.
-    return withTransaction(
+    const result = await withTransaction(
       this.db,
       async (tx) => {
         const finalized: FinalizedCompressionJob[] = [];
@@ -737,6 +779,23 @@ export class IngestionStore {
       },
       { readCommitted: true },
     );
+    this.reportFinalized(result.finalized, result.resubmitted.length);
+    return result;
+  }
+
+  private reportFinalized(finalized: FinalizedCompressionJob[], resubmitted: number): void {
+    // A repeat (a retried or zombie call) moved no files: numFiles 0, nothing counted twice.
+    for (const outcome of ['compressed', 'failed'] as const) {
+      const ended = finalized.filter((f) => f.status === outcome && f.numFiles > 0);
+      const files = ended.reduce((n, f) => n + f.numFiles, 0);
+      if (ended.length)
+        this.metrics.compressionJobsEnded(
+          outcome === 'compressed' ? 'succeeded' : 'failed',
+          ended.length,
+          files,
+        );
+    }
+    if (resubmitted) this.metrics.resubmitted(resubmitted);
   }
 
   /**

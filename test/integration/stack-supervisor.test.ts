@@ -35,6 +35,9 @@ beforeAll(async () => {
     CLP_DB_NAME: db.settings.db.database,
     CLP_INGESTOR_TASK_QUEUE: taskQueue,
     CLP_ARCHIVE_DIR: path.join(dir, 'archives'),
+    // Not the stack's own metrics ports (a running demo may hold them).
+    CLP_INGESTOR_METRICS_ADDRESS: '',
+    CLP_EXECUTOR_METRICS_ADDRESS: '',
   };
 });
 
