@@ -345,21 +345,37 @@ cmd_app_up() {
   local a
   [ -f "$ROOT/dist/client/cli.js" ] || fail "app-up: dist/client/cli.js is missing; run npm run build first"
   migrate_db
-  for a in "${APPS[@]}"; do start_app "$a"; done
-  sleep 2
-  # Unreachable servers do not stop the apps (they wait for them); an exit
-  # this early is a configuration error: report it rather than restart forever.
-  local failed=() report=""
+  # Where each app's log stands now: its "started" line must come after it.
+  declare -A offset
   for a in "${APPS[@]}"; do
-    if [ "$(cat "$RUN/$a.restarts" 2>/dev/null || echo 0)" != 0 ]; then
-      failed+=("$a")
-      report+=$'\n'"app-up: $a exited at start; last log lines:"$'\n'"$(tail -n 15 "$LOGS/$a.log")"
-    fi
+    offset[$a]=$(stat -c %s "$LOGS/$a.log" 2>/dev/null || echo 0)
+    pid_of "$a-supervisor" >/dev/null || rm -f "$RUN/$a.restarts" # a stopped supervisor's count
+  done
+  for a in "${APPS[@]}"; do start_app "$a"; done
+  # Until each app says it started or exits (or CLP_STACK_APP_START_WAIT_SEC passes: an app
+  # waiting for a server that is down is not an error). Unreachable servers do not stop the
+  # apps; an exit this early is a configuration error: report it rather than restart forever.
+  local deadline=$(($(date +%s) + ${CLP_STACK_APP_START_WAIT_SEC:-30}))
+  local failed=() report="" pending=("${APPS[@]}") left
+  while [ ${#pending[@]} -gt 0 ] && [ "$(date +%s)" -lt "$deadline" ]; do
+    left=()
+    for a in "${pending[@]}"; do
+      if [ "$(cat "$RUN/$a.restarts" 2>/dev/null || echo 0)" != 0 ]; then
+        failed+=("$a")
+        report+=$'\n'"app-up: $a exited at start; last log lines:"$'\n'"$(tail -n 15 "$LOGS/$a.log")"
+      elif ! tail -c +$((offset[$a] + 1)) "$LOGS/$a.log" 2>/dev/null | grep -q "\"$a started\""; then
+        left+=("$a")
+      fi
+    done
+    pending=("${left[@]}")
+    [ ${#failed[@]} -gt 0 ] && break
+    [ ${#pending[@]} -gt 0 ] && sleep 0.2
   done
   if [ ${#failed[@]} -gt 0 ]; then
     for a in "${APPS[@]}"; do stop_app "$a"; done
     fail "${report#$'\n'}"
   fi
+  for a in "${pending[@]}"; do say "$a has not said it started yet (waiting for a server?); see scripts/stack.sh logs $a"; done
 }
 
 stop_app() { # the supervisor first (it stops the app), then the app if it is still there

@@ -4,7 +4,6 @@
  * archive's index, or `extract` one file from an archive byte for byte.
  * Settings come from the environment (and CLP_INGESTOR_ENV_FILE).
  */
-import { Runtime } from '@temporalio/worker';
 import { Command, InvalidArgumentError } from 'commander';
 import { dbFor, loadEnvFile, loadSettings } from '../config/settings';
 import { dbClassifier, dbDependency, untilAvailable } from '../dependencies';
@@ -35,11 +34,11 @@ function settings() {
 async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs?: number }): Promise<void> {
   const s = settings();
   const log = createLogger();
-  // The executor runs no Temporal worker; the SDK's Core runtime only serves its metrics.
-  if (s.metrics.executor) {
-    Runtime.install({ telemetryOptions: prometheusMetrics(s.metrics.executor), shutdownSignals: [] });
-  }
-  const metrics = s.metrics.executor ? executorMetrics(Runtime.instance().metricMeter) : noExecutorMetrics;
+  // The executor runs no Temporal worker; the SDK's Core runtime only serves its metrics (loaded
+  // only then: it takes a second to load, and a slow start misses an early SIGTERM).
+  const runtime = s.metrics.executor ? (await import('@temporalio/worker')).Runtime : undefined;
+  runtime?.install({ telemetryOptions: prometheusMetrics(s.metrics.executor), shutdownSignals: [] });
+  const metrics = runtime ? executorMetrics(runtime.instance().metricMeter) : noExecutorMetrics;
   const dbSettings = dbFor(s, 'executor');
   const pool = createPool(dbSettings);
   const controller = new AbortController();
@@ -74,7 +73,7 @@ async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs
   } finally {
     await pool.end();
     // The metrics server would keep the process alive.
-    if (s.metrics.executor) await Runtime.instance().shutdown();
+    await runtime?.instance().shutdown();
   }
 }
 
