@@ -18,6 +18,8 @@ export interface ScanResult {
   recorded: number;
   /** True when the listing reached the end of the prefix (or of what has settled). */
   exhausted: boolean;
+  /** True when the listing reached the end of the prefix with no object held back (a one-time job's scan is over). */
+  complete?: boolean;
   snapshot: BufferSnapshot;
 }
 
@@ -117,6 +119,7 @@ export function s3ScanActivities({ store, s3List }: ActivityDeps) {
             ? list({ token: resume.token }).catch(() => list({ startAfter: cursor }))
             : list({ startAfter: cursor });
         let exhausted = false;
+        let complete = false;
         while (next) {
           const listed: ListPage | null = await next.catch((err) => {
             if (stop.signal.aborted) return null; // cancelled while listing ahead
@@ -134,6 +137,7 @@ export function s3ScanActivities({ store, s3List }: ActivityDeps) {
           cursor = page.newCursor ?? cursor;
           if (!next) {
             exhausted = true;
+            complete = !page.heldBack;
             break;
           }
           if (n > 0)
@@ -145,7 +149,7 @@ export function s3ScanActivities({ store, s3List }: ActivityDeps) {
           }
         }
         stop.abort(); // drops a listing still in flight
-        return { recorded, exhausted, snapshot: await store.bufferSnapshot(jobId) };
+        return { recorded, exhausted, complete, snapshot: await store.bufferSnapshot(jobId) };
       } finally {
         clearInterval(beat);
         ctx.cancellationSignal.removeEventListener('abort', onCancel);
