@@ -9,6 +9,7 @@
  * zombie call never records a batch twice and a restarted one goes on from
  * the last committed batch.
  */
+import { setMaxListeners } from 'node:events';
 import { HeadBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { Context } from '@temporalio/activity';
 import { parseObjectUrls, type ObjectUrls } from '../config/job-config';
@@ -66,6 +67,11 @@ export function s3ObjectListActivities({ store, s3 }: ActivityDeps) {
       if ('error' in list) throw nonRecoverable(`urls: ${list.error}`); // validated on creation
       const { bucket, keys }: ObjectUrls = list;
       const client = s3({ region: config.region, endpointUrl: config.endpoint_url });
+      // One signal for the call's requests (up to CONCURRENCY at once), aborted on cancellation.
+      const stop = new AbortController();
+      setMaxListeners(CONCURRENCY + 4, stop.signal);
+      const onCancel = () => stop.abort();
+      ctx.cancellationSignal.addEventListener('abort', onCancel);
       let recorded = 0;
       let failed = 0;
       const beat = setInterval(() => ctx.heartbeat({ recorded, failed }), 1_000);
@@ -75,7 +81,7 @@ export function s3ObjectListActivities({ store, s3 }: ActivityDeps) {
         if (done < keys.length) {
           // A missing bucket would make every object "not found": fail the job instead.
           await client
-            .send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: ctx.cancellationSignal })
+            .send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: stop.signal })
             .catch((err) => {
               if (isNotFound(err)) throw nonRecoverable(`bucket ${bucket}: NoSuchBucket`);
               classifyAwsError(err, `bucket ${bucket}`);
@@ -90,7 +96,7 @@ export function s3ObjectListActivities({ store, s3 }: ActivityDeps) {
             const file = { path: `${bucket}/${key}`, s3: { bucket, key } };
             try {
               const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), {
-                abortSignal: ctx.cancellationSignal,
+                abortSignal: stop.signal,
               });
               return { ...file, size: Number(head.ContentLength ?? 0) } as NewFile;
             } catch (err) {
@@ -110,7 +116,7 @@ export function s3ObjectListActivities({ store, s3 }: ActivityDeps) {
           done = end;
           if (n > 0)
             flushAt = returnForFlushAt(config.buffer_config, await store.bufferSnapshot(jobId), callStart);
-          if (ctx.cancellationSignal.aborted || Date.now() >= Math.min(deadline, flushAt)) break;
+          if (stop.signal.aborted || Date.now() >= Math.min(deadline, flushAt)) break;
         }
         return {
           recorded,
@@ -120,6 +126,7 @@ export function s3ObjectListActivities({ store, s3 }: ActivityDeps) {
         };
       } finally {
         clearInterval(beat);
+        ctx.cancellationSignal.removeEventListener('abort', onCancel);
       }
     },
   };
