@@ -83,6 +83,7 @@ export function s3ObjectListActivities({ store, s3 }: ActivityDeps) {
           await client
             .send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: stop.signal })
             .catch((err) => {
+              if (stop.signal.aborted) return; // cancelled (pause, stop): nothing to do
               if (isNotFound(err)) throw nonRecoverable(`bucket ${bucket}: NoSuchBucket`);
               classifyAwsError(err, `bucket ${bucket}`);
             });
@@ -100,13 +101,17 @@ export function s3ObjectListActivities({ store, s3 }: ActivityDeps) {
               });
               return { ...file, size: Number(head.ContentLength ?? 0) } as NewFile;
             } catch (err) {
+              if (stop.signal.aborted) return null; // cancelled: this batch is not recorded
               if (isNotFound(err))
                 return { ...file, size: 0, reason: `s3://${bucket}/${key}: no such object` } as FailedFile;
               return classifyAwsError(err, `s3://${bucket}/${key}`);
             }
           });
-          const found = looked.filter((f): f is NewFile => !('reason' in f));
-          const missing = looked.filter((f): f is FailedFile => 'reason' in f);
+          // Cancelled (pause, stop) mid-batch: return what is committed, as a scan does.
+          if (stop.signal.aborted || looked.includes(null)) break;
+          const batch = looked as (NewFile | FailedFile)[];
+          const found = batch.filter((f): f is NewFile => !('reason' in f));
+          const missing = batch.filter((f): f is FailedFile => 'reason' in f);
           const next = String(end);
           const n = await store.recordS3Page(jobId, found, cursor, next, missing);
           if (n === null) break; // another call moved the cursor: it owns the list now

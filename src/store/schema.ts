@@ -350,6 +350,8 @@ export const MIGRATIONS: Migration[] = [
     statements: [
       `ALTER TABLE ${TABLES.ingestionJobs}
          MODIFY kind ENUM('s3_scanner', 'sqs_listener', 'fs', 's3_object_list') NOT NULL`,
+      // An object list's config holds up to 10,000 URLs: more than TEXT's 64 KiB.
+      `ALTER TABLE ${TABLES.ingestionJobs} MODIFY config MEDIUMTEXT NOT NULL`,
       // Set for files recorded as failed without a compression job (a listed object that does not exist).
       async (conn) => {
         if (await hasColumn(conn, TABLES.ingestedFiles, 'failure_reason')) return;

@@ -322,7 +322,7 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
     return Math.max(0, deadline - Date.now());
   }
 
-  /** The job as a flush needs it: an object list's URLs stay out of every flush's history events. */
+  /** The job as a flush needs it: an object list's URLs (if its input carried them) stay out of every flush's history events. */
   const compactJob = job.kind === 's3_object_list' ? { ...job, config: { ...job.config, urls: [] } } : job;
 
   async function flushLoop(): Promise<void> {

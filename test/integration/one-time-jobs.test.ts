@@ -18,7 +18,14 @@ import type { JobProgress } from '../../src/workflows/messages';
 import { workflowIdFor } from '../../src/workflows/messages';
 import { apiServer } from '../support/http';
 import { countersAndRows, createTestBucket, keysOfCompressionJob } from '../support/stack';
-import { completeCompressionJobs, eventually, startHarness, type Harness } from '../support/worker';
+import {
+  completeCompressionJobs,
+  eventually,
+  startHarness,
+  waitForStatus,
+  type Harness,
+} from '../support/worker';
+import { controlJob } from '../../src/client/jobs';
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..', '..');
@@ -205,6 +212,12 @@ test('URL list (endpoint URLs over REST): percent-encoded keys, the failed objec
     source: `s3://${bucket}/rest/ (4 objects at ${new URL(endpoint).origin})`,
   });
   expect(job.job.config).toMatchObject({ endpoint_url: new URL(endpoint).origin });
+  // The URLs live in the job's row; the workflow's input (and history) never carries them.
+  expect(job.job.config.urls).toHaveLength(4);
+  const history = await h.client.workflow.getHandle(workflowIdFor(jobId)).fetchHistory();
+  const started = history.events![0].workflowExecutionStartedEventAttributes!;
+  const input = JSON.parse(Buffer.from(started.input!.payloads![0].data!).toString());
+  expect(input.job).toMatchObject({ kind: 's3_object_list', config: { urls: [], bucket_name: bucket } });
   const page = (await app.inject({ method: 'GET', url: `/job/${jobId}/files?status=failed` })).json();
   expect(page.files).toEqual([
     expect.objectContaining({
@@ -233,6 +246,29 @@ test('URL list (endpoint URLs over REST): percent-encoded keys, the failed objec
       key_prefix: 'rest/',
       endpoint_url: new URL(endpoint).origin,
     });
+});
+
+test('a URL list paused while it is being looked up resumes where it stopped; every object once', async () => {
+  const keys = range(1200, (i) => `paused/${String(i).padStart(5, '0')}.log`);
+  await put(keys);
+  const jobId = await h.create('s3_object_list', {
+    urls: keys.map((k) => `s3://${bucket}/${k}`),
+    buffer_config: { flush_threshold_bytes: 1 << 30, timeout_sec: 1 },
+  });
+  await eventually(async () => (await h.store.requireJob(jobId)).numFilesIngested > 0, 30_000, 'first batch');
+  await controlJob(h.store, h.client, jobId, 'pause');
+  await waitForStatus(h, jobId, 'paused');
+  const whilePaused = (await h.store.requireJob(jobId)).numFilesIngested;
+  await controlJob(h.store, h.client, jobId, 'resume');
+  const result = await finishes(jobId);
+  expect(result).toMatchObject({ status: 'finished', inputEnded: true, filesFailed: 0 });
+  expect(whilePaused).toBeGreaterThan(0);
+  expect((await h.store.requireJob(jobId)).numFilesCompressed).toBe(1200);
+  await expectExactlyOnce(
+    jobId,
+    keys.map((k) => `${bucket}/${k}`),
+    keys,
+  );
 });
 
 test('a URL list in a bucket that does not exist fails the job with the reason, recording no file', async () => {
