@@ -128,7 +128,7 @@ export function s3Location(
   job: Exclude<JobConfig, { kind: 'fs' }>,
   files: FileToCompress[],
 ): { bucket: string; keyPrefix: string } {
-  if (job.kind === 's3_scanner' || !job.config.sources)
+  if (job.kind !== 'sqs_listener' || !job.config.sources)
     return { bucket: job.config.bucket_name!, keyPrefix: job.config.key_prefix! };
   const buckets = new Set(files.map((f) => f.bucket ?? null));
   if (buckets.size !== 1 || !files[0].bucket)

@@ -3,6 +3,7 @@ import { compressionActivities } from './compression';
 import type { ActivityDeps } from './deps';
 import { fsScanActivities } from './fs-scan';
 import { jobStateActivities } from './job-state';
+import { s3ObjectListActivities } from './s3-object-list';
 import { s3ScanActivities } from './s3-scan';
 import { sqsReceiveActivities, type SqsFaults } from './sqs-receive';
 
@@ -10,6 +11,7 @@ export function createActivities(deps: ActivityDeps, faults: SqsFaults = {}) {
   return {
     ...jobStateActivities(deps),
     ...s3ScanActivities(deps),
+    ...s3ObjectListActivities(deps),
     ...sqsReceiveActivities(deps, faults),
     ...fsScanActivities(deps),
     ...compressionActivities(deps),

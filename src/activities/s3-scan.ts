@@ -23,6 +23,8 @@ export interface ScanResult {
   exhausted: boolean;
   /** Files the order-free re-list recorded (keys before the cursor the cursor pass never saw). */
   relisted?: number;
+  /** True when the listing reached the end of the prefix with no object held back (a one-time job's scan is over). */
+  complete?: boolean;
   snapshot: BufferSnapshot;
 }
 
@@ -202,6 +204,7 @@ export function s3ScanActivities({ store, s3List, metrics }: ActivityDeps) {
             : list({ startAfter: cursor });
         let exhausted = false;
         let relisted = 0;
+        let complete = false;
         while (next) {
           const listed: ListPage | null = await next.catch((err) => {
             if (stop.signal.aborted) return null; // cancelled while listing ahead
@@ -220,6 +223,7 @@ export function s3ScanActivities({ store, s3List, metrics }: ActivityDeps) {
           cursor = page.newCursor ?? cursor;
           if (!next) {
             exhausted = true;
+            complete = !page.heldBack;
             break;
           }
           if (n > 0)
@@ -251,6 +255,7 @@ export function s3ScanActivities({ store, s3List, metrics }: ActivityDeps) {
         return {
           recorded,
           exhausted,
+          complete,
           ...(relisted ? { relisted } : {}),
           snapshot: await store.bufferSnapshot(jobId),
         };

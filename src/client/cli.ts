@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { Client } from '@temporalio/client';
-import { InvalidConfigError, type JobKind } from '../config/job-config';
+import { InvalidConfigError, jobSource, type JobKind } from '../config/job-config';
 import {
   dbFor,
   loadEnvFile,
@@ -85,8 +85,7 @@ function table(rows: Record<string, unknown>[]): string {
 }
 
 function jobSummary(j: JobRow) {
-  const c = j.config;
-  const src = c.kind === 'fs' ? c.config.directory : `s3://${c.config.bucket_name}/${c.config.key_prefix}`;
+  const src = jobSource(j.config);
   return {
     id: j.id,
     kind: j.kind,
@@ -105,6 +104,20 @@ function readConfigFile(path: string): unknown {
   } catch (err) {
     throw new InvalidConfigError(`--config ${path}: ${(err as Error).message}`);
   }
+}
+
+/** One URL a line; blank lines and lines starting with # are skipped. */
+function readUrlsFile(path: string): string[] {
+  let text: string;
+  try {
+    text = path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InvalidConfigError(`--urls-file ${path}: ${(err as Error).message}`);
+  }
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 }
 
 const num = (name: string) => (v: string) => {
@@ -133,8 +146,14 @@ function configFromFlags(o: Record<string, unknown>): Record<string, unknown> {
     directory: 'directory',
     glob: 'glob',
     settleDelaySec: 'settle_delay_sec',
+    oneTime: 'one_time',
   };
   for (const [flag, field] of Object.entries(map)) if (o[flag] !== undefined) cfg[field] = o[flag];
+  const urls = [
+    ...((o.url as string[] | undefined) ?? []),
+    ...(o.urlsFile ? readUrlsFile(String(o.urlsFile)) : []),
+  ];
+  if (urls.length) cfg.urls = [...((base.urls as string[] | undefined) ?? []), ...urls];
   const buffer = { ...((base.buffer_config as object) ?? {}) } as Record<string, unknown>;
   if (o.flushThresholdBytes !== undefined) buffer.flush_threshold_bytes = o.flushThresholdBytes;
   if (o.timeoutSec !== undefined) buffer.timeout_sec = o.timeoutSec;
@@ -144,7 +163,7 @@ function configFromFlags(o: Record<string, unknown>): Record<string, unknown> {
 
 function addCreate(program: Command, kind: JobKind, describe: string, flags: (c: Command) => Command): void {
   const cmd = program
-    .command(`create-${kind.replace('_', '-')}`)
+    .command(`create-${kind.replace(/_/g, '-')}`)
     .description(`create ${describe}; prints the job id`)
     .option('--config <file>', 'JSON config with CLP log-ingestor field names (- for stdin)')
     .option('--dataset <name>', 'CLP dataset')
@@ -183,7 +202,9 @@ export function buildProgram(): Command {
   addCreate(program, 's3_scanner', 'an S3-scanner ingestion job', (c) =>
     s3Flags(c)
       .option('--scanning-interval-sec <n>', 'scanning_interval_sec', num('--scanning-interval-sec'))
-      .option('--start-after <key>', 'start_after'),
+      .option('--start-after <key>', 'start_after')
+      .option('--settle-delay-sec <n>', 'settle_delay_sec', num('--settle-delay-sec'))
+      .option('--one-time', 'one_time: scan the prefix once, then finish'),
   );
   addCreate(program, 'sqs_listener', 'an SQS-listener ingestion job', (c) =>
     s3Flags(c)
@@ -196,7 +217,14 @@ export function buildProgram(): Command {
       .option('--directory <path>', 'directory (absolute)')
       .option('--glob <pattern>', 'only files matching this glob')
       .option('--scanning-interval-sec <n>', 'scanning_interval_sec', num('--scanning-interval-sec'))
-      .option('--settle-delay-sec <n>', 'settle_delay_sec', num('--settle-delay-sec')),
+      .option('--settle-delay-sec <n>', 'settle_delay_sec', num('--settle-delay-sec'))
+      .option('--one-time', 'one_time: scan the directory once, then finish'),
+  );
+  addCreate(program, 's3_object_list', 'a one-time ingestion job of listed S3 objects', (c) =>
+    c
+      .option('--url <url...>', 'urls: s3://bucket/key or http(s)://endpoint/bucket/key (repeatable)')
+      .option('--urls-file <file>', 'urls, one a line (- for stdin)')
+      .option('--region <region>', 'region'),
   );
 
   program
@@ -280,6 +308,7 @@ export function buildProgram(): Command {
               attempts: f.compressionJobIds.length > 1 ? f.compressionJobIds.join(' > ') : '',
               size: f.size,
               path: f.path,
+              error: f.error ?? '',
             })),
           ),
         );

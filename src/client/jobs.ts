@@ -45,6 +45,15 @@ function searchAttributes(jobId: number, job: JobConfig, status: JobStatus) {
   ]);
 }
 
+/**
+ * The job as its workflow gets it: an object list without its URLs (up to
+ * 10,000; its activity reads them from the job's row), so they never weigh
+ * on Temporal's payload limits or the workflow's history.
+ */
+function workflowJob(job: JobConfig): JobConfig {
+  return job.kind === 's3_object_list' ? { ...job, config: { ...job.config, urls: [] } } : job;
+}
+
 /** Starts the job's workflow; a no-op if a run with its id is already open. */
 export async function startJobWorkflow(
   client: Client,
@@ -53,7 +62,12 @@ export async function startJobWorkflow(
   status: JobStatus,
   opts: StartOptions,
 ): Promise<boolean> {
-  const input: IngestionJobInput = { jobId, job, maxHistoryEvents: opts.maxHistoryEvents, drain: opts.drain };
+  const input: IngestionJobInput = {
+    jobId,
+    job: workflowJob(job),
+    maxHistoryEvents: opts.maxHistoryEvents,
+    drain: opts.drain,
+  };
   try {
     await client.workflow.start(INGESTION_JOB_WORKFLOW, {
       taskQueue: opts.taskQueue,

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-export const JOB_KINDS = ['s3_scanner', 'sqs_listener', 'fs'] as const;
+export const JOB_KINDS = ['s3_scanner', 'sqs_listener', 'fs', 's3_object_list'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 const GiB = 1024 * 1024 * 1024;
@@ -70,6 +70,8 @@ export const s3ScannerConfigSchema = z
       .min(1)
       .max(7 * 86_400)
       .optional(),
+    /** Beyond CLP: scan the prefix once to its end, then drain and finish. */
+    one_time: z.boolean().optional(),
   })
   .strict();
 
@@ -141,18 +143,227 @@ export const fsConfigSchema = z
     buffer_config: s3Base.buffer_config,
     scanning_interval_sec: z.number().positive().max(86_400).default(30),
     settle_delay_sec: z.number().min(0).max(86_400).default(10),
+    /** Scan the directory once (until a pass finds every file settled), then drain and finish. */
+    one_time: z.boolean().optional(),
   })
   .strict();
+
+/** At most this many objects in one s3_object_list job (its config travels in workflow input). */
+export const MAX_OBJECT_URLS = 10_000;
+
+/**
+ * A one-time job over an explicit list of objects, all in one bucket at one
+ * endpoint. The bucket, endpoint and key prefix (the keys' longest common
+ * prefix) are derived from `urls`; a config may repeat them (a stored config
+ * does), but they must then be what the URLs say.
+ */
+export const s3ObjectListConfigSchema = z
+  .object({
+    urls: z
+      .array(requiredString(), {
+        error: (iss) => (iss.input === undefined ? 'is required' : 'must be an array'),
+      })
+      .min(1, 'must name at least one object')
+      .max(MAX_OBJECT_URLS, `must name at most ${MAX_OBJECT_URLS} objects`),
+    bucket_name: z.string().optional(),
+    key_prefix: z.string().optional(),
+    endpoint_url: z.string().optional(),
+    region: optionalText,
+    dataset: s3Base.dataset,
+    timestamp_key: optionalText,
+    unstructured: z.boolean().default(false),
+    buffer_config: s3Base.buffer_config,
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.urls.length === 0 || c.urls.length > MAX_OBJECT_URLS) return; // refused above
+    const parsed = parseObjectUrls(c.urls);
+    if ('error' in parsed) {
+      ctx.addIssue({ code: 'custom', path: ['urls'], message: parsed.error });
+      return;
+    }
+    const derived = {
+      bucket_name: parsed.bucket,
+      key_prefix: parsed.keyPrefix,
+      endpoint_url: parsed.endpoint,
+    };
+    for (const field of ['bucket_name', 'key_prefix', 'endpoint_url'] as const) {
+      if (c[field] !== undefined && c[field] !== derived[field])
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `must be what urls name (${JSON.stringify(derived[field] ?? null)}), or left out`,
+        });
+    }
+  })
+  .transform((c) => {
+    const parsed = parseObjectUrls(c.urls) as ObjectUrls; // valid: refined above
+    const rest = { ...c };
+    delete rest.endpoint_url; // a stored s3:// list has none; an endpoint list's is derived again
+    return {
+      ...rest,
+      bucket_name: parsed.bucket,
+      key_prefix: parsed.keyPrefix,
+      ...(parsed.endpoint !== undefined ? { endpoint_url: parsed.endpoint } : {}),
+    };
+  });
 
 export type BufferConfig = z.infer<typeof bufferConfigSchema>;
 export type S3ScannerConfig = z.infer<typeof s3ScannerConfigSchema>;
 export type SqsListenerConfig = z.infer<typeof sqsListenerConfigSchema>;
 export type FsConfig = z.infer<typeof fsConfigSchema>;
+export type S3ObjectListConfig = z.infer<typeof s3ObjectListConfigSchema>;
 
 export type JobConfig =
   | { kind: 's3_scanner'; config: S3ScannerConfig }
   | { kind: 'sqs_listener'; config: SqsListenerConfig }
-  | { kind: 'fs'; config: FsConfig };
+  | { kind: 'fs'; config: FsConfig }
+  | { kind: 's3_object_list'; config: S3ObjectListConfig };
+
+/** The objects an s3_object_list job names. */
+export interface ObjectUrls {
+  bucket: string;
+  /** The normalized scheme://host[:port] of endpoint URLs; undefined for s3:// URLs (the worker's S3). */
+  endpoint: string | undefined;
+  /** The keys, in the order given. */
+  keys: string[];
+  /** The keys' longest common prefix. */
+  keyPrefix: string;
+}
+
+const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const MAX_NAMED = 10;
+
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true;
+  }
+  return false;
+}
+
+/**
+ * One object URL: `s3://bucket/key` (the key as written, like the AWS CLI)
+ * or a path-style endpoint URL `http(s)://host[:port]/bucket/key` (the key
+ * percent-decoded). Returns the reason when it is neither.
+ */
+export function parseObjectUrl(
+  raw: string,
+): { bucket: string; key: string; endpoint: string | undefined } | string {
+  if (hasControl(raw) || raw !== raw.trim()) return 'has whitespace or control characters';
+  if (raw.startsWith('s3://')) {
+    const m = /^s3:\/\/([^/]*)\/(.*)$/s.exec(raw);
+    if (!m) return 'is not s3://bucket/key';
+    const [, bucket, key] = m;
+    if (!BUCKET_RE.test(bucket)) return `bucket "${bucket}" is not a valid S3 bucket name`;
+    if (!key) return 'names no key';
+    if (Buffer.byteLength(key, 'utf8') > 1024) return 'key is over 1024 bytes';
+    return { bucket, key, endpoint: undefined };
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'is not s3://bucket/key or an http(s) endpoint URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `scheme "${url.protocol}" is not s3, http or https`;
+  const authority = raw.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:[\\/]*/, '').split(/[/\\?#]/, 1)[0];
+  if (url.username || url.password || authority.includes('@')) return 'has a user name or password';
+  if (url.search || url.hash || /[?#]/.test(raw)) return 'has a query or fragment';
+  const m = /^\/([^/]*)\/(.*)$/s.exec(url.pathname);
+  if (!m) return 'is not http(s)://host[:port]/bucket/key (path-style)';
+  const [, bucket, encodedKey] = m;
+  if (!BUCKET_RE.test(bucket)) return `bucket "${bucket}" is not a valid S3 bucket name`;
+  let key: string;
+  try {
+    key = decodeURIComponent(encodedKey);
+  } catch {
+    return 'key is not valid percent-encoding';
+  }
+  if (!key) return 'names no key';
+  if (Buffer.byteLength(key, 'utf8') > 1024) return 'key is over 1024 bytes';
+  return { bucket, key, endpoint: `${url.protocol}//${url.host}` };
+}
+
+function named(entries: string[]): string {
+  const shown = entries.slice(0, MAX_NAMED).join(', ');
+  return entries.length > MAX_NAMED ? `${shown} and ${entries.length - MAX_NAMED} more` : shown;
+}
+
+const show = (s: string) => JSON.stringify(s.length > 200 ? `${s.slice(0, 200)}…` : s);
+
+/**
+ * Parses an s3_object_list's URLs. Refuses malformed URLs, duplicates (the
+ * same object twice, however spelled) and objects outside the first URL's
+ * bucket and endpoint, naming every offending entry (by position, from 1).
+ */
+export function parseObjectUrls(urls: string[]): ObjectUrls | { error: string } {
+  if (urls.length === 0) return { error: 'must name at least one object' };
+  const problems: string[] = [];
+  const malformed: string[] = [];
+  const parsed: ({ bucket: string; key: string; endpoint: string | undefined } | null)[] = urls.map(
+    (u, i) => {
+      const p = parseObjectUrl(u);
+      if (typeof p === 'string') {
+        malformed.push(`#${i + 1} ${show(u)} ${p}`);
+        return null;
+      }
+      return p;
+    },
+  );
+  if (malformed.length) problems.push(`malformed: ${named(malformed)}`);
+  const first = parsed.find((p) => p !== null);
+  const where = (p: { bucket: string; endpoint: string | undefined }) =>
+    `bucket "${p.bucket}" at ${p.endpoint ?? "the worker's S3 endpoint (s3://)"}`;
+  if (first) {
+    const mixed: string[] = [];
+    const seen = new Map<string, number>();
+    const dups: string[] = [];
+    parsed.forEach((p, i) => {
+      if (!p) return;
+      if (p.bucket !== first.bucket || p.endpoint !== first.endpoint) {
+        mixed.push(`#${i + 1} ${show(urls[i])} (${where(p)})`);
+        return;
+      }
+      const earlier = seen.get(p.key);
+      if (earlier !== undefined) dups.push(`#${i + 1} ${show(urls[i])} (same object as #${earlier + 1})`);
+      else seen.set(p.key, i);
+    });
+    if (mixed.length)
+      problems.push(`not in the first URL's ${where(first)} (mixed buckets or endpoints): ${named(mixed)}`);
+    if (dups.length) problems.push(`duplicates: ${named(dups)}`);
+  }
+  if (problems.length) return { error: problems.join('; ') };
+  const keys = parsed.map((p) => p!.key);
+  let keyPrefix = keys[0];
+  for (const k of keys) {
+    let n = 0;
+    while (n < keyPrefix.length && n < k.length && keyPrefix[n] === k[n]) n++;
+    keyPrefix = keyPrefix.slice(0, n);
+  }
+  // Never end inside a UTF-16 surrogate pair.
+  const last = keyPrefix.charCodeAt(keyPrefix.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) keyPrefix = keyPrefix.slice(0, -1);
+  return { bucket: first!.bucket, endpoint: first!.endpoint, keys, keyPrefix };
+}
+
+/** What a job reads, for listings: s3://bucket/prefix, the directory, or the object list's bucket and count. */
+export function jobSource(job: JobConfig): string {
+  if (job.kind === 'fs') return job.config.directory;
+  const at = `s3://${job.config.bucket_name}/${job.config.key_prefix}`;
+  if (job.kind !== 's3_object_list') return at;
+  const n = job.config.urls.length;
+  return `${at} (${n} object${n === 1 ? '' : 's'}${job.config.endpoint_url ? ` at ${job.config.endpoint_url}` : ''})`;
+}
+
+/** Whether the job scans its input once and then finishes. */
+export function isOneTime(job: JobConfig): boolean {
+  return (
+    job.kind === 's3_object_list' ||
+    ((job.kind === 's3_scanner' || job.kind === 'fs') && job.config.one_time === true)
+  );
+}
 
 export class InvalidConfigError extends Error {
   override name = 'InvalidConfigError';
@@ -162,6 +373,7 @@ const schemas = {
   s3_scanner: s3ScannerConfigSchema,
   sqs_listener: sqsListenerConfigSchema,
   fs: fsConfigSchema,
+  s3_object_list: s3ObjectListConfigSchema,
 };
 
 /** Validates a raw config; throws InvalidConfigError naming the first bad field. */

@@ -37,7 +37,7 @@ export const ALLOWED_ENDPOINTS_SETTING = 'CLP_ALLOWED_ENDPOINTS';
 export const AWS_ENDPOINTS = 'https://*.amazonaws.com,https://*.amazonaws.com.cn';
 
 /** The job fields that name (part of) a host the worker connects to. */
-export type EndpointField = 'endpoint_url' | 'queue_url' | 'region';
+export type EndpointField = 'endpoint_url' | 'queue_url' | 'region' | 'urls';
 
 const DEFAULT_PORTS: Record<string, string> = { 'http:': '80', 'https:': '443' };
 
@@ -219,7 +219,9 @@ export function checkJobEndpoints(job: JobConfig, allowed: EndpointAllowList): v
   if (job.kind === 'fs') return;
   const c = job.config;
   checkRegion(c.region);
-  if (c.endpoint_url !== undefined && c.endpoint_url !== null) allowed.check('endpoint_url', c.endpoint_url);
+  // An object list's endpoint is the one its URLs name: refused under the field the user wrote.
+  const field = job.kind === 's3_object_list' ? 'urls' : 'endpoint_url';
+  if (c.endpoint_url !== undefined && c.endpoint_url !== null) allowed.check(field, c.endpoint_url);
   if (job.kind === 'sqs_listener') allowed.check('queue_url', job.config.queue_url);
 }
 

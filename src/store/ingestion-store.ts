@@ -44,6 +44,11 @@ export interface NewFile {
   dedupKey?: string;
 }
 
+/** A file recorded as failed as soon as it is known (an object that does not exist), with why. */
+export interface FailedFile extends NewFile {
+  reason: string;
+}
+
 /** What is buffered (durably ingested, not yet submitted) and awaited. */
 export interface BufferSnapshot {
   files: number;
@@ -98,6 +103,8 @@ export interface FileRow {
   compressionJobId: number | null;
   /** Every compression job the file went through, oldest first (more than one after KILLED jobs). */
   compressionJobIds: number[];
+  /** Why a file failed without a compression job (e.g. a listed object that does not exist); else null. */
+  error: string | null;
 }
 
 /** An S3 scanner's cursor and its order-free re-list's state (times in ms since epoch). */
@@ -254,7 +261,7 @@ export class IngestionStore {
              VALUES (?, ?, 'requested', ?, ?, ?, ?)`,
             [job.kind, JSON.stringify(job.config), job.config.dataset, src?.bucket ?? '', ts, ts],
           );
-          if (job.kind === 's3_scanner') {
+          if (job.kind === 's3_scanner' || job.kind === 's3_object_list') {
             await conn.query(`INSERT INTO ${S} (id, last_ingested_key) VALUES (?, NULL)`, [res.insertId]);
           }
           await conn.commit();
@@ -411,13 +418,16 @@ export class IngestionStore {
    * to `newCursor` (null: the cursor stays). If the cursor is no longer
    * `expectedCursor`, another call already recorded this page (a retried or
    * zombie activity): nothing is written and null is returned. Otherwise
-   * returns the files recorded.
+   * returns the files recorded. `failed` files (an object list's missing
+   * objects) are recorded as `failed` with their reason, in the same
+   * transaction, and counted as ingested and failed.
    */
   async recordS3Page(
     jobId: number,
     files: NewFile[],
     expectedCursor: string | null,
     newCursor: string | null,
+    failed: FailedFile[] = [],
   ): Promise<number | null> {
     const r = await withTransaction(this.db, async (tx) => {
       // The job row's lock (every writer of the job takes it first) and the cursor, in one round trip.
@@ -429,9 +439,46 @@ export class IngestionStore {
       if (newCursor !== null && newCursor !== expectedCursor) {
         await tx.query(`UPDATE ${S} SET last_ingested_key = ? WHERE id = ?`, [newCursor, jobId]);
       }
-      return files.length ? this.insertFiles(tx, jobId, files) : NOTHING;
+      const bad = failed.length ? await this.insertFailedFiles(tx, jobId, failed) : 0;
+      const ok = files.length ? await this.insertFiles(tx, jobId, files) : NOTHING;
+      // Files recorded as failed are recorded too (num_files_ingested counts them).
+      return { files: ok.files + bad, bytes: ok.bytes };
     });
     return r && this.reportRecorded(jobId, r);
+  }
+
+  /** Records files as `failed` with their reason (ones already recorded are skipped); grows the counters. */
+  private async insertFailedFiles(tx: Tx, jobId: number, files: FailedFile[]): Promise<number> {
+    const ts = this.now();
+    let inserted = 0;
+    for (let i = 0; i < files.length; i += INSERT_CHUNK) {
+      const rows = files
+        .slice(i, i + INSERT_CHUNK)
+        .map((f) => [
+          f.path,
+          f.s3?.bucket ?? null,
+          f.s3?.key ?? null,
+          f.size,
+          'failed',
+          f.reason.slice(0, 512),
+          jobId,
+          dedupHash(f.dedupKey ?? f.path),
+          ts,
+          ts,
+        ]);
+      const [res] = await tx.query<ResultSetHeader>(
+        `INSERT IGNORE INTO ${F} (path, bucket, object_key, size, status, failure_reason, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
+        [rows],
+      );
+      inserted += res.affectedRows;
+    }
+    if (inserted)
+      await tx.query(
+        `UPDATE ${J} SET num_files_ingested = num_files_ingested + ?, num_files_failed = num_files_failed + ?,
+           last_update_ts = ? WHERE id = ?`,
+        [inserted, inserted, ts, jobId],
+      );
+    return inserted;
   }
 
   /** Records files (SQS, fs) as `buffered`; ones already recorded are skipped. */
@@ -856,7 +903,7 @@ export class IngestionStore {
     opts: { status?: FileStatus; afterId?: number; limit?: number } = {},
   ): Promise<FileRow[]> {
     const [rows] = await this.db.query<RowDataPacket[]>(
-      `SELECT f.id, f.path, f.size, f.status, f.compression_job_id,
+      `SELECT f.id, f.path, f.size, f.status, f.compression_job_id, f.failure_reason,
          (SELECT GROUP_CONCAT(a2.compression_job_id ORDER BY a2.attempt) FROM ${A} a1
             JOIN ${A} a2 ON a2.ingestion_job_id = a1.ingestion_job_id AND a2.flush_seq = a1.flush_seq
           WHERE a1.compression_job_id = f.compression_job_id) AS trail
@@ -875,6 +922,7 @@ export class IngestionStore {
         : r.compression_job_id === null
           ? []
           : [Number(r.compression_job_id)],
+      error: r.failure_reason ?? null,
     }));
   }
 

@@ -343,7 +343,24 @@ export const MIGRATIONS: Migration[] = [
            WHERE s.ingestion_job_id = j.id AND s.finalized = 0)`,
     ],
   },
-  // Version 8 is taken by another change (one-time jobs); migrate() applies by membership, not by sequence.
+  {
+    version: 8,
+    description:
+      'one-time jobs: the s3_object_list kind, and why a file failed (an object that does not exist)',
+    statements: [
+      `ALTER TABLE ${TABLES.ingestionJobs}
+         MODIFY kind ENUM('s3_scanner', 'sqs_listener', 'fs', 's3_object_list') NOT NULL`,
+      // An object list's config holds up to 10,000 URLs: more than TEXT's 64 KiB.
+      `ALTER TABLE ${TABLES.ingestionJobs} MODIFY config MEDIUMTEXT NOT NULL`,
+      // Set for files recorded as failed without a compression job (a listed object that does not exist).
+      async (conn) => {
+        if (await hasColumn(conn, TABLES.ingestedFiles, 'failure_reason')) return;
+        await conn.query(
+          `ALTER TABLE ${TABLES.ingestedFiles} ADD COLUMN failure_reason VARCHAR(512) NULL DEFAULT NULL`,
+        );
+      },
+    ],
+  },
   {
     version: 9,
     description: "the S3 scanner's order-free re-list: when the last pass began, and the pass in progress",

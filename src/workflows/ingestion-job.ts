@@ -69,7 +69,7 @@ const { scanFsDirectory } = proxyActivities<Activities>({
  * bring pause and stop to it within about 4 s (the SDK sends them at 0.8 of the timeout).
  */
 const S3_SCAN_PERIOD_MS = 60_000;
-const { scanS3 } = proxyActivities<Activities>({
+const { scanS3, recordS3ObjectList } = proxyActivities<Activities>({
   startToCloseTimeout: S3_SCAN_PERIOD_MS + 120_000,
   heartbeatTimeout: '5s',
   // Wait for the call to commit its last page before moving on.
@@ -168,8 +168,20 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
   const continueAsNewDue = () =>
     workflowInfo().continueAsNewSuggested ||
     (input.maxHistoryEvents !== undefined && workflowInfo().historyLength >= input.maxHistoryEvents);
-  /** Ingestion has ended for good (stop or failure); what is buffered still gets flushed. */
-  const ingestDone = () => progress.stopRequested || progress.status === 'failed';
+  /** Ingestion has ended for good (stop, failure, or a one-time job's input read to its end); what is buffered still gets flushed. */
+  const ingestDone = () =>
+    progress.stopRequested || progress.status === 'failed' || progress.inputEnded === true;
+  // (Not isOneTime from job-config: that module brings zod into the workflow bundle.)
+  const oneTime =
+    job.kind === 's3_object_list' ||
+    ((job.kind === 's3_scanner' || job.kind === 'fs') && job.config.one_time === true);
+  /** A one-time job has read all its input: it drains (flush, await compression) and finishes, as on stop. */
+  function endOfInput(): void {
+    if (patched('one-time-jobs')) {
+      log.info('one-time job read all its input; draining', { jobId });
+      progress.inputEnded = true;
+    }
+  }
   let ingestLoopExited = false;
   let flushLoopExited = false;
 
@@ -208,9 +220,14 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
     }
   }
 
-  const scanningIntervalMs = job.kind === 'sqs_listener' ? 0 : job.config.scanning_interval_sec * 1000;
+  const scanningIntervalMs =
+    job.kind === 'sqs_listener' || job.kind === 's3_object_list'
+      ? 0
+      : job.config.scanning_interval_sec * 1000;
   /** Where an fs pass stopped for a flush (null: the next pass starts at the beginning). */
   let fsResumeAfter: string[] | null = input.carried?.fsResumeAfter ?? null;
+  /** Files a one-time fs job's current pass found not yet settled (the pass must be repeated). */
+  let fsPassUnsettled = input.carried?.fsPassUnsettled ?? 0;
 
   /** One page, scan or receive period of the job's input; true when there is nothing more for now. */
   async function ingestOnce(): Promise<boolean> {
@@ -223,6 +240,7 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
           progress.filesRecorded += r.recorded;
           progress.listingExhausted = r.exhausted;
           applySnapshot(r.snapshot);
+          if (oneTime && r.complete) endOfInput();
           return r.exhausted;
         }
         const r = await scanS3Page(jobId, job.config);
@@ -238,6 +256,14 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
           progress.filesRecorded += r.recorded;
           applySnapshot(r.snapshot);
           fsResumeAfter = r.resumeAfter ?? null;
+          if (oneTime) {
+            // The input ends with a whole pass that found every file settled.
+            fsPassUnsettled += r.unsettled;
+            if (fsResumeAfter === null) {
+              if (fsPassUnsettled === 0) endOfInput();
+              fsPassUnsettled = 0;
+            }
+          }
           return fsResumeAfter === null;
         }
         const r = await scanFsDirectory(jobId, job.config);
@@ -250,6 +276,16 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
         progress.filesRecorded += r.recorded;
         progress.messagesIgnored += r.ignored;
         applySnapshot(r.snapshot);
+        return false;
+      }
+      case 's3_object_list': {
+        // The list is read from the job's row, not passed: it would go into history per call.
+        const r = await untilPausedOrDone(() => recordS3ObjectList(jobId, S3_SCAN_PERIOD_MS));
+        progress.filesRecorded += r.recorded + r.failed;
+        progress.filesFailed += r.failed;
+        progress.listingExhausted = r.exhausted;
+        applySnapshot(r.snapshot);
+        if (r.exhausted) endOfInput();
         return false;
       }
     }
@@ -286,6 +322,9 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
     return Math.max(0, deadline - Date.now());
   }
 
+  /** The job as a flush needs it: an object list's URLs (if its input carried them) stay out of every flush's history events. */
+  const compactJob = job.kind === 's3_object_list' ? { ...job, config: { ...job.config, urls: [] } } : job;
+
   async function flushLoop(): Promise<void> {
     try {
       for (;;) {
@@ -304,7 +343,7 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
           if (woken && continueAsNewDue() && flushDueIn() !== 0) return;
           continue;
         }
-        const result = await flushBuffer(jobId, job, nextFlushSeq);
+        const result = await flushBuffer(jobId, compactJob, nextFlushSeq);
         nextFlushSeq += 1;
         if (result.compressionJobId !== null) {
           progress.compressionJobsSubmitted += 1;
@@ -384,6 +423,7 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
       nextFlushSeq,
       completionBackoffMs,
       ...(fsResumeAfter ? { fsResumeAfter } : {}),
+      ...(fsPassUnsettled ? { fsPassUnsettled } : {}),
     };
     return await continueAsNew<typeof ingestionJob>({ ...input, carried, drain: false });
   }

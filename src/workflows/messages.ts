@@ -28,6 +28,8 @@ export interface JobProgress {
   filesFailed: number;
   compressionJobsSubmitted: number;
   listingExhausted: boolean;
+  /** A one-time job has read all its input and is draining (absent before one-time jobs). */
+  inputEnded?: boolean;
   runs: number;
 }
 
@@ -60,6 +62,8 @@ export interface CarriedState {
   completionBackoffMs: number;
   /** Where an fs job's pass stopped for a flush, when it did. */
   fsResumeAfter?: string[];
+  /** Files a one-time fs job's current pass found not yet settled. */
+  fsPassUnsettled?: number;
 }
 
 export const INGESTION_JOB_WORKFLOW = 'ingestionJob';

@@ -103,6 +103,59 @@ test(`S3 scanner: the worker is SIGKILLed ${CYCLES} times while objects are uplo
   }
 });
 
+test(`one-time URL list: the worker is SIGKILLed up to ${CYCLES} times mid-way; every file once, the job finishes`, async () => {
+  const rig = await startRig();
+  try {
+    const bucket = await createTestBucket(rig.s3);
+    const keys = Array.from({ length: INITIAL_OBJECTS }, (_, i) => `list/${String(i).padStart(6, '0')}.log`);
+    await upload(rig.s3, bucket, keys);
+    const jobId = await createJob(
+      rig.store,
+      rig.client,
+      's3_object_list',
+      {
+        urls: keys.map((k) => `s3://${bucket}/${k}`),
+        buffer_config: { flush_threshold_bytes: 16 * 1024, timeout_sec: 2 },
+      },
+      { taskQueue: rig.taskQueue },
+    );
+    const finished = async () => {
+      const job = await rig.store.requireJob(jobId);
+      if (job.status === 'failed') throw new Error(`job failed: ${job.errorMsg}`);
+      return job.status === 'finished';
+    };
+    // Killed at random moments while it records the list, flushes and awaits compression;
+    // no new work arrives (the list is fixed), so the loop ends early once the job is done.
+    const recoveries: number[] = [];
+    for (let cycle = 0; cycle < CYCLES && !(await finished()); cycle++) {
+      await sleep(randomBetween(500, 3000));
+      await rig.worker.kill('SIGKILL');
+      const before = await progressMark(rig.pool, jobId);
+      const restarted = Date.now();
+      rig.worker.start();
+      await eventually(
+        async () => {
+          rig.worker.ensureRunning();
+          rig.executor.ensureRunning();
+          return (await progressMark(rig.pool, jobId)) > before || (await finished());
+        },
+        RECOVERY_BOUND_MS,
+        `progress after restart ${cycle + 1}`,
+      );
+      recoveries.push(Date.now() - restarted);
+    }
+    expect(recoveries.length).toBeGreaterThan(0); // killed mid-way at least once
+    await waitAllCompressed(rig, jobId, keys.length);
+    // Finished on its own: no stop was sent.
+    await eventually(finished, 120_000, 'job finished');
+    await assertExactlyOnce(rig, jobId, bucket, keys);
+    const r = report('one-time-object-list-worker-crash-loop', recoveries, keys.length);
+    expect(r.maxMs).toBeLessThan(RECOVERY_BOUND_MS);
+  } finally {
+    await rig.close();
+  }
+});
+
 test(`SQS listener: the worker dies ${CYCLES} times, often between commit and delete`, async () => {
   const rig = await startRig({
     // Every 4th batch a worker commits: each restart is fed 4 batches' worth, so

@@ -162,3 +162,21 @@ test('an fs job whose passes stop for size flushes', async () => {
   rmSync(dir, { recursive: true, force: true });
   await save('fs-several-flushes', jobId);
 });
+
+test('one-time jobs: an S3 prefix scanned once and an object list with a missing object', async () => {
+  await put(['once/a.log', 'once/b.log', 'once/c.log', 'once/d.log', 'listed/a.log', 'listed/c.log']);
+  const scan = await h.create('s3_scanner', s3Config('once/', { one_time: true, settle_delay_sec: 0 }));
+  const list = await h.create('s3_object_list', {
+    urls: ['listed/a.log', 'listed/missing.log', 'listed/c.log'].map((k) => `s3://${bucket}/${k}`),
+    buffer_config: { flush_threshold_bytes: 2000, timeout_sec: 1 },
+  });
+  for (const jobId of [scan, list]) {
+    await eventually(async () => {
+      await completeCompressionJobs(h.pool);
+      return (await h.store.requireJob(jobId)).status === 'finished';
+    });
+    await h.client.workflow.getHandle(workflowIdFor(jobId)).result();
+  }
+  await save('s3-one-time-scan', scan);
+  await save('s3-object-list-missing-object', list);
+});

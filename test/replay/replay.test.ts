@@ -32,7 +32,7 @@ async function replayAll(workflowsPath: string) {
   return results;
 }
 
-test('the fixtures cover scans with flushes, pause/resume/stop, failure, continue-as-new, SQS and fs', () => {
+test('the fixtures cover scans with flushes, pause/resume/stop, failure, continue-as-new, SQS, fs and one-time jobs', () => {
   expect(fixtures.sort()).toEqual(
     expect.arrayContaining([
       's3-scan-several-flushes.json',
@@ -42,6 +42,8 @@ test('the fixtures cover scans with flushes, pause/resume/stop, failure, continu
       'sqs-listener-pause-resume-stop.json',
       'fs-several-flushes.json',
       'fs-several-flushes-fs-scan-stops-for-flush.json',
+      's3-one-time-scan.json',
+      's3-object-list-missing-object.json',
     ]),
   );
   const events = (f: string) => readFileSync(path.join(DIR, f), 'utf8');
@@ -50,6 +52,22 @@ test('the fixtures cover scans with flushes, pause/resume/stop, failure, continu
   );
   expect(events('s3-pause-resume-stop.json')).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED');
   expect(events('s3-failure-missing-bucket.json')).toContain('NoSuchBucket');
+  // One-time jobs finish by themselves, behind the 'one-time-jobs' patch marker.
+  const patches = (f: string): string[] =>
+    JSON.parse(events(f))
+      .events.filter((e: any) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+      .map(
+        (e: any) =>
+          JSON.parse(
+            Buffer.from(
+              e.markerRecordedEventAttributes.details['patch-data'].payloads[0].data,
+              'base64',
+            ).toString(),
+          ).id,
+      );
+  for (const f of ['s3-one-time-scan.json', 's3-object-list-missing-object.json'])
+    expect(patches(f)).toContain('one-time-jobs');
+  expect(events('s3-object-list-missing-object.json')).toContain('recordS3ObjectList');
 });
 
 test('every recorded history replays against the current workflow code', async () => {

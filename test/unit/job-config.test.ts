@@ -1,4 +1,4 @@
-import { conflicts, InvalidConfigError, parseJobConfig } from '../../src/config/job-config';
+import { conflicts, InvalidConfigError, parseJobConfig, parseObjectUrls } from '../../src/config/job-config';
 
 const base = { bucket_name: 'logs', key_prefix: 'app/' };
 
@@ -146,4 +146,68 @@ describe('S3 scanner rescan_interval_sec', () => {
       );
     },
   );
+});
+
+describe('s3_object_list', () => {
+  const parse = (raw: unknown) => parseJobConfig('s3_object_list', raw);
+
+  test('s3:// URLs give the bucket, no endpoint and the keys’ common prefix; a stored config parses again', () => {
+    const job = parse({ urls: ['s3://logs/app/2024/a.log', 's3://logs/app/2025/b.log'] });
+    expect(job.config).toMatchObject({ bucket_name: 'logs', key_prefix: 'app/202', dataset: 'default' });
+    expect(job.config).not.toHaveProperty('endpoint_url');
+    expect(parse(JSON.parse(JSON.stringify(job.config))).config).toEqual(job.config);
+  });
+
+  test('path-style endpoint URLs give the endpoint and the percent-decoded key', () => {
+    const job = parse({ urls: ['http://127.0.0.1:9000/logs/a%20b.log', 'http://127.0.0.1:9000/logs/c.log'] });
+    expect(job.config).toMatchObject({
+      bucket_name: 'logs',
+      key_prefix: '',
+      endpoint_url: 'http://127.0.0.1:9000',
+    });
+    expect(parseObjectUrls((job.config as { urls: string[] }).urls)).toMatchObject({
+      keys: ['a b.log', 'c.log'],
+    });
+  });
+
+  test.each([
+    [{}, /^urls: is required/],
+    [{ urls: [] }, /^urls: must name at least one object/],
+    [{ urls: 's3://logs/a' }, /^urls: must be an array/],
+    [{ urls: ['s3://logs/a', 7] }, /^urls\.1: must be a string/],
+    [
+      {
+        urls: ['s3://logs/a', 'logs/b', 's3://Logs/c', 's3://logs/', 'ftp://h/logs/d', 'http://u:p@h/logs/e'],
+      },
+      /^urls: malformed: #2 "logs\/b" .*#3 "s3:\/\/Logs\/c" bucket "Logs" is not a valid.*#4 "s3:\/\/logs\/" names no key.*#5 "ftp:\/\/h\/logs\/d" scheme.*#6 .*user name or password/,
+    ],
+    [
+      { urls: ['s3://logs/a', 's3://other/b', 'http://127.0.0.1:9000/logs/c'] },
+      /^urls: not in the first URL's bucket "logs" .*mixed buckets or endpoints\): #2 "s3:\/\/other\/b" \(bucket "other".*#3 "http:\/\/127.0.0.1:9000\/logs\/c" \(bucket "logs" at http:\/\/127.0.0.1:9000\)/,
+    ],
+    [
+      { urls: ['s3://logs/a', 's3://logs/b', 's3://logs/a', 's3://logs/b'] },
+      /^urls: duplicates: #3 "s3:\/\/logs\/a" \(same object as #1\), #4 "s3:\/\/logs\/b" \(same object as #2\)/,
+    ],
+    [
+      { urls: ['http://h:9000/logs/a%2Fb', 'http://H:9000/logs/a/b'] },
+      /^urls: duplicates: #2 .*same object as #1/,
+    ],
+    [{ urls: ['s3://logs/a'], bucket_name: 'other' }, /^bucket_name: must be what urls name \("logs"\)/],
+    [{ urls: ['s3://logs/a'], surprise: 1 }, /unknown field "surprise"/],
+  ])('an invalid object list is refused naming the entries: %j', (raw, message) => {
+    expect(() => parse(raw)).toThrow(InvalidConfigError);
+    expect(() => parse(raw)).toThrow(message);
+  });
+
+  test('one_time is accepted on s3_scanner and fs and left out by default', () => {
+    expect(parseJobConfig('s3_scanner', { ...base, one_time: true }).config).toMatchObject({
+      one_time: true,
+    });
+    expect(parseJobConfig('fs', { directory: '/d', one_time: true }).config).toMatchObject({
+      one_time: true,
+    });
+    expect(parseJobConfig('fs', { directory: '/d' }).config).not.toHaveProperty('one_time');
+    expect(() => parseJobConfig('fs', { directory: '/d', one_time: 'yes' })).toThrow(/^one_time:/);
+  });
 });

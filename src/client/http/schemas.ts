@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import {
   fsConfigSchema,
+  s3ObjectListConfigSchema,
   s3ScannerConfigSchema,
   sqsListenerConfigSchema,
   JOB_KINDS,
@@ -35,7 +36,7 @@ export const SHARED_SCHEMAS: Schema[] = [
     $id: 'S3ScannerConfig',
     ...configSchema(
       s3ScannerConfigSchema,
-      'CLP log-ingestor S3-scanner config: scans bucket_name/key_prefix every scanning_interval_sec, in key order.',
+      'CLP log-ingestor S3-scanner config: scans bucket_name/key_prefix every scanning_interval_sec, in key order (one_time: one scan to the end of the prefix, then the job finishes).',
     ),
   },
   {
@@ -47,7 +48,17 @@ export const SHARED_SCHEMAS: Schema[] = [
   },
   {
     $id: 'FsConfig',
-    ...configSchema(fsConfigSchema, 'Local-directory config: ingests files under an absolute directory.'),
+    ...configSchema(
+      fsConfigSchema,
+      'Local-directory config: ingests files under an absolute directory (one_time: one scan, then the job finishes).',
+    ),
+  },
+  {
+    $id: 'S3ObjectListConfig',
+    ...configSchema(
+      s3ObjectListConfigSchema,
+      'One-time job of listed objects: urls are s3://bucket/key or path-style http(s)://host[:port]/bucket/key, all in one bucket at one endpoint, no duplicates. bucket_name, key_prefix and endpoint_url are derived from urls. An object that does not exist is recorded as a failed file with the reason. The job finishes when every object is compressed or failed.',
+    ),
   },
   {
     $id: 'CreationResponse',
@@ -93,7 +104,7 @@ export const SHARED_SCHEMAS: Schema[] = [
         type: 'object',
         additionalProperties: true,
         description:
-          'The config as created, defaults filled in (S3ScannerConfig, SqsListenerConfig or FsConfig).',
+          'The config as created, defaults filled in (S3ScannerConfig, SqsListenerConfig, FsConfig or S3ObjectListConfig).',
       },
       num_files_ingested: { type: 'integer' },
       num_files_compressed: { type: 'integer' },
@@ -153,6 +164,10 @@ export const SHARED_SCHEMAS: Schema[] = [
       files_failed: { type: 'integer' },
       compression_jobs_submitted: { type: 'integer' },
       listing_exhausted: { type: 'boolean' },
+      input_ended: {
+        type: 'boolean',
+        description: 'A one-time job has read all its input: it drains and finishes.',
+      },
       runs: { type: 'integer', description: 'Workflow runs so far (continue-as-new).' },
     },
     required: [
@@ -167,6 +182,7 @@ export const SHARED_SCHEMAS: Schema[] = [
       'files_failed',
       'compression_jobs_submitted',
       'listing_exhausted',
+      'input_ended',
       'runs',
     ],
   },
@@ -210,8 +226,13 @@ export const SHARED_SCHEMAS: Schema[] = [
               description:
                 'Every compression job the file went through, oldest first: more than one when CLP killed a job and its files were resubmitted.',
             },
+            error: {
+              type: ['string', 'null'],
+              description:
+                'Why the file failed without a compression job (a listed object that does not exist); else null.',
+            },
           },
-          required: ['id', 'path', 'size', 'status', 'compression_job_id', 'compression_job_ids'],
+          required: ['id', 'path', 'size', 'status', 'compression_job_id', 'compression_job_ids', 'error'],
         },
       },
       next_after: {

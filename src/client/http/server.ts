@@ -26,7 +26,7 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
-import { InvalidConfigError, type JobKind } from '../../config/job-config';
+import { InvalidConfigError, jobSource, type JobKind } from '../../config/job-config';
 import type { Settings } from '../../config/settings';
 import {
   ConflictError,
@@ -72,7 +72,7 @@ export function jobView(row: JobRow, workflowUrl: (id: number) => string) {
     kind: row.kind,
     status: row.status,
     dataset: row.dataset,
-    source: c.kind === 'fs' ? c.config.directory : `s3://${c.config.bucket_name}/${c.config.key_prefix}`,
+    source: jobSource(c),
     config: c.config,
     num_files_ingested: row.numFilesIngested,
     num_files_compressed: row.numFilesCompressed,
@@ -99,6 +99,7 @@ function progressView(p: JobProgress) {
     files_failed: p.filesFailed,
     compression_jobs_submitted: p.compressionJobsSubmitted,
     listing_exhausted: p.listingExhausted,
+    input_ended: p.inputEnded === true,
     runs: p.runs,
   };
 }
@@ -337,6 +338,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       summary: 'Create a local-directory ingestion job',
       tags: ['Jobs'],
     },
+    {
+      url: '/s3_object_list',
+      kind: 's3_object_list',
+      schema: 'S3ObjectListConfig',
+      summary: 'Create a one-time ingestion job of listed S3 objects',
+      tags: ['Jobs'],
+    },
   ];
   for (const c of creators) {
     app.post<{ Body: unknown }>(
@@ -515,6 +523,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
           status: f.status,
           compression_job_id: f.compressionJobId,
           compression_job_ids: f.compressionJobIds,
+          error: f.error,
         })),
         next_after: files.length === limit ? files[files.length - 1].id : null,
       };
