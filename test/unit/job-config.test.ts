@@ -174,7 +174,7 @@ describe('s3_object_list', () => {
     [{}, /^urls: is required/],
     [{ urls: [] }, /^urls: must name at least one object/],
     [{ urls: 's3://logs/a' }, /^urls: must be an array/],
-    [{ urls: ['s3://logs/a', 7] }, /^urls\.1: must be a string/],
+    [{ urls: ['s3://logs/a', 7] }, /^urls\[1\]: must be a string/],
     [
       {
         urls: ['s3://logs/a', 'logs/b', 's3://Logs/c', 's3://logs/', 'ftp://h/logs/d', 'http://u:p@h/logs/e'],
