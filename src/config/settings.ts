@@ -51,6 +51,8 @@ const schema = z.object({
   CLP_DB_USER: z.string().min(1).default('clp-user'),
   CLP_DB_PASS: z.string().default(''),
   CLP_DB_CONNECTION_LIMIT: z.coerce.number().int().min(1).max(1000).default(10),
+  /** MariaDB ends a transaction idle this long (a frozen process's), releasing its locks; 0: never. */
+  CLP_DB_IDLE_TRANSACTION_TIMEOUT_SEC: z.coerce.number().int().min(0).max(86_400).default(20),
   /**
    * Least privilege: each process's own DB user (src/store/grants.ts), else
    * CLP_DB_USER. CLP_DB_USER is the schema owner that `migrate` runs as.
@@ -173,6 +175,8 @@ export interface DbSettings {
   user: string;
   password: string;
   connectionLimit: number;
+  /** CLP_DB_IDLE_TRANSACTION_TIMEOUT_SEC (MariaDB only; 0 or absent: off). */
+  idleTransactionTimeoutSec?: number;
 }
 
 export const DB_ROLES = ['worker', 'executor', 'api'] as const;
@@ -274,6 +278,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       user: e.CLP_DB_USER,
       password: e.CLP_DB_PASS,
       connectionLimit: e.CLP_DB_CONNECTION_LIMIT,
+      idleTransactionTimeoutSec: e.CLP_DB_IDLE_TRANSACTION_TIMEOUT_SEC,
     },
     dbRoles: {
       worker: roleCredentials(e, e.CLP_DB_WORKER_USER, e.CLP_DB_WORKER_PASS, 'CLP_DB_WORKER'),

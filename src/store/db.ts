@@ -6,7 +6,7 @@ export type Db = Pool;
 export type Tx = PoolConnection;
 
 export function createPool(db: DbSettings): Pool {
-  return mysql.createPool({
+  const pool = mysql.createPool({
     host: db.host,
     port: db.port,
     database: db.database,
@@ -21,6 +21,17 @@ export function createPool(db: DbSettings): Pool {
     enableKeepAlive: true,
     connectTimeout: 5_000,
   });
+  const idle = db.idleTransactionTimeoutSec ?? 0;
+  if (idle > 0) {
+    // A process frozen inside a transaction (SIGSTOP, a paused VM) holds its row locks, the job row's
+    // among them, until it thaws: every other worker's writes for that job wait on it. MariaDB ends
+    // such a transaction (and its connection) after this long idle; the frozen call's activity then
+    // fails when it wakes and is retried. MySQL has no such variable: the error is ignored there.
+    pool.pool.on('connection', (conn) => {
+      conn.query(`SET SESSION idle_transaction_timeout = ${Math.floor(idle)}`, () => undefined);
+    });
+  }
+  return pool;
 }
 
 /** InnoDB chose this transaction as a deadlock victim or it waited too long: safe to run again. */
