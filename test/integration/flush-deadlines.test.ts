@@ -17,8 +17,12 @@ import { deleteQueue, newQueue, notification, queueDepth, recordedPaths, sendAll
 import { eventually, startHarness, stopAndFinish, waitForStatus, type Harness } from '../support/worker';
 
 const BUCKET = 'flush-deadline-bucket';
-/** "Within a second or two of the deadline." */
-const SLACK_MS = 2_000;
+/**
+ * "Within a few seconds of the deadline" (the bug this guards against was 9-79 s late): the flush
+ * needs a workflow task and an activity dispatched through Temporal, which on a 2-core machine
+ * running the whole suite once took 3.4 s beyond the deadline (usually 0.1-0.5 s).
+ */
+const SLACK_MS = 4_000;
 
 let h: Harness;
 let sqs: SQSClient;
