@@ -12,7 +12,7 @@ import {
 } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { WORKFLOW_BUNDLE } from './bundle-workflows';
-import { createActivities, type Activities, type SqsFaults } from './activities';
+import { createActivities, type Activities, type ActivityFaults } from './activities';
 import { createS3Client, createS3ListerFor, createSqsClient, type S3Target } from './aws';
 import type { S3Lister } from './s3-list';
 import { ingestorMetrics, noIngestorMetrics, prometheusMetrics, type IngestorMetrics } from './metrics';
@@ -54,7 +54,7 @@ export interface WorkerOptions {
   taskQueue?: string;
   /** Tests wrap activities to inject faults (e.g. a crash right after a commit). */
   wrapActivities?: (activities: Activities) => Activities;
-  faults?: SqsFaults;
+  faults?: ActivityFaults;
   /** The process's metrics (main() serves them when CLP_INGESTOR_METRICS_ADDRESS is set). */
   metrics?: IngestorMetrics;
 }
@@ -111,18 +111,24 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
  * SIGKILL after an SQS batch is committed and before its messages are
  * deleted (the window that persist-then-delete must survive): at every n-th
  * batch it commits when n >= 1, so a test can count on it, or with
- * probability n per batch when n < 1.
+ * probability n per batch when n < 1. With
+ * CLP_INGESTOR_FAULT_KILL_AFTER_REGISTER=1 it kills itself right after a
+ * workflow's job row is committed, before the call returns.
  */
-function faultsFromEnv(): SqsFaults {
+function faultsFromEnv(): ActivityFaults {
+  const faults: ActivityFaults = {};
   const n = Number(process.env.CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE ?? 0);
-  if (!(n > 0)) return {};
-  let batches = 0;
-  return {
-    beforeDelete: async () => {
+  if (n > 0) {
+    let batches = 0;
+    faults.beforeDelete = async () => {
       batches += 1;
       if (n >= 1 ? batches % Math.floor(n) === 0 : Math.random() < n) process.kill(process.pid, 'SIGKILL');
-    },
-  };
+    };
+  }
+  if (process.env.CLP_INGESTOR_FAULT_KILL_AFTER_REGISTER === '1') {
+    faults.afterRegister = async () => void process.kill(process.pid, 'SIGKILL');
+  }
+  return faults;
 }
 
 /**

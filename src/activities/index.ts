@@ -2,14 +2,17 @@
 import { compressionActivities } from './compression';
 import type { ActivityDeps } from './deps';
 import { fsScanActivities } from './fs-scan';
-import { jobStateActivities } from './job-state';
+import { jobStateActivities, type JobStateFaults } from './job-state';
 import { s3ObjectListActivities } from './s3-object-list';
 import { s3ScanActivities } from './s3-scan';
 import { sqsReceiveActivities, type SqsFaults } from './sqs-receive';
 
-export function createActivities(deps: ActivityDeps, faults: SqsFaults = {}) {
+/** Test-only fault injection points of every activity group. */
+export type ActivityFaults = SqsFaults & JobStateFaults;
+
+export function createActivities(deps: ActivityDeps, faults: ActivityFaults = {}) {
   return {
-    ...jobStateActivities(deps),
+    ...jobStateActivities(deps, faults),
     ...s3ScanActivities(deps),
     ...s3ObjectListActivities(deps),
     ...sqsReceiveActivities(deps, faults),

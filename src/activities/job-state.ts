@@ -1,15 +1,12 @@
 /** Activities that mirror the job workflow's lifecycle into the CLP DB job row. */
-import type { BufferSnapshot, JobStatus } from '../store/ingestion-store';
+import { InvalidConfigError, s3Source, type JobKind } from '../config/job-config';
+import { ALLOWED_FROM, type JobStatus } from '../lifecycle';
+import { allowListOf } from '../security/endpoints';
+import { ConflictError, type BufferSnapshot, type WorkflowOrigin } from '../store/ingestion-store';
+import { recordNewJob } from '../store/new-job';
+import { workflowJob, type NewJobInput, type RegisteredJob } from '../workflows/messages';
 import type { ActivityDeps } from './deps';
-
-/** Which DB statuses may move to each status: the seed's state machine. */
-const ALLOWED_FROM: Record<JobStatus, readonly JobStatus[]> = {
-  requested: [],
-  running: ['requested', 'paused'],
-  paused: ['running'],
-  finished: ['requested', 'running', 'paused'],
-  failed: ['requested', 'running', 'paused'],
-};
+import { nonRecoverable } from './errors';
 
 export interface JobStart {
   status: JobStatus;
@@ -17,8 +14,41 @@ export interface JobStart {
   nextFlushSeq: number;
 }
 
-export function jobStateActivities({ store }: ActivityDeps) {
+/** Tests inject faults here (e.g. a worker that dies right after recording a job). */
+export interface JobStateFaults {
+  /** After a workflow's job is recorded, before the call returns. */
+  afterRegister?: () => Promise<void>;
+}
+
+export function jobStateActivities({ store, settings }: ActivityDeps, faults: JobStateFaults = {}) {
   return {
+    /**
+     * A workflow started with a job kind and config (from any Temporal client)
+     * records its job: the same validation, endpoint check and conflict check
+     * as our CLI and REST. Once per workflow execution: a retry, or a zombie
+     * call finishing late, gets the job the first one recorded. A config that
+     * cannot become a job fails the workflow, naming the field or the
+     * conflicting job, and records nothing.
+     */
+    async registerJob(origin: WorkflowOrigin, request: NewJobInput): Promise<RegisteredJob> {
+      try {
+        const { jobId, job } = await recordNewJob(
+          store,
+          request.kind as JobKind,
+          request.config,
+          allowListOf(settings.aws),
+          origin,
+        );
+        await faults.afterRegister?.();
+        return { jobId, job: workflowJob(job), bucket: s3Source(job)?.bucket ?? '' };
+      } catch (err) {
+        if (err instanceof InvalidConfigError || err instanceof ConflictError) {
+          throw nonRecoverable(`cannot create the ingestion job: ${err.message}`);
+        }
+        throw err;
+      }
+    },
+
     /**
      * Start or recover a job: `requested` becomes `running`; whatever the DB
      * holds for it (buffered files, submitted compression jobs) is returned so

@@ -16,6 +16,7 @@ import {
   type DbRole,
   type Settings,
 } from '../config/settings';
+import { CONTROL_REQUESTS } from '../lifecycle';
 import { createPool } from '../store/db';
 import {
   ConflictError,
@@ -29,7 +30,6 @@ import {
 } from '../store/ingestion-store';
 import { account, applyGrants, configuredGrantees, DB_ROLES, grantStatements } from '../store/grants';
 import { migrate } from '../store/schema';
-import { workflowIdFor } from '../workflows/messages';
 import { controlJob, createJob, IllegalRequestError, queryProgress, reconcileJobs } from './jobs';
 import { connectClient } from './temporal';
 
@@ -245,15 +245,19 @@ export function buildProgram(): Command {
 
   program
     .command('status <job>')
-    .description("a job's record and, while its workflow runs, its live progress")
+    .description(
+      "a job's record and, while its workflow runs, its live progress (<job>: its id, or its workflow's id)",
+    )
     .option('--json', 'print JSON')
     .action(async (id: string, o) =>
       withCtx(async (ctx) => {
-        const jobId = parseId(id);
-        const job = await ctx.store.requireJob(jobId);
+        const job = /^\d+$/.test(id)
+          ? await ctx.store.requireJob(parseId(id))
+          : await ctx.store.requireJobOfWorkflow(id);
+        const jobId = job.id;
         const files = await ctx.store.countFilesByStatus(jobId);
-        const live = await queryProgress(await ctx.client(), jobId);
-        const out = { job, files, live, workflowId: workflowIdFor(jobId) };
+        const live = await queryProgress(await ctx.client(), job.workflowId);
+        const out = { job, files, live, workflowId: job.workflowId };
         print(o.json, out, () =>
           [
             table([jobSummary(job)]),
@@ -262,7 +266,7 @@ export function buildProgram(): Command {
             live
               ? `live: ${live.status}${live.stopRequested ? ' (stopping)' : ''}, buffer ${live.buffer.files} files / ${live.buffer.bytes} bytes, ${live.outstandingCompressionJobs} compression jobs outstanding, run ${live.runs}`
               : 'live: no running workflow',
-            `workflow: ${workflowIdFor(jobId)}`,
+            `workflow: ${job.workflowId}`,
           ]
             .filter(Boolean)
             .join('\n'),
@@ -270,14 +274,16 @@ export function buildProgram(): Command {
       }),
     );
 
-  for (const request of ['pause', 'resume', 'stop'] as const) {
+  for (const request of CONTROL_REQUESTS) {
     program
       .command(`${request} <job>`)
       .description(`${request} an ingestion job`)
       .action(async (id: string) =>
         withCtx(async (ctx) => {
-          await controlJob(ctx.store, await ctx.client(), parseId(id), request);
-          console.log(`${request} sent to job ${id}`);
+          const p = await controlJob(ctx.store, await ctx.client(), parseId(id), request);
+          console.log(
+            request === 'stop' ? `job ${id} is stopping (draining its buffer)` : `job ${id} is ${p.status}`,
+          );
         }),
       );
   }

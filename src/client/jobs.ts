@@ -1,26 +1,33 @@
 /**
- * The job API used by the CLI (and any other client): create, pause, resume,
- * stop, status, and start-up reconciliation of the DB with Temporal.
+ * The job API used by the CLI, the REST API and any other client: create,
+ * pause, resume, stop, terminate, status, and start-up reconciliation of the
+ * DB with Temporal. What each request may do is decided by src/lifecycle.ts;
+ * pause, resume and stop go to the workflow as Updates, whose validators apply it.
  */
 import {
+  QueryNotRegisteredError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { parseJobConfig, s3Source, type JobConfig, type JobKind } from '../config/job-config';
+import { jobSource, s3Source, type JobConfig, type JobKind } from '../config/job-config';
 import { loadSettings } from '../config/settings';
-import { checkJobEndpoints, type EndpointAllowList } from '../security/endpoints';
+import { ACTIVE_STATUSES, refusal, workflowIdFor, type ControlRequest } from '../lifecycle';
+import type { EndpointAllowList } from '../security/endpoints';
 import type { IngestionStore, JobRow, JobStatus } from '../store/ingestion-store';
+import { recordNewJob } from '../store/new-job';
 import {
   INGESTION_JOB_WORKFLOW,
-  pauseSignal,
-  resumeSignal,
+  pauseUpdate,
+  resumeUpdate,
   SA,
   statusQuery,
   stopSignal,
-  workflowIdFor,
+  stopUpdate,
+  workflowJob,
   type IngestionJobInput,
   type JobProgress,
 } from '../workflows/messages';
@@ -45,36 +52,31 @@ function searchAttributes(jobId: number, job: JobConfig, status: JobStatus) {
   ]);
 }
 
-/**
- * The job as its workflow gets it: an object list without its URLs (up to
- * 10,000; its activity reads them from the job's row), so they never weigh
- * on Temporal's payload limits or the workflow's history.
- */
-function workflowJob(job: JobConfig): JobConfig {
-  return job.kind === 's3_object_list' ? { ...job, config: { ...job.config, urls: [] } } : job;
+/** What the Web UI shows of a job's workflow before it runs: kind, source and dataset. */
+export function workflowSummary(jobId: number, job: JobConfig): string {
+  return `ingestion job ${jobId}: ${job.kind} ${jobSource(job)} -> dataset ${job.config.dataset}`;
 }
 
 /** Starts the job's workflow; a no-op if a run with its id is already open. */
 export async function startJobWorkflow(
   client: Client,
-  jobId: number,
-  job: JobConfig,
-  status: JobStatus,
+  row: Pick<JobRow, 'id' | 'config' | 'status' | 'workflowId'>,
   opts: StartOptions,
 ): Promise<boolean> {
   const input: IngestionJobInput = {
-    jobId,
-    job: workflowJob(job),
+    jobId: row.id,
+    job: workflowJob(row.config),
     maxHistoryEvents: opts.maxHistoryEvents,
     drain: opts.drain,
   };
   try {
     await client.workflow.start(INGESTION_JOB_WORKFLOW, {
       taskQueue: opts.taskQueue,
-      workflowId: workflowIdFor(jobId),
+      workflowId: row.workflowId,
       args: [input],
-      typedSearchAttributes: searchAttributes(jobId, job, status),
+      typedSearchAttributes: searchAttributes(row.id, row.config, row.status),
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      staticSummary: workflowSummary(row.id, row.config),
     });
     return true;
   } catch (err) {
@@ -89,11 +91,12 @@ export interface CreateOptions extends StartOptions {
 }
 
 /**
- * Validates and records a job (`requested`), then starts its workflow. If the
- * process dies between the two, reconciliation starts the workflow later. A
- * config naming an endpoint outside the allow-list is refused
- * (EndpointRefusedError, an InvalidConfigError naming the field) before
- * anything is recorded.
+ * Validates and records a job (`requested`), then starts its workflow, through
+ * the same path a workflow started with a kind and config records its own
+ * (src/store/new-job.ts). If the process dies between the two, reconciliation
+ * starts the workflow later. A config naming an endpoint outside the
+ * allow-list is refused (EndpointRefusedError, an InvalidConfigError naming
+ * the field) before anything is recorded.
  */
 export async function createJob(
   store: IngestionStore,
@@ -102,17 +105,20 @@ export async function createJob(
   rawConfig: unknown,
   opts: CreateOptions,
 ): Promise<number> {
-  const job = parseJobConfig(kind, rawConfig);
-  checkJobEndpoints(job, opts.allowedEndpoints ?? loadSettings().aws.allowedEndpoints!);
-  const jobId = await store.createJob(job);
-  await startJobWorkflow(client, jobId, job, 'requested', opts);
+  const allowed = opts.allowedEndpoints ?? loadSettings().aws.allowedEndpoints!;
+  const { jobId, job } = await recordNewJob(store, kind, rawConfig, allowed);
+  await startJobWorkflow(
+    client,
+    { id: jobId, config: job, status: 'requested', workflowId: workflowIdFor(jobId) },
+    opts,
+  );
   return jobId;
 }
 
-/** The job's live progress from its workflow, or null when no run is open. */
-export async function queryProgress(client: Client, jobId: number): Promise<JobProgress | null> {
+/** The live progress of a job's workflow (by its id: JobRow.workflowId), or null when no run is open. */
+export async function queryProgress(client: Client, workflowId: string): Promise<JobProgress | null> {
   try {
-    const handle = client.workflow.getHandle(workflowIdFor(jobId));
+    const handle = client.workflow.getHandle(workflowId);
     const desc = await handle.describe();
     if (desc.status.name !== 'RUNNING') return null;
     return await handle.query(statusQuery);
@@ -122,32 +128,72 @@ export async function queryProgress(client: Client, jobId: number): Promise<JobP
   }
 }
 
-type Control = 'pause' | 'resume' | 'stop';
-const SIGNALS = { pause: pauseSignal, resume: resumeSignal, stop: stopSignal };
+const UPDATES = { pause: pauseUpdate, resume: resumeUpdate, stop: stopUpdate };
 
-function checkLegal(request: Control, jobId: number, status: JobStatus, stopRequested: boolean): void {
-  const what = `job ${jobId} is ${stopRequested && status !== 'finished' ? 'stopping' : status}`;
-  if (stopRequested || status === 'finished' || status === 'failed') {
-    throw new IllegalRequestError(`${what}; it cannot be ${request === 'stop' ? 'stopped' : `${request}d`}`);
-  }
-  if (request === 'pause' && status !== 'running')
-    throw new IllegalRequestError(`${what}; only a running job can be paused`);
-  if (request === 'resume' && status !== 'paused')
-    throw new IllegalRequestError(`${what}; only a paused job can be resumed`);
-}
-
-/** Pause, resume or stop a job; an illegal request throws and changes nothing. */
+/**
+ * Pause, resume or stop a job: an Update the workflow's validator refuses
+ * (IllegalRequestError, with the reason) when the job's state does not allow
+ * it. An accepted pause or resume returns once the job row holds the new
+ * status; a stop once the job is draining.
+ */
 export async function controlJob(
   store: IngestionStore,
   client: Client,
   jobId: number,
-  request: Control,
-): Promise<void> {
+  request: ControlRequest,
+): Promise<JobProgress> {
   const row = await store.requireJob(jobId);
-  const live = await queryProgress(client, jobId);
-  checkLegal(request, jobId, live?.status ?? row.status, live?.stopRequested ?? false);
-  if (!live) throw new IllegalRequestError(`job ${jobId} has no running workflow; run \`reconcile\` first`);
-  await client.workflow.getHandle(workflowIdFor(jobId)).signal(SIGNALS[request]);
+  const refuse = (status: JobStatus) => {
+    const why = refusal(request, jobId, status, false);
+    if (why !== null) throw new IllegalRequestError(why);
+  };
+  if ((await queryProgress(client, row.workflowId)) === null) {
+    refuse(row.status);
+    throw new IllegalRequestError(`job ${jobId} has no running workflow; run \`reconcile\` first`);
+  }
+  try {
+    return await client.workflow.getHandle(row.workflowId).executeUpdate(UPDATES[request]);
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new IllegalRequestError(err.cause?.message ?? err.message);
+    }
+    if (err instanceof WorkflowNotFoundError) {
+      // The run ended meanwhile: the row has its final status.
+      refuse((await store.requireJob(jobId)).status);
+    }
+    throw err;
+  }
+}
+
+/**
+ * CLP's terminate: a running or paused job gets the stop request (it ingests
+ * nothing more, flushes, awaits its compression jobs, ends `finished`); a job
+ * that is already stopping, finished or failed answers its (coming) status.
+ * A job without an open run gets one that drains it, as reconciliation would.
+ */
+export async function terminateJob(
+  store: IngestionStore,
+  client: Client,
+  jobId: number,
+  opts: StartOptions,
+): Promise<'finished' | 'failed'> {
+  const row = await store.requireJob(jobId);
+  if (row.status === 'finished' || row.status === 'failed') return row.status;
+  let live: JobProgress | null | undefined;
+  try {
+    live = await queryProgress(client, row.workflowId);
+  } catch (err) {
+    if (!(err instanceof QueryNotRegisteredError)) throw err;
+    live = undefined; // a run is open but still starting: a stop signal waits for it
+  }
+  if (live === null) {
+    if (await startJobWorkflow(client, row, { ...opts, drain: true })) return 'finished';
+  } else if (live) {
+    if (live.status === 'failed') return 'failed';
+    if (live.status === 'finished' || live.stopRequested) return 'finished';
+  }
+  await client.workflow.getHandle(row.workflowId).signal(stopSignal);
+  return 'finished';
 }
 
 export interface ReconcileReport {
@@ -169,12 +215,12 @@ export async function reconcileJobs(
   taskQueue: string,
 ): Promise<ReconcileReport> {
   const report: ReconcileReport = { checked: 0, started: [], drained: [] };
-  for (const row of await store.listJobs({ status: ['requested', 'running', 'paused'] })) {
+  for (const row of await store.listJobs({ status: [...ACTIVE_STATUSES] })) {
     report.checked += 1;
     const state = await workflowState(client, row);
     if (state === 'open') continue;
     const drain = state === 'closed';
-    if (await startJobWorkflow(client, row.id, row.config, row.status, { taskQueue, drain })) {
+    if (await startJobWorkflow(client, row, { taskQueue, drain })) {
       (drain ? report.drained : report.started).push(row.id);
     }
   }
@@ -183,7 +229,7 @@ export async function reconcileJobs(
 
 async function workflowState(client: Client, row: JobRow): Promise<'open' | 'closed' | 'missing'> {
   try {
-    const desc = await client.workflow.getHandle(workflowIdFor(row.id)).describe();
+    const desc = await client.workflow.getHandle(row.workflowId).describe();
     return desc.status.name === 'RUNNING' ? 'open' : 'closed';
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return 'missing';

@@ -378,8 +378,10 @@ const schemas = {
 
 /** Validates a raw config; throws InvalidConfigError naming the first bad field. */
 export function parseJobConfig(kind: JobKind, raw: unknown): JobConfig {
+  if (!(JOB_KINDS as readonly unknown[]).includes(kind)) {
+    throw new InvalidConfigError(`kind: unknown job kind "${String(kind)}" (one of ${JOB_KINDS.join(', ')})`);
+  }
   const schema = schemas[kind];
-  if (!schema) throw new InvalidConfigError(`unknown job kind "${String(kind)}"`);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new InvalidConfigError('config: must be a JSON object');
   }

@@ -20,11 +20,14 @@ export { DB_ROLES, type DbRole };
 export type Privilege = 'SELECT' | 'INSERT' | 'UPDATE';
 
 export const ROLE_GRANTS: Record<DbRole, Partial<Record<string, Privilege[]>>> = {
-  /** Activities and the start-up reconciliation: record files, submit and finalize compression jobs. */
+  /**
+   * Activities and the start-up reconciliation: record files, submit and finalize compression jobs,
+   * and record the job of a workflow started with a kind and config (INSERT on the job tables).
+   */
   worker: {
     [TABLES.migrations]: ['SELECT'],
-    [TABLES.ingestionJobs]: ['SELECT', 'UPDATE'],
-    [TABLES.s3ScannerState]: ['SELECT', 'UPDATE'],
+    [TABLES.ingestionJobs]: ['SELECT', 'INSERT', 'UPDATE'],
+    [TABLES.s3ScannerState]: ['SELECT', 'INSERT', 'UPDATE'],
     [TABLES.ingestedFiles]: ['SELECT', 'INSERT', 'UPDATE'],
     [TABLES.ignoredMessages]: ['INSERT'],
     [TABLES.submissions]: ['SELECT', 'INSERT', 'UPDATE'],

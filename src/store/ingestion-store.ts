@@ -7,13 +7,12 @@
 import { createHash } from 'node:crypto';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { conflicts, parseJobConfig, s3Source, type JobConfig, type JobKind } from '../config/job-config';
+import { ACTIVE_STATUSES, workflowIdFor as defaultWorkflowId, type JobStatus } from '../lifecycle';
 import { noIngestorMetrics, type IngestorMetrics } from '../metrics';
 import { withTransaction, type Db, type Tx } from './db';
 import { CompressionJobStatus, TABLES } from './schema';
 
-export const JOB_STATUSES = ['requested', 'running', 'paused', 'failed', 'finished'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-export const ACTIVE_STATUSES: readonly JobStatus[] = ['requested', 'running', 'paused'];
+export { ACTIVE_STATUSES, JOB_STATUSES, type JobStatus } from '../lifecycle';
 
 export const FILE_STATUSES = ['buffered', 'submitted', 'compressed', 'failed'] as const;
 export type FileStatus = (typeof FILE_STATUSES)[number];
@@ -32,6 +31,15 @@ export interface JobRow {
   bucketName: string;
   creationTs: number;
   lastUpdateTs: number;
+  /** The id of the job's Temporal workflow. */
+  workflowId: string;
+}
+
+/** A job that its own workflow records (started from any Temporal client): the run that records it. */
+export interface WorkflowOrigin {
+  workflowId: string;
+  /** The first run of the workflow execution: one job per execution, however often the call is retried. */
+  firstRunId: string;
 }
 
 /** A file to record: `path` is bucket/key (S3) or the full path (fs). */
@@ -183,6 +191,7 @@ function toJobRow(r: RowDataPacket): JobRow {
     bucketName: r.bucket_name,
     creationTs: Number(r.creation_ts),
     lastUpdateTs: Number(r.last_update_ts),
+    workflowId: r.workflow_id ?? defaultWorkflowId(Number(r.id)),
   };
 }
 
@@ -227,8 +236,13 @@ export class IngestionStore {
 
   // ------------------------------------------------------------------ jobs --
 
-  /** Records a new job as `requested`, refusing one that conflicts with an active job. */
-  async createJob(job: JobConfig): Promise<number> {
+  /**
+   * Records a new job as `requested`, refusing one that conflicts with an
+   * active job. With `origin` (a workflow recording its own job), the job that
+   * execution already recorded is returned instead, so a retried or zombie
+   * call records nothing twice. Without it, the workflow id is the default one.
+   */
+  async createJob(job: JobConfig, origin?: WorkflowOrigin): Promise<number> {
     const conn = await this.db.getConnection();
     try {
       // A named lock makes check-then-insert atomic across concurrent creators.
@@ -237,6 +251,13 @@ export class IngestionStore {
       );
       if (lock.got !== 1) throw new Error('createJob: timed out waiting for the job-creation lock');
       try {
+        if (origin) {
+          const [mine] = await conn.query<RowDataPacket[]>(
+            `SELECT id FROM ${J} WHERE workflow_id = ? AND workflow_first_run_id = ?`,
+            [origin.workflowId, origin.firstRunId],
+          );
+          if (mine.length) return Number(mine[0]!.id);
+        }
         const src = s3Source(job);
         if (src) {
           // bucket_name holds a job's first bucket only (an SQS job may list several): the dataset's active
@@ -257,10 +278,26 @@ export class IngestionStore {
         await conn.beginTransaction();
         try {
           const [res] = await conn.query<ResultSetHeader>(
-            `INSERT INTO ${J} (kind, config, status, dataset, bucket_name, creation_ts, last_update_ts)
-             VALUES (?, ?, 'requested', ?, ?, ?, ?)`,
-            [job.kind, JSON.stringify(job.config), job.config.dataset, src?.bucket ?? '', ts, ts],
+            `INSERT INTO ${J} (kind, config, status, dataset, bucket_name, creation_ts, last_update_ts,
+               workflow_id, workflow_first_run_id)
+             VALUES (?, ?, 'requested', ?, ?, ?, ?, ?, ?)`,
+            [
+              job.kind,
+              JSON.stringify(job.config),
+              job.config.dataset,
+              src?.bucket ?? '',
+              ts,
+              ts,
+              origin?.workflowId ?? null,
+              origin?.firstRunId ?? null,
+            ],
           );
+          if (!origin) {
+            await conn.query(`UPDATE ${J} SET workflow_id = ? WHERE id = ?`, [
+              defaultWorkflowId(res.insertId),
+              res.insertId,
+            ]);
+          }
           if (job.kind === 's3_scanner' || job.kind === 's3_object_list') {
             await conn.query(`INSERT INTO ${S} (id, last_ingested_key) VALUES (?, NULL)`, [res.insertId]);
           }
@@ -287,6 +324,16 @@ export class IngestionStore {
     const job = await this.getJob(id);
     if (!job) throw new NotFoundError(`no ingestion job ${id}`);
     return job;
+  }
+
+  /** The job a workflow (by its id) runs: the newest, when the id was used for several. */
+  async requireJobOfWorkflow(workflowId: string): Promise<JobRow> {
+    const [rows] = await this.db.query<RowDataPacket[]>(
+      `SELECT * FROM ${J} WHERE workflow_id = ? ORDER BY id DESC LIMIT 1`,
+      [workflowId],
+    );
+    if (!rows.length) throw new NotFoundError(`no ingestion job of workflow ${workflowId}`);
+    return toJobRow(rows[0]);
   }
 
   async listJobs(filter: { status?: JobStatus[]; dataset?: string } = {}): Promise<JobRow[]> {

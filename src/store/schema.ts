@@ -7,6 +7,7 @@
  * absent, with CLP's columns, so a real CLP deployment's tables are left alone.
  */
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
+import { JOB_STATUSES, sqlEnum } from '../lifecycle';
 
 /** CLP's CompressionJobStatus codes. */
 export const CompressionJobStatus = {
@@ -175,7 +176,7 @@ export const MIGRATIONS: Migration[] = [
         id BIGINT NOT NULL AUTO_INCREMENT,
         kind ENUM('s3_scanner', 'sqs_listener', 'fs') NOT NULL,
         config TEXT NOT NULL,
-        status ENUM('requested', 'running', 'paused', 'failed', 'finished') NOT NULL DEFAULT 'requested',
+        status ${sqlEnum(JOB_STATUSES)} NOT NULL DEFAULT 'requested',
         num_files_ingested BIGINT NOT NULL DEFAULT 0,
         num_files_compressed BIGINT NOT NULL DEFAULT 0,
         num_files_failed BIGINT NOT NULL DEFAULT 0,
@@ -375,6 +376,24 @@ export const MIGRATIONS: Migration[] = [
           ADD COLUMN rescan_pass_ts BIGINT NULL DEFAULT NULL,
           ADD COLUMN rescan_after_key TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL DEFAULT NULL`);
       },
+    ],
+  },
+  {
+    version: 10,
+    description:
+      "each job's Temporal workflow: its id, and the run that created the job when the workflow did",
+    statements: [
+      // workflow_id: the id of the job's workflow (jobs created before this: clp-ingestion-job-<id>).
+      // workflow_first_run_id: set when the workflow created the job (a start from any Temporal
+      // client); with the id, it makes that creation happen once however often it is retried.
+      async (conn) => {
+        if (await hasColumn(conn, TABLES.ingestionJobs, 'workflow_id')) return;
+        await conn.query(`ALTER TABLE ${TABLES.ingestionJobs}
+          ADD COLUMN workflow_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL DEFAULT NULL,
+          ADD COLUMN workflow_first_run_id VARCHAR(64) NULL DEFAULT NULL,
+          ADD UNIQUE INDEX workflow_run_idx (workflow_id, workflow_first_run_id)`);
+      },
+      `UPDATE ${TABLES.ingestionJobs} SET workflow_id = CONCAT('clp-ingestion-job-', id) WHERE workflow_id IS NULL`,
     ],
   },
 ];

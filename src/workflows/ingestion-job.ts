@@ -13,6 +13,7 @@
 import {
   ActivityCancellationType,
   ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
@@ -28,16 +29,21 @@ import {
 import type { RetryPolicy } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { ScanResult } from '../activities/s3-scan';
+import { REQUEST_TARGET, refusal, type ControlRequest } from '../lifecycle';
 import type { BufferSnapshot } from '../store/ingestion-store';
 import {
   pauseSignal,
+  pauseUpdate,
   resumeSignal,
+  resumeUpdate,
   SA,
   statusQuery,
   stopSignal,
+  stopUpdate,
   type CarriedState,
   type IngestionJobInput,
   type JobProgress,
+  type NewJobInput,
   type WorkflowJobStatus,
 } from './messages';
 
@@ -52,10 +58,11 @@ const retry: RetryPolicy = {
 // takes 0.73 s at N=1,000,000). A task that a frozen or dead worker took is
 // retried elsewhere only when this passes: it bounds what such a worker costs
 // the job per task it holds, so keep it short.
-const { startJob, setJobStatus, getBufferSnapshot, scanS3Page, flushBuffer } = proxyActivities<Activities>({
-  startToCloseTimeout: '10s',
-  retry,
-});
+const { registerJob, startJob, setJobStatus, getBufferSnapshot, scanS3Page, flushBuffer } =
+  proxyActivities<Activities>({
+    startToCloseTimeout: '10s',
+    retry,
+  });
 /** A directory walk may take long on a huge tree; it heartbeats per batch. */
 const { scanFsDirectory } = proxyActivities<Activities>({
   startToCloseTimeout: '30m',
@@ -101,7 +108,34 @@ const { awaitCompressionJobs } = proxyActivities<Activities>({
   retry,
 });
 
-export async function ingestionJob(input: IngestionJobInput): Promise<JobProgress> {
+/**
+ * A workflow started with a job kind and config (from any Temporal client)
+ * records its job first, once, and goes on as one started with the job's id.
+ */
+async function registered(input: NewJobInput): Promise<IngestionJobInput> {
+  const { workflowId, firstExecutionRunId } = workflowInfo();
+  let r;
+  try {
+    r = await registerJob({ workflowId, firstRunId: firstExecutionRunId }, input);
+  } catch (err) {
+    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    log.error('the job could not be created', { error: message });
+    throw ApplicationFailure.nonRetryable(message, 'InvalidIngestionJob');
+  }
+  log.info('recorded the job', { jobId: r.jobId });
+  upsertSearchAttributes([
+    { key: SA.jobId, value: r.jobId },
+    { key: SA.kind, value: r.job.kind },
+    { key: SA.dataset, value: r.job.config.dataset },
+    { key: SA.bucket, value: r.bucket },
+    { key: SA.status, value: 'requested' },
+  ]);
+  return { jobId: r.jobId, job: r.job, maxHistoryEvents: input.maxHistoryEvents };
+}
+
+export async function ingestionJob(request: IngestionJobInput | NewJobInput): Promise<JobProgress> {
+  const input = 'jobId' in request ? request : await registered(request);
   const { jobId, job } = input;
   const bufferConfig = job.config.buffer_config;
   let nextFlushSeq: number;
@@ -125,6 +159,31 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
   };
   // Answer queries from the first activation on, even while the first activity runs.
   setHandler(statusQuery, () => progress);
+  // The status the DB row and search attribute hold; a loop mirrors changes.
+  let mirroredStatus: WorkflowJobStatus | null = input.carried ? progress.status : null;
+  for (const [update, request] of [
+    [pauseUpdate, 'pause'],
+    [resumeUpdate, 'resume'],
+    [stopUpdate, 'stop'],
+  ] as const) {
+    setHandler(update, () => control(request), {
+      validator: () => {
+        const why = refusal(request, jobId, progress.status, progress.stopRequested);
+        if (why !== null) throw new Error(why);
+      },
+    });
+  }
+  /** An accepted pause or resume returns once the row holds its status; a stop, once the job drains. */
+  async function control(request: ControlRequest): Promise<JobProgress> {
+    if (request === 'stop') {
+      progress.stopRequested = true;
+    } else {
+      const target = REQUEST_TARGET[request];
+      progress.status = target;
+      await condition(() => mirroredStatus === target || progress.status !== target);
+    }
+    return { ...progress };
+  }
 
   if (input.carried) {
     ({ progress, nextFlushSeq, completionBackoffMs } = input.carried);
@@ -143,9 +202,6 @@ export async function ingestionJob(input: IngestionJobInput): Promise<JobProgres
       return progress;
     }
   }
-
-  // The status the DB row and search attribute hold; a loop mirrors changes.
-  let mirroredStatus: WorkflowJobStatus | null = input.carried ? progress.status : null;
 
   setHandler(pauseSignal, () => {
     if (progress.status === 'running' && !progress.stopRequested) progress.status = 'paused';

@@ -1,18 +1,27 @@
 /**
  * Messages of the ingestion-job workflow, imported by the workflow and by
- * clients. Pause, resume and stop are signals; clients check the live status
- * (the query) first so an illegal request gets a clear answer, and the
- * workflow ignores one that slips through, so it never changes anything.
+ * clients. Pause, resume and stop are Updates: one the job's state does not
+ * allow is refused by the validator with the reason, before anything is
+ * recorded; an accepted pause or resume returns once the job row holds the
+ * new status, an accepted stop once the job is draining. The signals of the
+ * same names stay for older clients: the workflow ignores an illegal one.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { JobConfig } from '../config/job-config';
 
-export type WorkflowJobStatus = 'requested' | 'running' | 'paused' | 'failed' | 'finished';
+import type { JobStatus } from '../lifecycle';
+
+export type WorkflowJobStatus = JobStatus;
 
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 export const stopSignal = defineSignal('stop');
+
+/** Each returns the job's progress once the request has taken effect. */
+export const pauseUpdate = defineUpdate<JobProgress>('pause');
+export const resumeUpdate = defineUpdate<JobProgress>('resume');
+export const stopUpdate = defineUpdate<JobProgress>('stop');
 
 export interface JobProgress {
   jobId: number;
@@ -44,6 +53,37 @@ export const SA = {
   bucket: defineSearchAttributeKey('ClpBucket', SearchAttributeType.KEYWORD),
 };
 
+/**
+ * A new job, as any Temporal client may start one: the workflow validates it
+ * and records its own row (e.g. `temporal workflow start --type ingestionJob
+ * --input '{"kind": "s3_scanner", "config": {...}}'`).
+ */
+export interface NewJobInput {
+  /** One of s3_scanner, sqs_listener, fs, s3_object_list. */
+  kind: string;
+  /** The job's config, as the REST API takes it. */
+  config: unknown;
+  /** Continue-as-new after this many history events (tests lower it). */
+  maxHistoryEvents?: number;
+}
+
+/** The job a workflow recorded for itself. */
+export interface RegisteredJob {
+  jobId: number;
+  job: JobConfig;
+  /** Its (first) bucket, for the search attribute ('' for fs). */
+  bucket: string;
+}
+
+/**
+ * The job as its workflow carries it: an object list without its URLs (up to
+ * 10,000; its activity reads them from the job's row), so they never weigh
+ * on Temporal's payload limits or the workflow's history.
+ */
+export function workflowJob(job: JobConfig): JobConfig {
+  return job.kind === 's3_object_list' ? { ...job, config: { ...job.config, urls: [] } } : job;
+}
+
 export interface IngestionJobInput {
   jobId: number;
   job: JobConfig;
@@ -68,6 +108,4 @@ export interface CarriedState {
 
 export const INGESTION_JOB_WORKFLOW = 'ingestionJob';
 
-export function workflowIdFor(jobId: number): string {
-  return `clp-ingestion-job-${jobId}`;
-}
+export { workflowIdFor } from '../lifecycle';

@@ -182,7 +182,7 @@ if (!haveChromium) {
     await page.click(`${row(target)} button[data-action="pause"]`);
     await page.waitForSelector(`${row(target)}[data-status="paused"]`, { timeout: 30_000 });
     expect((await h.store.requireJob(target)).status).toBe('paused');
-    expect(await page.textContent('#message')).toBe(`pause sent to job ${target}`);
+    expect(await page.textContent('#message')).toBe(`job ${target}: pause accepted`);
     expect(await page.isEnabled(`${row(target)} button[data-action="resume"]`)).toBe(true);
     expect(await page.isEnabled(`${row(target)} button[data-action="pause"]`)).toBe(false);
 

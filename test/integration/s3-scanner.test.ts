@@ -108,7 +108,7 @@ test('a multi-page listing is ingested exactly once and every file ends compress
   const all = [...(await decodedJobs(jobId)).values()].flat().sort();
   expect(all).toEqual(keys);
 
-  const progress = await queryProgress(h.client, jobId);
+  const progress = await queryProgress(h.client, workflowIdFor(jobId));
   expect(progress?.status).toBe('running');
   expect(progress?.filesCompressed).toBe(keys.length);
   await stopAndFinish(h, jobId);
@@ -244,7 +244,7 @@ test('continue-as-new under a low history threshold keeps ingesting without loss
     60_000,
     'all compressed',
   );
-  const progress = await queryProgress(h.client, jobId);
+  const progress = await queryProgress(h.client, workflowIdFor(jobId));
   expect(progress!.runs).toBeGreaterThan(1);
   expect((await rows(jobId)).map((x) => x.path)).toEqual(keys.map((k) => `${bucket}/${k}`));
   await stopAndFinish(h, jobId);

@@ -12,6 +12,7 @@ import {
   sqsListenerConfigSchema,
   JOB_KINDS,
 } from '../../config/job-config';
+import { CONTROL_REQUESTS } from '../../lifecycle';
 import { FILE_STATUSES, JOB_STATUSES } from '../../store/ingestion-store';
 
 type Schema = Record<string, unknown>;
@@ -83,10 +84,11 @@ export const SHARED_SCHEMAS: Schema[] = [
   {
     $id: 'ControlResponse',
     type: 'object',
-    description: 'The request reached the job workflow; the status changes asynchronously.',
+    description:
+      "The job's workflow accepted the request (an Update): a pause or resume is in the job's record; a stopped job is draining and ends finished.",
     properties: {
       id: { type: 'integer' },
-      requested: { type: 'string', enum: ['pause', 'resume', 'stop'] },
+      requested: { type: 'string', enum: [...CONTROL_REQUESTS] },
     },
     required: ['id', 'requested'],
   },
@@ -115,6 +117,12 @@ export const SHARED_SCHEMAS: Schema[] = [
       last_update_ts: { type: 'integer', description: 'ms since the epoch' },
       workflow_id: { type: 'string' },
       workflow_url: { type: 'string', description: "The job's workflow in the Temporal Web UI." },
+      allowed_requests: {
+        type: 'array',
+        items: { type: 'string', enum: [...CONTROL_REQUESTS] },
+        description:
+          "The requests the job's status allows (src/lifecycle.ts); the dashboard offers just these.",
+      },
     },
     required: [
       'id',
@@ -132,6 +140,7 @@ export const SHARED_SCHEMAS: Schema[] = [
       'last_update_ts',
       'workflow_id',
       'workflow_url',
+      'allowed_requests',
     ],
   },
   {

@@ -38,9 +38,10 @@ import {
   type JobRow,
   type JobStatus,
 } from '../../store/ingestion-store';
-import { stopSignal, workflowIdFor, type JobProgress } from '../../workflows/messages';
+import { allowedRequests, CONTROL_REQUESTS } from '../../lifecycle';
+import type { JobProgress } from '../../workflows/messages';
 import { allowListOf } from '../../security/endpoints';
-import { controlJob, createJob, IllegalRequestError, queryProgress, startJobWorkflow } from '../jobs';
+import { controlJob, createJob, IllegalRequestError, queryProgress, terminateJob } from '../jobs';
 import { ApiTokens, grants, type Scope } from './auth';
 import { errors, jobIdParams, ref, SHARED_SCHEMAS } from './schemas';
 
@@ -65,7 +66,7 @@ interface JobParams {
 
 // ------------------------------------------------------------------ views --
 
-export function jobView(row: JobRow, workflowUrl: (id: number) => string) {
+export function jobView(row: JobRow, workflowUrl: (workflowId: string) => string) {
   const c = row.config;
   return {
     id: row.id,
@@ -81,8 +82,9 @@ export function jobView(row: JobRow, workflowUrl: (id: number) => string) {
     error_msg: row.errorMsg,
     creation_ts: row.creationTs,
     last_update_ts: row.lastUpdateTs,
-    workflow_id: workflowIdFor(row.id),
-    workflow_url: workflowUrl(row.id),
+    workflow_id: row.workflowId,
+    workflow_url: workflowUrl(row.workflowId),
+    allowed_requests: allowedRequests(row.status, false),
   };
 }
 
@@ -214,8 +216,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   /** The scope each authenticated request was granted (for GET /auth/scope). */
   const granted = new WeakMap<FastifyRequest, Scope>();
   const namespace = client.options.namespace;
-  const workflowUrl = (id: number) =>
-    `${settings.http.temporalUiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowIdFor(id))}`;
+  const workflowUrl = (workflowId: string) =>
+    `${settings.http.temporalUiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
   const startOpts = { taskQueue: settings.taskQueue };
   const ui = loadUi(resolveUiDir());
 
@@ -370,29 +372,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   }
 
   // ------------------------------------------------ terminate (CLP compat) --
-  async function terminate(jobId: number): Promise<'finished' | 'failed'> {
-    const row = await store.requireJob(jobId);
-    if (row.status === 'finished' || row.status === 'failed') return row.status;
-    let live: JobProgress | null | undefined;
-    try {
-      live = await queryProgress(client, jobId);
-    } catch (err) {
-      if (!(err instanceof QueryNotRegisteredError)) throw err;
-      live = undefined; // a run is open but still starting: a stop signal waits for it
-    }
-    if (live === null) {
-      // No open run (never started, or closed by hand): start one that drains
-      // what is buffered and finishes the job, as reconciliation would.
-      if (await startJobWorkflow(client, jobId, row.config, row.status, { ...startOpts, drain: true }))
-        return 'finished';
-    } else if (live) {
-      if (live.status === 'failed') return 'failed';
-      if (live.status === 'finished' || live.stopRequested) return 'finished';
-    }
-    await client.workflow.getHandle(workflowIdFor(jobId)).signal(stopSignal);
-    return 'finished';
-  }
-
+  const terminate = (jobId: number) => terminateJob(store, client, jobId, startOpts);
   const terminateSchema = {
     tags: ['IngestionJob'],
     params: jobIdParams,
@@ -474,7 +454,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       let progress: ReturnType<typeof progressView> | null = null;
       let progressError: string | null = null;
       try {
-        const live = await queryProgress(client, jobId);
+        const live = await queryProgress(client, row.workflowId);
         progress = live && progressView(live);
       } catch (err) {
         // The record stands on its own; say why the live part is missing.
@@ -531,7 +511,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   );
 
   // ------------------------------------------------------------- control --
-  for (const request of ['pause', 'resume', 'stop'] as const) {
+  for (const request of CONTROL_REQUESTS) {
     app.post<{ Params: JobParams }>(
       `/job/:job_id/${request}`,
       {

@@ -89,7 +89,7 @@
       return;
     try {
       await api('POST', `/job/${job.id}/${request}`);
-      showMessage(`${request} sent to job ${job.id}`, false);
+      showMessage(`job ${job.id}: ${request} accepted`, false);
     } catch (err) {
       showMessage(`${request} job ${job.id}: ${err.message}`, true);
     }
@@ -97,7 +97,8 @@
   }
 
   function jobRow(job, r) {
-    const active = ['requested', 'running', 'paused'].includes(job.status);
+    // What the job's status allows is the server's to say (src/lifecycle.ts).
+    const allowed = new Set(job.allowed_requests);
     const button = (request, enabled) =>
       el('button', {
         type: 'button',
@@ -154,9 +155,9 @@
         ? el(
             'td',
             { class: 'actions' },
-            button('pause', job.status === 'running'),
-            button('resume', job.status === 'paused'),
-            button('stop', active),
+            button('pause', allowed.has('pause')),
+            button('resume', allowed.has('resume')),
+            button('stop', allowed.has('stop')),
           )
         : null,
     );
