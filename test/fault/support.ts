@@ -16,7 +16,6 @@ import { controlJob } from '../../src/client/jobs';
 import type { Settings } from '../../src/config/settings';
 import type { Db } from '../../src/store/db';
 import { IngestionStore } from '../../src/store/ingestion-store';
-import { workflowIdFor } from '../../src/workflows/messages';
 import {
   countersAndRows,
   createTestDb,
@@ -164,7 +163,7 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
       executor.thaw();
       for (const job of await store.listJobs({ status: ['requested', 'running', 'paused'] })) {
         await client.workflow
-          .getHandle(workflowIdFor(job.id))
+          .getHandle(job.workflowId)
           .terminate('fault test finished')
           .catch(() => undefined);
       }

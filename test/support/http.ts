@@ -2,7 +2,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { buildServer, type ServerOptions } from '../../src/client/http/server';
-import { workflowIdFor } from '../../src/workflows/messages';
 import type { Harness } from './worker';
 
 /** The API on the harness's store, client and task queue (auth off unless asked). */
@@ -21,7 +20,7 @@ export function apiServer(h: Harness, extra: Partial<ServerOptions> = {}): Promi
 export async function terminateOpenWorkflows(h: Harness): Promise<void> {
   for (const job of await h.store.listJobs({ status: ['requested', 'running', 'paused'] })) {
     try {
-      await h.client.workflow.getHandle(workflowIdFor(job.id)).terminate('test suite finished');
+      await h.client.workflow.getHandle(job.workflowId).terminate('test suite finished');
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }

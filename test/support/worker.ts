@@ -12,7 +12,6 @@ import type { Db } from '../../src/store/db';
 import { IngestionStore, type JobStatus } from '../../src/store/ingestion-store';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { createWorker } from '../../src/worker';
-import { workflowIdFor } from '../../src/workflows/messages';
 import { createTestDb, rolePool, terminateTaskQueueWorkflows, uniqueName } from './stack';
 
 let runtimeInstalled = false;
@@ -77,7 +76,7 @@ export async function startHarness(
       // running on the queue (a job row reads finished before its workflow ends).
       for (const job of await store.listJobs({ status: ['requested', 'running', 'paused'] })) {
         await client.workflow
-          .getHandle(workflowIdFor(job.id))
+          .getHandle(job.workflowId)
           .terminate('test finished')
           .catch(() => undefined);
       }
