@@ -42,8 +42,9 @@ async function put(keys: string[]): Promise<void> {
 }
 
 /** Saves a run's history as `temporal workflow show -o json` prints it (the format replay loads). */
-async function save(name: string, jobId: number, runId?: string): Promise<void> {
-  const args = ['temporal', 'workflow', 'show', '-w', workflowIdFor(jobId), '-o', 'json'];
+async function save(name: string, job: number | string, runId?: string): Promise<void> {
+  const workflowId = typeof job === 'number' ? workflowIdFor(job) : job;
+  const args = ['temporal', 'workflow', 'show', '-w', workflowId, '-o', 'json'];
   if (runId) args.push('-r', runId);
   const { stdout } = await run('bash', [STACK, ...args], { maxBuffer: 64 * 1024 * 1024 });
   JSON.parse(stdout); // fail here, not in the replay test, on anything but JSON
@@ -179,4 +180,32 @@ test('one-time jobs: an S3 prefix scanned once and an object list with a missing
   }
   await save('s3-one-time-scan', scan);
   await save('s3-object-list-missing-object', list);
+});
+
+test('a job started by `temporal workflow start` with a kind and config, paused, resumed and stopped by Updates', async () => {
+  await put(['tstart/a.log']);
+  const workflowId = uniqueName('temporal-start');
+  await run('bash', [
+    STACK,
+    'temporal',
+    'workflow',
+    'start',
+    '--task-queue',
+    h.taskQueue,
+    '--type',
+    'ingestionJob',
+    '--workflow-id',
+    workflowId,
+    '--input',
+    JSON.stringify({ kind: 's3_scanner', config: s3Config('tstart/') }),
+  ]);
+  const jobId = (await eventually(() => h.store.requireJobOfWorkflow(workflowId))).id;
+  await eventually(async () => (await h.store.requireJob(jobId)).numFilesIngested === 1);
+  await controlJob(h.store, h.client, jobId, 'pause');
+  await put(['tstart/b.log']);
+  await controlJob(h.store, h.client, jobId, 'resume');
+  await eventually(async () => (await h.store.requireJob(jobId)).numFilesIngested === 2);
+  await stopAndFinish(h, jobId);
+  await h.client.workflow.getHandle(workflowId).result();
+  await save('s3-temporal-start-updates', workflowId);
 });

@@ -44,6 +44,7 @@ test('the fixtures cover scans with flushes, pause/resume/stop, failure, continu
       'fs-several-flushes-fs-scan-stops-for-flush.json',
       's3-one-time-scan.json',
       's3-object-list-missing-object.json',
+      's3-temporal-start-updates.json',
     ]),
   );
   const events = (f: string) => readFileSync(path.join(DIR, f), 'utf8');
@@ -52,6 +53,11 @@ test('the fixtures cover scans with flushes, pause/resume/stop, failure, continu
   );
   expect(events('s3-pause-resume-stop.json')).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED');
   expect(events('s3-failure-missing-bucket.json')).toContain('NoSuchBucket');
+  // Started with a kind and config (the workflow records its job); pause, resume and stop as Updates.
+  expect(events('s3-temporal-start-updates.json')).toContain('"registerJob"');
+  expect(
+    events('s3-temporal-start-updates.json').match(/EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED/g),
+  ).toHaveLength(3);
   // One-time jobs finish by themselves, behind the 'one-time-jobs' patch marker.
   const patches = (f: string): string[] =>
     JSON.parse(events(f))
