@@ -25,6 +25,8 @@ export interface ScanResult {
   relisted?: number;
   /** True when the listing reached the end of the prefix with no object held back (a one-time job's scan is over). */
   complete?: boolean;
+  /** The scanner's cursor after the call (null: nothing passed yet); for the Web UI's activity summaries. */
+  cursor?: string | null;
   snapshot: BufferSnapshot;
 }
 
@@ -256,6 +258,7 @@ export function s3ScanActivities({ store, s3List, metrics }: ActivityDeps) {
           recorded,
           exhausted,
           complete,
+          cursor,
           ...(relisted ? { relisted } : {}),
           snapshot: await store.bufferSnapshot(jobId),
         };

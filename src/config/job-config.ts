@@ -348,22 +348,7 @@ export function parseObjectUrls(urls: string[]): ObjectUrls | { error: string } 
   return { bucket: first!.bucket, endpoint: first!.endpoint, keys, keyPrefix };
 }
 
-/** What a job reads, for listings: s3://bucket/prefix, the directory, or the object list's bucket and count. */
-export function jobSource(job: JobConfig): string {
-  if (job.kind === 'fs') return job.config.directory;
-  const at = `s3://${job.config.bucket_name}/${job.config.key_prefix}`;
-  if (job.kind !== 's3_object_list') return at;
-  const n = job.config.urls.length;
-  return `${at} (${n} object${n === 1 ? '' : 's'}${job.config.endpoint_url ? ` at ${job.config.endpoint_url}` : ''})`;
-}
-
-/** Whether the job scans its input once and then finishes. */
-export function isOneTime(job: JobConfig): boolean {
-  return (
-    job.kind === 's3_object_list' ||
-    ((job.kind === 's3_scanner' || job.kind === 'fs') && job.config.one_time === true)
-  );
-}
+export { isOneTime, jobSource } from './job-source';
 
 export class InvalidConfigError extends Error {
   override name = 'InvalidConfigError';

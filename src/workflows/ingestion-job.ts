@@ -25,13 +25,16 @@ import {
   workflowInfo,
   allHandlersFinished,
   patched,
+  setCurrentDetails,
 } from '@temporalio/workflow';
 import type { RetryPolicy } from '@temporalio/common';
 import type { Activities } from '../activities';
+import { isOneTime, jobSource } from '../config/job-source';
 import type { ScanResult } from '../activities/s3-scan';
 import { REQUEST_TARGET, refusal, type ControlRequest } from '../lifecycle';
 import type { BufferSnapshot } from '../store/ingestion-store';
 import {
+  currentDetails,
   pauseSignal,
   pauseUpdate,
   resumeSignal,
@@ -116,7 +119,10 @@ async function registered(input: NewJobInput): Promise<IngestionJobInput> {
   const { workflowId, firstExecutionRunId } = workflowInfo();
   let r;
   try {
-    r = await registerJob({ workflowId, firstRunId: firstExecutionRunId }, input);
+    r = await registerJob.executeWithOptions({ summary: `record the ${String(input.kind)} job` }, [
+      { workflowId, firstRunId: firstExecutionRunId },
+      input,
+    ]);
   } catch (err) {
     const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
     const message = cause instanceof Error ? cause.message : String(cause);
@@ -137,6 +143,10 @@ async function registered(input: NewJobInput): Promise<IngestionJobInput> {
 export async function ingestionJob(request: IngestionJobInput | NewJobInput): Promise<JobProgress> {
   const input = 'jobId' in request ? request : await registered(request);
   const { jobId, job } = input;
+  /** What the job reads (s3://bucket/prefix, a queue's sources, a directory), for the Web UI. */
+  const source = jobSource(job);
+  /** The S3 scanner's cursor as the last call left it (for the next call's summary). */
+  let scanCursor: string | null = null;
   const bufferConfig = job.config.buffer_config;
   let nextFlushSeq: number;
   let completionBackoffMs: number;
@@ -190,7 +200,9 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
     progress.runs += 1;
     applySnapshot(await getBufferSnapshot(jobId));
   } else {
-    const start = await startJob(jobId);
+    const start = await startJob.executeWithOptions({ summary: `start job ${jobId}: recover its buffer` }, [
+      jobId,
+    ]);
     nextFlushSeq = start.nextFlushSeq;
     completionBackoffMs = 1_000;
     progress.status = start.status === 'requested' ? 'running' : start.status;
@@ -219,6 +231,11 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
   function applySnapshot(s: BufferSnapshot): void {
     progress.buffer = { files: s.files, bytes: s.bytes, oldestTs: s.oldestTs };
     progress.outstandingCompressionJobs = s.outstandingCompressionJobs;
+    showDetails();
+  }
+  /** The Web UI's current details: progress as of the last activity (user metadata; no command). */
+  function showDetails(): void {
+    setCurrentDetails(currentDetails(jobId, job.kind, source, job.config.dataset, progress));
   }
 
   const continueAsNewDue = () =>
@@ -227,10 +244,7 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
   /** Ingestion has ended for good (stop, failure, or a one-time job's input read to its end); what is buffered still gets flushed. */
   const ingestDone = () =>
     progress.stopRequested || progress.status === 'failed' || progress.inputEnded === true;
-  // (Not isOneTime from job-config: that module brings zod into the workflow bundle.)
-  const oneTime =
-    job.kind === 's3_object_list' ||
-    ((job.kind === 's3_scanner' || job.kind === 'fs') && job.config.one_time === true);
+  const oneTime = isOneTime(job);
   /** A one-time job has read all its input: it drains (flush, await compression) and finishes, as on stop. */
   function endOfInput(): void {
     if (patched('one-time-jobs')) {
@@ -291,8 +305,12 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
       case 's3_scanner': {
         if (patched('s3-scan-many-pages-per-call')) {
           const r = await untilPausedOrDone((): Promise<ScanResult> =>
-            scanS3(jobId, job.config, S3_SCAN_PERIOD_MS),
+            scanS3.executeWithOptions(
+              { summary: scanCursor ? `pages after ${scanCursor}` : `pages of ${source}` },
+              [jobId, job.config, S3_SCAN_PERIOD_MS],
+            ),
           );
+          if (r.cursor !== undefined) scanCursor = r.cursor;
           progress.filesRecorded += r.recorded;
           progress.listingExhausted = r.exhausted;
           applySnapshot(r.snapshot);
@@ -308,7 +326,10 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
       case 'fs': {
         if (patched('fs-scan-stops-for-flush')) {
           // A pass stops where a flush is due and the next call goes on from there at once.
-          const r = await scanFsDirectory(jobId, job.config, { resumeAfter: fsResumeAfter });
+          const r = await scanFsDirectory.executeWithOptions(
+            { summary: fsResumeAfter ? `walk ${source} after ${fsResumeAfter.join('/')}` : `walk ${source}` },
+            [jobId, job.config, { resumeAfter: fsResumeAfter }],
+          );
           progress.filesRecorded += r.recorded;
           applySnapshot(r.snapshot);
           fsResumeAfter = r.resumeAfter ?? null;
@@ -328,7 +349,12 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
         return true;
       }
       case 'sqs_listener': {
-        const r = await untilPausedOrDone(() => receiveSqsMessages(jobId, job.config, SQS_RECEIVE_PERIOD_MS));
+        const r = await untilPausedOrDone(() =>
+          receiveSqsMessages.executeWithOptions(
+            { summary: `receive from ${job.config.queue_url} for up to ${SQS_RECEIVE_PERIOD_MS / 1000} s` },
+            [jobId, job.config, SQS_RECEIVE_PERIOD_MS],
+          ),
+        );
         progress.filesRecorded += r.recorded;
         progress.messagesIgnored += r.ignored;
         applySnapshot(r.snapshot);
@@ -336,7 +362,12 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
       }
       case 's3_object_list': {
         // The list is read from the job's row, not passed: it would go into history per call.
-        const r = await untilPausedOrDone(() => recordS3ObjectList(jobId, S3_SCAN_PERIOD_MS));
+        const r = await untilPausedOrDone(() =>
+          recordS3ObjectList.executeWithOptions(
+            { summary: `look up listed objects after ${progress.filesRecorded}` },
+            [jobId, S3_SCAN_PERIOD_MS],
+          ),
+        );
         progress.filesRecorded += r.recorded + r.failed;
         progress.filesFailed += r.failed;
         progress.listingExhausted = r.exhausted;
@@ -399,7 +430,12 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
           if (woken && continueAsNewDue() && flushDueIn() !== 0) return;
           continue;
         }
-        const result = await flushBuffer(jobId, compactJob, nextFlushSeq);
+        const result = await flushBuffer.executeWithOptions(
+          {
+            summary: `flush ${nextFlushSeq}: ${progress.buffer.files} files, ${progress.buffer.bytes} bytes`,
+          },
+          [jobId, compactJob, nextFlushSeq],
+        );
         nextFlushSeq += 1;
         if (result.compressionJobId !== null) {
           progress.compressionJobsSubmitted += 1;
@@ -428,7 +464,12 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
       const scope = new CancellationScope();
       let pollEnded = false;
       const poll = scope
-        .run(() => awaitCompressionJobs(jobId, completionBackoffMs, AWAIT_MAX_WAIT_MS))
+        .run(() =>
+          awaitCompressionJobs.executeWithOptions(
+            { summary: `await ${progress.outstandingCompressionJobs} compression job(s)` },
+            [jobId, completionBackoffMs, AWAIT_MAX_WAIT_MS],
+          ),
+        )
         .finally(() => (pollEnded = true));
       await condition(() => pollEnded || continueAsNewDue());
       if (!pollEnded) scope.cancel();
@@ -452,14 +493,15 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
       await condition(() => progress.status !== mirroredStatus || done());
       if (progress.status === mirroredStatus) return;
       const target = progress.status;
-      const actual = await setJobStatus(
+      const actual = await setJobStatus.executeWithOptions({ summary: `job row: ${target}` }, [
         jobId,
         target,
         target === 'failed' ? (progress.error ?? undefined) : undefined,
-      );
+      ]);
       if (actual !== target) log.warn('job row did not take status', { jobId, target, actual });
       upsertSearchAttributes([{ key: SA.status, value: target }]);
       mirroredStatus = target;
+      showDetails();
     }
   }
 

@@ -44,6 +44,25 @@ export interface JobProgress {
 
 export const statusQuery = defineQuery<JobProgress>('status');
 
+/** The job as the Web UI shows it while it runs (its workflow's current details, markdown). */
+export function currentDetails(
+  jobId: number,
+  kind: string,
+  source: string,
+  dataset: string,
+  p: JobProgress,
+): string {
+  const status = p.stopRequested && p.status !== 'finished' && p.status !== 'failed' ? 'stopping' : p.status;
+  return [
+    `**ingestion job ${jobId}** (${kind}): ${source} → dataset \`${dataset}\` · **${status}**`,
+    '',
+    '| recorded | submitted | compressed | failed | buffered | buffered bytes | compression jobs outstanding |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| ${p.filesRecorded} | ${p.filesSubmitted} | ${p.filesCompressed} | ${p.filesFailed} | ${p.buffer.files} | ${p.buffer.bytes} | ${p.outstandingCompressionJobs} |`,
+    ...(p.error ? ['', `error: ${p.error}`] : []),
+  ].join('\n');
+}
+
 /** Search attributes (declared for the dev server in temporal-config/search-attributes). */
 export const SA = {
   jobId: defineSearchAttributeKey('ClpIngestionJobId', SearchAttributeType.INT),

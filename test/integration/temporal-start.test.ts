@@ -19,6 +19,7 @@ import {
   completeCompressionJobs,
   eventually,
   startHarness,
+  stopAndFinish,
   waitForStatus,
   type Harness,
 } from '../support/worker';
@@ -140,7 +141,12 @@ test('a job started with `temporal workflow start` records itself, ingests end t
   const done = await h.store.requireJob(job.id);
   expect(done.numFilesCompressed).toBe(keys.length);
   expect(await jobsOfWorkflow(workflowId)).toEqual([job.id]);
-  expect((await h.client.workflow.getHandle(workflowId).describe()).status.name).toBe('COMPLETED');
+  // The workflow completes with the job's final progress.
+  expect(await h.client.workflow.getHandle(workflowId).result()).toMatchObject({
+    jobId: job.id,
+    status: 'finished',
+    filesCompressed: keys.length,
+  });
 });
 
 test('a workflow started from a TypeScript client with a config that cannot be a job fails naming the field or the conflict, and records nothing', async () => {
@@ -227,5 +233,51 @@ test('pause, resume and stop are Updates: refused with the reason when illegal, 
   );
   await expect(controlJob(h.store, h.client, jobId, 'resume')).rejects.toThrow(
     `job ${jobId} is finished; it cannot be resumed`,
+  );
+});
+
+test("the Web UI reads each job's workflow: a static summary, live current details, and a summary on every activity", async () => {
+  const keys = ['ui/a.log', 'ui/b.log', 'ui/c.log'];
+  await put(keys);
+  const jobId = await h.create('s3_scanner', { ...s3Config('ui/'), settle_delay_sec: 0 });
+  const handle = h.client.workflow.getHandle(workflowIdFor(jobId));
+  expect(await (await handle.describe()).staticSummary()).toBe(
+    `ingestion job ${jobId}: s3_scanner s3://${bucket}/ui/ -> dataset default`,
+  );
+  // Three files recorded and submitted in one compression job that nothing completes yet.
+  const details = await eventually(
+    async () => {
+      const d = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata'))
+        .currentDetails;
+      return d?.includes('| 3 | 3 | 0 | 0 | 0 | 0 | 1 |') ? d : null;
+    },
+    30_000,
+    'current details after the flush',
+  );
+  expect(details).toContain(
+    `**ingestion job ${jobId}** (s3_scanner): s3://${bucket}/ui/ → dataset \`default\` · **running**`,
+  );
+
+  await stopAndFinish(h, jobId);
+  const summaries = (await handle.fetchHistory()).events!.flatMap((e) =>
+    e.activityTaskScheduledEventAttributes
+      ? [
+          {
+            activity: e.activityTaskScheduledEventAttributes.activityType!.name,
+            summary: JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString('utf8')) as string,
+          },
+        ]
+      : [],
+  );
+  expect(summaries.length).toBeGreaterThan(3);
+  expect(summaries).toEqual(
+    expect.arrayContaining([
+      { activity: 'startJob', summary: `start job ${jobId}: recover its buffer` },
+      { activity: 'scanS3', summary: `pages of s3://${bucket}/ui/` },
+      { activity: 'scanS3', summary: 'pages after ui/c.log' },
+      { activity: 'flushBuffer', summary: expect.stringMatching(/^flush \d+: 3 files, \d+ bytes$/) },
+      { activity: 'awaitCompressionJobs', summary: 'await 1 compression job(s)' },
+      { activity: 'setJobStatus', summary: 'job row: finished' },
+    ]),
   );
 });
