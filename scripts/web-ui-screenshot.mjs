@@ -24,9 +24,12 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1500, height: 1300 } });
-  await page.goto(`${ui}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`, {
-    waitUntil: 'networkidle',
-  });
+  await page.goto(
+    `${ui}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`,
+    {
+      waitUntil: 'networkidle',
+    },
+  );
   if (tab) await page.getByRole('tab', { name: tab }).click();
   await page.waitForTimeout(2_000); // the timeline draws after the history arrives
   await page.screenshot({ path: out, fullPage: true });
