@@ -35,6 +35,7 @@ import { REQUEST_TARGET, refusal, type ControlRequest } from '../lifecycle';
 import type { BufferSnapshot } from '../store/ingestion-store';
 import {
   currentDetails,
+  oneLine,
   pauseSignal,
   pauseUpdate,
   resumeSignal,
@@ -119,7 +120,7 @@ async function registered(input: NewJobInput): Promise<IngestionJobInput> {
   const { workflowId, firstExecutionRunId } = workflowInfo();
   let r;
   try {
-    r = await registerJob.executeWithOptions({ summary: `record the ${String(input.kind)} job` }, [
+    r = await registerJob.executeWithOptions({ summary: oneLine(`record the ${String(input.kind)} job`) }, [
       { workflowId, firstRunId: firstExecutionRunId },
       input,
     ]);
@@ -306,7 +307,7 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
         if (patched('s3-scan-many-pages-per-call')) {
           const r = await untilPausedOrDone((): Promise<ScanResult> =>
             scanS3.executeWithOptions(
-              { summary: scanCursor ? `pages after ${scanCursor}` : `pages of ${source}` },
+              { summary: oneLine(scanCursor ? `pages after ${scanCursor}` : `pages of ${source}`) },
               [jobId, job.config, S3_SCAN_PERIOD_MS],
             ),
           );
@@ -327,7 +328,11 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
         if (patched('fs-scan-stops-for-flush')) {
           // A pass stops where a flush is due and the next call goes on from there at once.
           const r = await scanFsDirectory.executeWithOptions(
-            { summary: fsResumeAfter ? `walk ${source} after ${fsResumeAfter.join('/')}` : `walk ${source}` },
+            {
+              summary: oneLine(
+                fsResumeAfter ? `walk ${source} after ${fsResumeAfter.join('/')}` : `walk ${source}`,
+              ),
+            },
             [jobId, job.config, { resumeAfter: fsResumeAfter }],
           );
           progress.filesRecorded += r.recorded;
@@ -351,7 +356,11 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
       case 'sqs_listener': {
         const r = await untilPausedOrDone(() =>
           receiveSqsMessages.executeWithOptions(
-            { summary: `receive from ${job.config.queue_url} for up to ${SQS_RECEIVE_PERIOD_MS / 1000} s` },
+            {
+              summary: oneLine(
+                `receive from ${job.config.queue_url} for up to ${SQS_RECEIVE_PERIOD_MS / 1000} s`,
+              ),
+            },
             [jobId, job.config, SQS_RECEIVE_PERIOD_MS],
           ),
         );

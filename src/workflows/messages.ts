@@ -44,6 +44,19 @@ export interface JobProgress {
 
 export const statusQuery = defineQuery<JobProgress>('status');
 
+/**
+ * Text for a one-line summary in the Web UI: S3 keys and paths may hold line
+ * breaks and other control characters, and may be 1 KB long.
+ */
+export function oneLine(text: string, max = 200): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = text.replace(
+    /[\u0000-\u001f\u007f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
 /** The job as the Web UI shows it while it runs (its workflow's current details, markdown). */
 export function currentDetails(
   jobId: number,
