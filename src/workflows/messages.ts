@@ -49,8 +49,8 @@ export const statusQuery = defineQuery<JobProgress>('status');
  * breaks and other control characters, and may be 1 KB long.
  */
 export function oneLine(text: string, max = 200): string {
-  // eslint-disable-next-line no-control-regex
   const flat = text.replace(
+    // eslint-disable-next-line no-control-regex
     /[\u0000-\u001f\u007f]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );
