@@ -184,13 +184,16 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
       },
     });
   }
+  /** A request the job's state allows: a stop drains the job; a pause or resume sets its status. */
+  function grant(request: ControlRequest): void {
+    if (request === 'stop') progress.stopRequested = true;
+    else progress.status = REQUEST_TARGET[request];
+  }
   /** An accepted pause or resume returns once the row holds its status; a stop, once the job drains. */
   async function control(request: ControlRequest): Promise<JobProgress> {
-    if (request === 'stop') {
-      progress.stopRequested = true;
-    } else {
+    grant(request);
+    if (request !== 'stop') {
       const target = REQUEST_TARGET[request];
-      progress.status = target;
       await condition(() => mirroredStatus === target || progress.status !== target);
     }
     return { ...progress };
@@ -216,18 +219,18 @@ export async function ingestionJob(request: IngestionJobInput | NewJobInput): Pr
     }
   }
 
-  setHandler(pauseSignal, () => {
-    if (progress.status === 'running' && !progress.stopRequested) progress.status = 'paused';
-    else log.warn('pause ignored', { jobId, status: progress.status });
-  });
-  setHandler(resumeSignal, () => {
-    if (progress.status === 'paused' && !progress.stopRequested) progress.status = 'running';
-    else log.warn('resume ignored', { jobId, status: progress.status });
-  });
-  setHandler(stopSignal, () => {
-    if (progress.status === 'running' || progress.status === 'paused') progress.stopRequested = true;
-    else log.warn('stop ignored', { jobId, status: progress.status });
-  });
+  // The signals older clients send: the same rules as the Updates; an illegal one is ignored.
+  for (const [signal, request] of [
+    [pauseSignal, 'pause'],
+    [resumeSignal, 'resume'],
+    [stopSignal, 'stop'],
+  ] as const) {
+    setHandler(signal, () => {
+      const why = refusal(request, jobId, progress.status, progress.stopRequested);
+      if (why === null) grant(request);
+      else log.warn(`${request} ignored: ${why}`, { jobId });
+    });
+  }
 
   function applySnapshot(s: BufferSnapshot): void {
     progress.buffer = { files: s.files, bytes: s.bytes, oldestTs: s.oldestTs };
