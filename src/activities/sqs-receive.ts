@@ -25,7 +25,6 @@ import { sdkVisibilityApi, VisibilityExtender, type ExtendResult } from './sqs-v
 export interface ReceiveResult {
   recorded: number;
   ignored: number;
-  received: number;
   snapshot: BufferSnapshot;
 }
 
@@ -120,7 +119,7 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
         endpointUrl: settings.aws.sqsEndpoint ? undefined : queueEndpoint(config.queue_url),
       });
       const deadline = Date.now() + maxDurationMs;
-      const totals = { recorded: 0, ignored: 0, received: 0 };
+      const totals = { recorded: 0, ignored: 0 };
       // Heartbeats carry cancellation (pause, stop) to us; send them steadily.
       const beat = setInterval(() => ctx.heartbeat(totals), 1_000);
       // One failing listener stops the others, so none records after the call ends.
@@ -181,7 +180,6 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
             });
             totals.recorded += r.recorded;
             totals.ignored += r.ignored;
-            totals.received += messages.length;
             if (r.recorded > 0) {
               const s = await store.bufferSnapshot(jobId);
               pacer.update(s);

@@ -23,6 +23,8 @@ export const bufferConfigSchema = z
       .positive()
       .default(4 * GiB),
     timeout_sec: z.number().positive().max(86_400).default(300),
+    // CLP's log-ingestor sizes an in-process channel with it; accepted (and checked) so CLP's
+    // job configs load unchanged, with no effect here (activities write straight to the buffer).
     channel_capacity: z.number().int().positive().max(1_000_000).default(16),
   })
   .strict();

@@ -17,7 +17,6 @@ export const CompressionJobStatus = {
   FAILED: 3,
   KILLED: 4,
 } as const;
-export type CompressionJobStatusCode = (typeof CompressionJobStatus)[keyof typeof CompressionJobStatus];
 
 /** CLP's CompressionTaskStatus codes. */
 export const CompressionTaskStatus = { PENDING: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 3 } as const;
