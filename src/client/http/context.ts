@@ -1,0 +1,19 @@
+/** What the REST API's route plugins share: the store, the Temporal client and the settings. */
+import type { Client } from '@temporalio/client';
+import type { Settings } from '../../config/settings';
+import type { StartOptions } from '../jobs';
+import type { IngestionStore } from '../../store/ingestion-store';
+
+export interface ApiContext {
+  store: IngestionStore;
+  client: Client;
+  settings: Settings;
+  /** How jobs' workflows are started (the task queue). */
+  startOpts: StartOptions;
+  /** A workflow's page in the Temporal Web UI. */
+  workflowUrl: (workflowId: string) => string;
+}
+
+export interface JobParams {
+  job_id: number;
+}
