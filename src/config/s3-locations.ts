@@ -15,7 +15,7 @@ export interface S3Location {
 }
 
 /** The S3 locations a job reads, for conflict detection; empty for fs jobs. */
-export function s3Sources(job: JobConfig): S3Location[] {
+function s3Sources(job: JobConfig): S3Location[] {
   if (job.kind === 'fs') return [];
   const c = job.config;
   const pairs =
