@@ -8,184 +8,21 @@
  *
  * Secrets read here stay in the worker process: nothing in this module is ever
  * passed as a workflow argument.
+ *
+ * Importers use this module; its parts are the variables with their defaults
+ * and bounds (env-schema.ts), the env file (env.ts), the DB's settings
+ * (db-settings.ts) and CLP's (clp-settings.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseEnv } from 'node:util';
-import { z } from 'zod';
-import {
-  AWS_AUTH_TYPES,
-  CLP_RELEASES,
-  clpCompat,
-  releaseName,
-  S3_INPUT_TYPES,
-  type AwsAuthType,
-  type ClpCompat,
-  type S3InputType,
-} from '../clp/compat';
 import { EndpointAllowList } from '../security/endpoints';
+import { clpOutputSettings, clpSettings, type ClpOutputSettings, type ClpSettings } from './clp-settings';
+import { dbSettings, type DbCredentials, type DbRole, type DbSettings } from './db-settings';
+import { SettingsError } from './env';
+import { envSchema, type Env } from './env-schema';
 
-/** Loads the env file named by CLP_INGESTOR_ENV_FILE; variables already set win. */
-export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): void {
-  const file = env.CLP_INGESTOR_ENV_FILE;
-  if (!file) return;
-  if (!existsSync(file)) throw new SettingsError(`CLP_INGESTOR_ENV_FILE: no such file: ${file}`);
-  for (const [key, value] of Object.entries(parseEnv(readFileSync(file, 'utf8')))) {
-    if (env[key] === undefined) env[key] = value;
-  }
-}
-
-export class SettingsError extends Error {
-  override name = 'SettingsError';
-}
-
-const port = z.coerce.number().int().min(1).max(65535);
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
-const schema = z.object({
-  CLP_DB_HOST: z.string().min(1).default('127.0.0.1'),
-  CLP_DB_PORT: port.default(3306),
-  CLP_DB_NAME: z.string().min(1).default('clp-db'),
-  CLP_DB_USER: z.string().min(1).default('clp-user'),
-  CLP_DB_PASS: z.string().default(''),
-  CLP_DB_CONNECTION_LIMIT: z.coerce.number().int().min(1).max(1000).default(10),
-  /** MariaDB ends a transaction idle this long (a frozen process's), releasing its locks; 0: never. */
-  CLP_DB_IDLE_TRANSACTION_TIMEOUT_SEC: z.coerce.number().int().min(0).max(86_400).default(20),
-  /**
-   * Least privilege: each process's own DB user (src/store/grants.ts), else
-   * CLP_DB_USER. CLP_DB_USER is the schema owner that `migrate` runs as.
-   */
-  CLP_DB_WORKER_USER: z.string().min(1).optional(),
-  CLP_DB_WORKER_PASS: z.string().optional(),
-  CLP_DB_EXECUTOR_USER: z.string().min(1).optional(),
-  CLP_DB_EXECUTOR_PASS: z.string().optional(),
-  CLP_DB_API_USER: z.string().min(1).optional(),
-  CLP_DB_API_PASS: z.string().optional(),
-  /** The host part of the accounts `migrate` grants to ('user'@'host'). */
-  CLP_DB_GRANTEE_HOST: z.string().min(1).default('%'),
-
-  CLP_INGESTOR_TASK_QUEUE: z.string().min(1).default('clp-ingestor'),
-  /** host:port where the worker serves Prometheus metrics; unset: none. */
-  CLP_INGESTOR_METRICS_ADDRESS: z.string().optional(),
-  /** host:port where the executor serves Prometheus metrics; unset: none. */
-  CLP_EXECUTOR_METRICS_ADDRESS: z.string().optional(),
-  /**
-   * How long a worker or executor waits for Temporal and the CLP DB (at start,
-   * or when it loses them) before it exits with status 1; 0 waits forever.
-   */
-  CLP_INGESTOR_DEPENDENCY_WAIT_SEC: z.coerce.number().int().min(0).max(31_536_000).default(0),
-  /** The CLP release line that runs our compression jobs: picks codec, input type and auth types. */
-  CLP_COMPAT: z.enum(CLP_RELEASES).default('head'),
-  /** Replaced by CLP_COMPAT; refused when set, so an old deployment notices. */
-  CLP_CONFIG_CODEC: z.string().optional(),
-  /** s3_object_metadata (file ids; CLP head's default and Spider's only type) or s3 (key lists). */
-  CLP_S3_INPUT_TYPE: z.enum(S3_INPUT_TYPES).optional(),
-  /** How compression jobs authenticate to S3: CLP's aws_authentication.type. */
-  CLP_S3_AUTH_TYPE: z.enum(AWS_AUTH_TYPES).default('default'),
-  /** The AWS profile name for CLP_S3_AUTH_TYPE=profile. */
-  CLP_S3_AUTH_PROFILE: z.string().min(1).optional(),
-  /**
-   * Where CLP's compression workers see the host's files: CLP's package mounts
-   * host /var/log/a.log at /mnt/logs/var/log/a.log. Empty: CLP runs on this
-   * host without containers and sees host paths as they are.
-   */
-  CLP_FS_MOUNT_ROOT: z
-    .string()
-    .refine(
-      (p) => p === '' || (p.startsWith('/') && !p.endsWith('/')),
-      'must be empty or an absolute path without a trailing /',
-    )
-    .default('/mnt/logs'),
-  /** Compression jobs a file may go through when CLP kills them (KILLED, a cluster failure); FAILED is final. */
-  CLP_COMPRESSION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
-  /** Upper bound on the files one compression job carries (keeps clp_config small). */
-  CLP_MAX_FILES_PER_COMPRESSION_JOB: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
-  CLP_TARGET_ARCHIVE_SIZE: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(256 * 1024 * 1024),
-  CLP_TARGET_DICTIONARIES_SIZE: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(32 * 1024 * 1024),
-  CLP_TARGET_ENCODED_FILE_SIZE: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(256 * 1024 * 1024),
-  CLP_TARGET_SEGMENT_SIZE: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(256 * 1024 * 1024),
-  CLP_COMPRESSION_LEVEL: z.coerce.number().int().min(1).max(19).default(3),
-
-  AWS_REGION: z.string().min(1).default('us-east-1'),
-  AWS_ENDPOINT_URL: z.string().url().optional(),
-  AWS_ENDPOINT_URL_S3: z.string().url().optional(),
-  AWS_ENDPOINT_URL_SQS: z.string().url().optional(),
-  /** Endpoints jobs may name (src/security/endpoints.ts); unset: AWS's own. The worker's own endpoints always count. */
-  CLP_ALLOWED_ENDPOINTS: z.string().optional(),
-  /** MinIO and most S3-compatible stores need path-style addressing. */
-  CLP_S3_FORCE_PATH_STYLE: bool.optional(),
-  /** SQS visibility timeout for received messages; extended at half of it while a batch is slow. */
-  CLP_SQS_VISIBILITY_TIMEOUT_SEC: z.coerce.number().int().min(2).max(43_200).default(60),
-  AWS_ACCESS_KEY_ID: z.string().optional(),
-  AWS_SECRET_ACCESS_KEY: z.string().optional(),
-  AWS_SESSION_TOKEN: z.string().optional(),
-
-  /** Where the compression executor publishes archives (one directory per archive). */
-  CLP_ARCHIVE_DIR: z.string().min(1).optional(),
-  /** How often an idle executor looks for PENDING compression jobs. */
-  CLP_EXECUTOR_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
-  /** How long a claimed job stays an executor's without renewal before another may take it over. */
-  CLP_EXECUTOR_LEASE_MS: z.coerce.number().int().min(300).max(3_600_000).default(30_000),
-  /** Test-only: caps how fast the executor reads each input, so a crash can be staged mid-archive. */
-  CLP_EXECUTOR_THROTTLE_BYTES_PER_SEC: z.coerce.number().int().positive().optional(),
-  /**
-   * Whether the executor may read a job whose endpoint_url is null from AWS S3
-   * (null means AWS, as in CLP). False fails such jobs without connecting
-   * anywhere: tests and local stacks must never reach AWS.
-   */
-  CLP_EXECUTOR_ALLOW_AWS: bool.default(true),
-
-  /** The REST API and dashboard (src/client/http). */
-  CLP_INGESTOR_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
-  CLP_INGESTOR_HTTP_PORT: port.default(8080),
-  /** When set, every route but /health needs `Authorization: Bearer <token>`. */
-  CLP_INGESTOR_API_TOKEN: z.string().min(1).optional(),
-  /** Larger request bodies are refused with 413. */
-  CLP_INGESTOR_HTTP_BODY_LIMIT: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(1024 * 1024),
-  /** The Temporal Web UI, for links from the dashboard to each job's workflow. */
-  CLP_INGESTOR_TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
-});
-
-export interface DbSettings {
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  password: string;
-  connectionLimit: number;
-  /** CLP_DB_IDLE_TRANSACTION_TIMEOUT_SEC (MariaDB only; 0 or absent: off). */
-  idleTransactionTimeoutSec?: number;
-}
-
-export const DB_ROLES = ['worker', 'executor', 'api'] as const;
-export type DbRole = (typeof DB_ROLES)[number];
-
-export interface DbCredentials {
-  user: string;
-  password: string;
-}
+export { loadEnvFile, SettingsError } from './env';
+export { DB_ROLES, dbFor, type DbCredentials, type DbRole, type DbSettings } from './db-settings';
+export type { ClpOutputSettings, ClpSettings } from './clp-settings';
 
 export interface AwsSettings {
   region: string;
@@ -195,14 +32,6 @@ export interface AwsSettings {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** CLP_ALLOWED_ENDPOINTS with the endpoints above; unset: AWS's own and the endpoints above. */
   allowedEndpoints?: EndpointAllowList;
-}
-
-export interface ClpOutputSettings {
-  target_archive_size: number;
-  target_dictionaries_size: number;
-  target_encoded_file_size: number;
-  target_segment_size: number;
-  compression_level: number;
 }
 
 export interface Settings {
@@ -226,16 +55,6 @@ export interface Settings {
   http: HttpSettings;
 }
 
-export interface ClpSettings {
-  compat: ClpCompat;
-  s3InputType: S3InputType;
-  authType: AwsAuthType;
-  authProfile?: string;
-  /** '' when CLP sees host paths as they are. */
-  fsMountRoot: string;
-  maxCompressionAttempts: number;
-}
-
 export interface ExecutorSettings {
   archiveDir: string;
   pollIntervalMs: number;
@@ -254,7 +73,7 @@ export interface HttpSettings {
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  const parsed = schema.safeParse(env);
+  const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new SettingsError(`invalid setting ${issue.path.join('.')}: ${issue.message}`);
@@ -271,21 +90,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       : undefined;
   const clp = clpSettings(e, credentials !== undefined);
   return {
-    db: {
-      host: e.CLP_DB_HOST,
-      port: e.CLP_DB_PORT,
-      database: e.CLP_DB_NAME,
-      user: e.CLP_DB_USER,
-      password: e.CLP_DB_PASS,
-      connectionLimit: e.CLP_DB_CONNECTION_LIMIT,
-      idleTransactionTimeoutSec: e.CLP_DB_IDLE_TRANSACTION_TIMEOUT_SEC,
-    },
-    dbRoles: {
-      worker: roleCredentials(e, e.CLP_DB_WORKER_USER, e.CLP_DB_WORKER_PASS, 'CLP_DB_WORKER'),
-      executor: roleCredentials(e, e.CLP_DB_EXECUTOR_USER, e.CLP_DB_EXECUTOR_PASS, 'CLP_DB_EXECUTOR'),
-      api: roleCredentials(e, e.CLP_DB_API_USER, e.CLP_DB_API_PASS, 'CLP_DB_API'),
-    },
-    dbGranteeHost: e.CLP_DB_GRANTEE_HOST,
+    ...dbSettings(e),
     taskQueue: e.CLP_INGESTOR_TASK_QUEUE,
     metrics: {
       worker: metricsAddress(e.CLP_INGESTOR_METRICS_ADDRESS, 'CLP_INGESTOR_METRICS_ADDRESS'),
@@ -303,13 +108,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     clp,
     maxFilesPerCompressionJob: e.CLP_MAX_FILES_PER_COMPRESSION_JOB,
     sqsVisibilityTimeoutSec: e.CLP_SQS_VISIBILITY_TIMEOUT_SEC,
-    clpOutput: {
-      target_archive_size: e.CLP_TARGET_ARCHIVE_SIZE,
-      target_dictionaries_size: e.CLP_TARGET_DICTIONARIES_SIZE,
-      target_encoded_file_size: e.CLP_TARGET_ENCODED_FILE_SIZE,
-      target_segment_size: e.CLP_TARGET_SEGMENT_SIZE,
-      compression_level: e.CLP_COMPRESSION_LEVEL,
-    },
+    clpOutput: clpOutputSettings(e),
     executor: {
       archiveDir: path.resolve(process.cwd(), e.CLP_ARCHIVE_DIR ?? '.stack/archives'),
       pollIntervalMs: e.CLP_EXECUTOR_POLL_INTERVAL_MS,
@@ -339,27 +138,7 @@ function metricsAddress(value: string | undefined, name: string): string | undef
   return value;
 }
 
-function roleCredentials(
-  e: z.infer<typeof schema>,
-  user: string | undefined,
-  password: string | undefined,
-  name: string,
-): DbCredentials {
-  if (user === undefined) {
-    if (password !== undefined) {
-      throw new SettingsError(`invalid setting ${name}_PASS: set ${name}_USER too, or neither`);
-    }
-    return { user: e.CLP_DB_USER, password: e.CLP_DB_PASS };
-  }
-  return { user, password: password ?? '' };
-}
-
-/** The DB settings a process in `role` connects with: its own user when configured. */
-export function dbFor(settings: Pick<Settings, 'db' | 'dbRoles'>, role: DbRole): DbSettings {
-  return { ...settings.db, ...settings.dbRoles[role] };
-}
-
-function allowedEndpoints(e: z.infer<typeof schema>): EndpointAllowList {
+function allowedEndpoints(e: Env): EndpointAllowList {
   try {
     return EndpointAllowList.from(e.CLP_ALLOWED_ENDPOINTS, {
       AWS_ENDPOINT_URL: e.AWS_ENDPOINT_URL,
@@ -369,45 +148,4 @@ function allowedEndpoints(e: z.infer<typeof schema>): EndpointAllowList {
   } catch (err) {
     throw new SettingsError(`invalid setting ${(err as Error).message}`);
   }
-}
-
-/** The CLP release line's rules, checked together: a job CLP would refuse is refused here, at start-up. */
-function clpSettings(e: z.infer<typeof schema>, haveCredentials: boolean): ClpSettings {
-  const compat = clpCompat(e.CLP_COMPAT);
-  const release = releaseName(compat.release);
-  if (e.CLP_CONFIG_CODEC !== undefined) {
-    throw new SettingsError(
-      `invalid setting CLP_CONFIG_CODEC: replaced by CLP_COMPAT (${release} uses ${compat.codec}); unset it`,
-    );
-  }
-  const s3InputType = e.CLP_S3_INPUT_TYPE ?? compat.s3InputTypes[0];
-  if (!compat.s3InputTypes.includes(s3InputType)) {
-    throw new SettingsError(
-      `invalid setting CLP_S3_INPUT_TYPE: ${release} (CLP_COMPAT=${compat.release}) has no "${s3InputType}" input; use ${compat.s3InputTypes.join(' or ')}`,
-    );
-  }
-  const authType = e.CLP_S3_AUTH_TYPE;
-  if (!compat.authTypes.includes(authType)) {
-    throw new SettingsError(
-      `invalid setting CLP_S3_AUTH_TYPE: ${release} (CLP_COMPAT=${compat.release}) does not know "${authType}" authentication; use ${compat.authTypes.join(', ')}`,
-    );
-  }
-  if (authType === 'credentials' && !haveCredentials) {
-    throw new SettingsError(
-      'invalid setting CLP_S3_AUTH_TYPE: "credentials" needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
-    );
-  }
-  if (authType === 'profile' && !e.CLP_S3_AUTH_PROFILE) {
-    throw new SettingsError(
-      'invalid setting CLP_S3_AUTH_PROFILE: required when CLP_S3_AUTH_TYPE is "profile"',
-    );
-  }
-  return {
-    compat,
-    s3InputType,
-    authType,
-    authProfile: e.CLP_S3_AUTH_PROFILE,
-    fsMountRoot: e.CLP_FS_MOUNT_ROOT,
-    maxCompressionAttempts: e.CLP_COMPRESSION_MAX_ATTEMPTS,
-  };
 }
