@@ -1,5 +1,4 @@
 /** Reading published archives (see archive.ts for the format): list, and extract verified. */
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import {
   ARCHIVE_FORMAT,
+  ByteMeter,
   DATA_FILE,
   INDEX_FILE,
   STAGING_DIR,
@@ -60,21 +60,14 @@ export async function extractEntry(
   dest: Writable,
   options: { end?: boolean } = {},
 ): Promise<void> {
-  const hash = createHash('sha256');
-  let size = 0;
-  async function* verified(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    for await (const chunk of chunks) {
-      hash.update(chunk);
-      size += chunk.length;
-      yield chunk;
-    }
-  }
+  const extracted = new ByteMeter();
   const member = createReadStream(path.join(archiveDir, DATA_FILE), {
     start: entry.offset,
     end: entry.offset + entry.length - 1,
   });
-  await pipeline(member, createGunzip(), verified, dest, { end: options.end ?? true });
-  const sha256 = hash.digest('hex');
+  await pipeline(member, createGunzip(), extracted.through, dest, { end: options.end ?? true });
+  const { size } = extracted;
+  const sha256 = extracted.sha256();
   if (size !== entry.original_size || sha256 !== entry.sha256) {
     throw new ChecksumMismatchError(
       `${entry.name}: extracted ${size} bytes with sha256 ${sha256}; index says ${entry.original_size} bytes, ${entry.sha256}`,

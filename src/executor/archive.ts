@@ -65,6 +65,27 @@ export function stagingRoot(archivesDir: string): string {
   return path.join(archivesDir, STAGING_DIR);
 }
 
+/** Counts and hashes (sha256) the bytes that stream through it, for the index or to check against it. */
+export class ByteMeter {
+  size = 0;
+  private readonly hash = createHash('sha256');
+
+  /** A pipeline stage passing its chunks on unchanged. */
+  readonly through = (chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> => this.measure(chunks);
+
+  private async *measure(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const chunk of chunks) {
+      this.hash.update(chunk);
+      this.size += chunk.length;
+      yield chunk;
+    }
+  }
+
+  sha256(): string {
+    return this.hash.digest('hex');
+  }
+}
+
 /** Opens a directory and fsyncs it, making renames and creations inside it durable. */
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, fsConstants.O_RDONLY);
@@ -133,15 +154,7 @@ export class ArchiveWriter {
    */
   async add(name: string, source: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<ArchiveFileEntry> {
     const offset = this.position;
-    const hash = createHash('sha256');
-    let originalSize = 0;
-    async function* measured(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-      for await (const chunk of chunks) {
-        hash.update(chunk);
-        originalSize += chunk.length;
-        yield chunk;
-      }
-    }
+    const original = new ByteMeter();
     const sink = async (members: AsyncIterable<Buffer>): Promise<void> => {
       for await (const chunk of members) {
         try {
@@ -152,16 +165,16 @@ export class ArchiveWriter {
         this.position += chunk.length;
       }
     };
-    await pipeline(source, measured, createGzip({ level: this.gzipLevel }), sink, { signal });
+    await pipeline(source, original.through, createGzip({ level: this.gzipLevel }), sink, { signal });
     const entry = {
       name,
-      original_size: originalSize,
+      original_size: original.size,
       offset,
       length: this.position - offset,
-      sha256: hash.digest('hex'),
+      sha256: original.sha256(),
     };
     this.files.push(entry);
-    this.uncompressed += originalSize;
+    this.uncompressed += original.size;
     return entry;
   }
 
