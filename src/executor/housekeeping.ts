@@ -26,12 +26,12 @@ export async function cleanStaleStaging(pool: Db, archivesDir: string, log: Logg
   return stale;
 }
 
-export /**
+/**
  * Marks KILLED the RUNNING jobs whose executor died (lease expired), as CLP's
  * scheduler does with every RUNNING job it finds at start-up, and removes
  * their half-written archives. Never throws.
  */
-async function killOrphans(
+export async function killOrphans(
   ctx: { pool: Db; archivesDir: string; log: Logger },
   unavailable: Classifier,
 ): Promise<void> {

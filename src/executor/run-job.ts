@@ -4,6 +4,7 @@
  * fault (lease lost, shutdown, DB away), left for another claim.
  */
 import type { Settings } from '../config/settings';
+import type { ExecutorOutcome } from '../metrics';
 import type { Db } from '../store/db';
 import { ArchiveWriteError, ArchiveWriter, gzipLevelFor } from './archive';
 import { InvalidClpConfigError, parseClpJobConfig, type ClpJobConfig } from './clp-job-config';
@@ -32,9 +33,6 @@ export interface JobContext {
   throttleBytesPerSec?: number;
   log: Logger;
 }
-
-/** How a job ended for this executor (ExecutorStats counts each). */
-export type JobResult = 'succeeded' | 'failed' | 'abandoned';
 
 class ShutdownError extends Error {
   override name = 'ShutdownError';
@@ -69,8 +67,8 @@ async function openInputs(ctx: JobContext, input: ClpJobConfig['input']): Promis
   }
 }
 
-export /** Runs one claimed job to an outcome; never throws. */
-async function runJob(ctx: JobContext, claim: Claim): Promise<JobResult> {
+/** Runs one claimed job to an outcome; never throws. */
+export async function runJob(ctx: JobContext, claim: Claim): Promise<ExecutorOutcome> {
   const log = ctx.log.child({ compression_job_id: claim.jobId, claim_token: claim.claimToken });
   const started = Date.now();
   log.info('job claimed', { num_claims: claim.numClaims });
@@ -144,7 +142,7 @@ async function settleFailure(
   err: unknown,
   signal: AbortSignal,
   progress: { taskId: number | null; originalSize: number },
-): Promise<JobResult> {
+): Promise<ExecutorOutcome> {
   const reason: unknown = signal.aborted ? signal.reason : err;
   if (reason instanceof LeaseLostError) {
     log.warn('job abandoned: lease lost', errorFields(reason));
