@@ -17,6 +17,7 @@ import { parseJobConfig } from '../../src/config/job-config';
 import type { NewFile } from '../../src/store/ingestion-store';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
+import { dedupKey, fileColumns } from '../../src/store/store-core';
 import { uniqueName } from '../../test/support/stack';
 import { jobHistory } from '../lib/history';
 import { cpuMeter, startWorker, terminateJob, waitForGoals, withDb, type BenchContext } from '../lib/harness';
@@ -131,11 +132,11 @@ export async function sqsFloor(ctx: BenchContext, n: number, listeners: number):
                 `INSERT IGNORE INTO ${TABLES.ingestedFiles} (path, size, status, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
                 [
                   parsed.map((f) => [
-                    f.path,
+                    fileColumns(f)[0],
                     f.size,
                     'buffered',
                     jobId,
-                    sha256(f.dedupKey ?? f.path),
+                    sha256(dedupKey(f)),
                     ts,
                     ts,
                   ]),
