@@ -6,7 +6,7 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Tx } from './db';
 import type { BuildClpConfig, FileToCompress, ResubmittedCompressionJob } from './records';
-import { CompressionJobStatus } from './schema';
+import { CompressionJobStatus } from './tables';
 import { A, F, SUB } from './store-core';
 
 /** One entry per distinct path, the newest record's (rows in id order). */

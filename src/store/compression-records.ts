@@ -13,7 +13,7 @@ import type {
 } from './records';
 import { distinctPaths, insertCompressionJob, resubmitKilled } from './compression-jobs';
 import type { CompressionRecords } from './roles';
-import { CompressionJobStatus } from './schema';
+import { CompressionJobStatus } from './tables';
 import { A, F, INSERT_CHUNK, J, lockJob, SUB, type StoreCore } from './store-core';
 
 const TERMINAL_COMPRESSION = [

@@ -6,7 +6,7 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { withTransaction } from './db';
 import type { IgnoredMessage, NewFile } from './records';
 import type { ListenerState } from './roles';
-import { TABLES } from './schema';
+import { TABLES } from './tables';
 import { J, lockJob, NOTHING, type StoreCore } from './store-core';
 
 export class SqlListenerState implements ListenerState {

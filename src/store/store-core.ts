@@ -11,7 +11,7 @@ import type { JobKind } from '../config/job-config';
 import { noIngestorMetrics, type IngestorMetrics } from '../metrics';
 import type { Db, Tx } from './db';
 import type { FailedFile, NewFile } from './records';
-import { TABLES } from './schema';
+import { TABLES } from './tables';
 
 export const J = TABLES.ingestionJobs;
 export const F = TABLES.ingestedFiles;
