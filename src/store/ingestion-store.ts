@@ -18,8 +18,7 @@ export { ACTIVE_STATUSES, JOB_STATUSES, type JobStatus } from '../lifecycle';
 export * from './records';
 export type * from './roles';
 
-type Args<R, M extends keyof R> = R[M] extends (...a: infer P) => unknown ? P : never;
-
+/** Each method is its role's (see there); the arguments pass through unchanged. */
 export class IngestionStore
   implements JobRecords, ScannerState, ListenerState, FileRecords, CompressionRecords
 {
@@ -44,75 +43,75 @@ export class IngestionStore
   }
 
   // JobRecords
-  createJob(...a: Args<JobRecords, 'createJob'>) {
+  createJob(...a: Parameters<JobRecords['createJob']>) {
     return this.jobs.createJob(...a);
   }
-  getJob(...a: Args<JobRecords, 'getJob'>) {
+  getJob(...a: Parameters<JobRecords['getJob']>) {
     return this.jobs.getJob(...a);
   }
-  requireJob(...a: Args<JobRecords, 'requireJob'>) {
+  requireJob(...a: Parameters<JobRecords['requireJob']>) {
     return this.jobs.requireJob(...a);
   }
-  requireJobOfWorkflow(...a: Args<JobRecords, 'requireJobOfWorkflow'>) {
+  requireJobOfWorkflow(...a: Parameters<JobRecords['requireJobOfWorkflow']>) {
     return this.jobs.requireJobOfWorkflow(...a);
   }
-  listJobs(...a: Args<JobRecords, 'listJobs'>) {
+  listJobs(...a: Parameters<JobRecords['listJobs']>) {
     return this.jobs.listJobs(...a);
   }
-  transitionJob(...a: Args<JobRecords, 'transitionJob'>) {
+  transitionJob(...a: Parameters<JobRecords['transitionJob']>) {
     return this.jobs.transitionJob(...a);
   }
 
   // ScannerState
-  getScannerCursor(...a: Args<ScannerState, 'getScannerCursor'>) {
+  getScannerCursor(...a: Parameters<ScannerState['getScannerCursor']>) {
     return this.scanner.getScannerCursor(...a);
   }
-  getRescanState(...a: Args<ScannerState, 'getRescanState'>) {
+  getRescanState(...a: Parameters<ScannerState['getRescanState']>) {
     return this.scanner.getRescanState(...a);
   }
-  startRescan(...a: Args<ScannerState, 'startRescan'>) {
+  startRescan(...a: Parameters<ScannerState['startRescan']>) {
     return this.scanner.startRescan(...a);
   }
-  recordRescanPage(...a: Args<ScannerState, 'recordRescanPage'>) {
+  recordRescanPage(...a: Parameters<ScannerState['recordRescanPage']>) {
     return this.scanner.recordRescanPage(...a);
   }
-  recordS3Page(...a: Args<ScannerState, 'recordS3Page'>) {
+  recordS3Page(...a: Parameters<ScannerState['recordS3Page']>) {
     return this.scanner.recordS3Page(...a);
   }
 
   // ListenerState
-  recordMessageBatch(...a: Args<ListenerState, 'recordMessageBatch'>) {
+  recordMessageBatch(...a: Parameters<ListenerState['recordMessageBatch']>) {
     return this.listener.recordMessageBatch(...a);
   }
-  listIgnoredMessages(...a: Args<ListenerState, 'listIgnoredMessages'>) {
+  listIgnoredMessages(...a: Parameters<ListenerState['listIgnoredMessages']>) {
     return this.listener.listIgnoredMessages(...a);
   }
 
   // FileRecords
-  recordFiles(...a: Args<FileRecords, 'recordFiles'>) {
+  recordFiles(...a: Parameters<FileRecords['recordFiles']>) {
     return this.files.recordFiles(...a);
   }
-  bufferSnapshot(...a: Args<FileRecords, 'bufferSnapshot'>) {
+  bufferSnapshot(...a: Parameters<FileRecords['bufferSnapshot']>) {
     return this.files.bufferSnapshot(...a);
   }
-  listFiles(...a: Args<FileRecords, 'listFiles'>) {
+  listFiles(...a: Parameters<FileRecords['listFiles']>) {
     return this.files.listFiles(...a);
   }
-  countFilesByStatus(...a: Args<FileRecords, 'countFilesByStatus'>) {
+  countFilesByStatus(...a: Parameters<FileRecords['countFilesByStatus']>) {
     return this.files.countFilesByStatus(...a);
   }
 
   // CompressionRecords
-  nextFlushSeq(...a: Args<CompressionRecords, 'nextFlushSeq'>) {
+  nextFlushSeq(...a: Parameters<CompressionRecords['nextFlushSeq']>) {
     return this.compression.nextFlushSeq(...a);
   }
-  submitBuffered(...a: Args<CompressionRecords, 'submitBuffered'>) {
+  submitBuffered(...a: Parameters<CompressionRecords['submitBuffered']>) {
     return this.compression.submitBuffered(...a);
   }
-  outstandingCompressionJobs(...a: Args<CompressionRecords, 'outstandingCompressionJobs'>) {
+  outstandingCompressionJobs(...a: Parameters<CompressionRecords['outstandingCompressionJobs']>) {
     return this.compression.outstandingCompressionJobs(...a);
   }
-  finalizeCompressionJobs(...a: Args<CompressionRecords, 'finalizeCompressionJobs'>) {
+  finalizeCompressionJobs(...a: Parameters<CompressionRecords['finalizeCompressionJobs']>) {
     return this.compression.finalizeCompressionJobs(...a);
   }
 }
