@@ -27,11 +27,11 @@ export interface JobStateFaults {
   afterRegister?: () => Promise<void>;
 }
 
+/** The store roles the job's start and lifecycle mirroring use. */
+type JobStateStore = JobRecords & FileRecords & Pick<CompressionRecords, 'nextFlushSeq'>;
+
 export function jobStateActivities(
-  {
-    store,
-    settings,
-  }: DepsWith<JobRecords & FileRecords & Pick<CompressionRecords, 'nextFlushSeq'>, 'settings'>,
+  { store, settings }: DepsWith<JobStateStore, 'settings'>,
   faults: JobStateFaults = {},
 ) {
   return {
