@@ -12,12 +12,12 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { ResultSetHeader } from 'mysql2/promise';
 import { parseS3EventMessage } from '../../src/activities/s3-events';
+import { dedupKey, fileColumns } from '../../src/store/store-core';
 import { createJob } from '../../src/client/jobs';
 import { parseJobConfig } from '../../src/config/job-config';
 import type { NewFile } from '../../src/store/ingestion-store';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
-import { dedupKey, fileColumns } from '../../src/store/store-core';
 import { uniqueName } from '../../test/support/stack';
 import { jobHistory } from '../lib/history';
 import { cpuMeter, startWorker, terminateJob, waitForGoals, withDb, type BenchContext } from '../lib/harness';
