@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { ResultSetHeader } from 'mysql2/promise';
 import { parseS3EventMessage } from '../../src/activities/s3-events';
+import { dedupKey, fileColumns } from '../../src/store/store-core';
 import { createJob } from '../../src/client/jobs';
 import { parseJobConfig } from '../../src/config/job-config';
 import type { NewFile } from '../../src/store/ingestion-store';
@@ -131,11 +132,11 @@ export async function sqsFloor(ctx: BenchContext, n: number, listeners: number):
                 `INSERT IGNORE INTO ${TABLES.ingestedFiles} (path, size, status, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
                 [
                   parsed.map((f) => [
-                    f.path,
+                    fileColumns(f)[0],
                     f.size,
                     'buffered',
                     jobId,
-                    sha256(f.dedupKey ?? f.path),
+                    sha256(dedupKey(f)),
                     ts,
                     ts,
                   ]),

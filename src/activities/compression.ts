@@ -4,8 +4,15 @@ import { encodeClpConfig, type AwsAuthentication, type ClpConfig } from '../clp/
 import { sqsSources, type JobConfig } from '../config/job-config';
 import type { Settings } from '../config/settings';
 import { allowListOf, checkJobEndpoints, refuseNonRetryably } from '../security/endpoints';
-import type { BufferSnapshot, FileToCompress, FinalizedCompressionJob } from '../store/ingestion-store';
-import type { ActivityDeps } from './deps';
+import type {
+  BufferSnapshot,
+  CompressionRecords,
+  FileRecords,
+  FileToCompress,
+  FinalizedCompressionJob,
+  JobRecords,
+} from '../store/ingestion-store';
+import type { DepsWith } from './deps';
 
 export interface FlushResult {
   compressionJobId: number | null;
@@ -105,8 +112,10 @@ export function buildClpConfig(
       output,
     };
   }
-  const bucketPrefix = `${where.bucket}/`;
-  const keys = files.map((f) => f.key ?? f.path.slice(bucketPrefix.length));
+  const keys = files.map((f) => {
+    if (f.key === null) throw new Error(`ingested file ${f.id} of an S3 job has no object key`);
+    return f.key;
+  });
   return { input: { type: 's3', ...base, keys: keys.sort() }, output };
 }
 
@@ -144,7 +153,10 @@ export function flushesPerBucket(job: JobConfig): boolean {
   return job.kind === 'sqs_listener' && new Set(sqsSources(job.config).map((s) => s.bucket_name)).size > 1;
 }
 
-export function compressionActivities({ store, settings }: ActivityDeps) {
+export function compressionActivities({
+  store,
+  settings,
+}: DepsWith<CompressionRecords & FileRecords & JobRecords, 'settings'>) {
   return {
     /** Flush number `flushSeq` of the job's buffer; idempotent per flushSeq. */
     async flushBuffer(jobId: number, job: JobConfig, flushSeq: number): Promise<FlushResult> {

@@ -18,9 +18,9 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import picomatch from 'picomatch';
 import type { FsConfig } from '../config/job-config';
-import type { BufferSnapshot, NewFile } from '../store/ingestion-store';
+import type { BufferSnapshot, FileRecords, NewFsFile } from '../store/ingestion-store';
 import { callStartFor, returnForFlushAt } from './buffer';
-import type { ActivityDeps } from './deps';
+import type { DepsWith } from './deps';
 import { nonRecoverable } from './errors';
 
 export interface FsScanResult {
@@ -72,7 +72,7 @@ export async function* walkSorted(
   }
 }
 
-export function fsScanActivities({ store }: ActivityDeps) {
+export function fsScanActivities({ store }: DepsWith<FileRecords>) {
   return {
     /**
      * One pass over the directory, or (with `opts`) the part of it up to the
@@ -98,7 +98,7 @@ export function fsScanActivities({ store }: ActivityDeps) {
       const callStart = callStartFor(ctx.info, atStart);
       let flushAt = resumable ? returnForFlushAt(config.buffer_config, atStart, callStart) : Infinity;
       let bufferedBytes = atStart.bytes;
-      let batch: NewFile[] = [];
+      let batch: NewFsFile[] = [];
       let batchBytes = 0;
       let recorded = 0;
       let unsettled = 0;

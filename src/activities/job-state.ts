@@ -2,10 +2,17 @@
 import { InvalidConfigError, s3Source, type JobKind } from '../config/job-config';
 import { ALLOWED_FROM, type JobStatus } from '../lifecycle';
 import { allowListOf } from '../security/endpoints';
-import { ConflictError, type BufferSnapshot, type WorkflowOrigin } from '../store/ingestion-store';
+import {
+  ConflictError,
+  type BufferSnapshot,
+  type CompressionRecords,
+  type FileRecords,
+  type JobRecords,
+  type WorkflowOrigin,
+} from '../store/ingestion-store';
 import { recordNewJob } from '../store/new-job';
 import { workflowJob, type NewJobInput, type RegisteredJob } from '../workflows/messages';
-import type { ActivityDeps } from './deps';
+import type { DepsWith } from './deps';
 import { nonRecoverable } from './errors';
 
 export interface JobStart {
@@ -20,7 +27,13 @@ export interface JobStateFaults {
   afterRegister?: () => Promise<void>;
 }
 
-export function jobStateActivities({ store, settings }: ActivityDeps, faults: JobStateFaults = {}) {
+/** The store roles the job's start and lifecycle mirroring use. */
+type JobStateStore = JobRecords & FileRecords & Pick<CompressionRecords, 'nextFlushSeq'>;
+
+export function jobStateActivities(
+  { store, settings }: DepsWith<JobStateStore, 'settings'>,
+  faults: JobStateFaults = {},
+) {
   return {
     /**
      * A workflow started with a job kind and config (from any Temporal client)

@@ -3,7 +3,7 @@
  * SNS envelope): which records name a file the job should ingest. Pure, so
  * every odd message shape is unit-tested without a queue.
  */
-import type { NewFile } from '../store/ingestion-store';
+import type { NewS3File } from '../store/ingestion-store';
 
 export interface EventFilter {
   bucket: string;
@@ -21,7 +21,7 @@ export interface ParseOptions {
 export const OUTSIDE_SOURCES = "S3 notification outside the job's sources (bucket and key prefix pairs)";
 
 export type ParsedMessage =
-  | { kind: 'files'; files: NewFile[] } // a notification; files may be empty (irrelevant records)
+  | { kind: 'files'; files: NewS3File[] } // a notification; files may be empty (irrelevant records)
   | { kind: 'ignored'; reason: string }; // not something this listener understands
 
 interface S3Record {
@@ -59,7 +59,7 @@ export function parseS3EventMessage(
   if (!isObject(msg) || !Array.isArray(msg.Records)) {
     return { kind: 'ignored', reason: 'not an S3 event notification (no Records array)' };
   }
-  const files: NewFile[] = [];
+  const files: NewS3File[] = [];
   let outside = 0;
   let inside = 0;
   for (const r of msg.Records as S3Record[]) {
@@ -98,8 +98,7 @@ export function parseS3EventMessage(
     // is a new file; a redelivery of the same event is not.
     const version =
       typeof o.sequencer === 'string' ? o.sequencer : `${String(r.eventTime ?? '')}|${String(o.eTag ?? '')}`;
-    const path = `${bucket}/${key}`;
-    files.push({ path, s3: { bucket, key }, size, dedupKey: `${path}\u0000${version}` });
+    files.push({ s3: { bucket, key }, size, version });
   }
   if (opts.ignoreOutside && outside > 0 && inside === 0) return { kind: 'ignored', reason: OUTSIDE_SOURCES };
   return { kind: 'files', files };

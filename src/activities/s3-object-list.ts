@@ -13,9 +13,16 @@ import { setMaxListeners } from 'node:events';
 import { HeadBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { Context } from '@temporalio/activity';
 import { parseObjectUrls, type ObjectUrls } from '../config/job-config';
-import type { BufferSnapshot, FailedFile, NewFile } from '../store/ingestion-store';
+import type {
+  BufferSnapshot,
+  FailedFile,
+  FileRecords,
+  JobRecords,
+  NewS3File,
+  ScannerState,
+} from '../store/ingestion-store';
 import { callStartFor, returnForFlushAt } from './buffer';
-import type { ActivityDeps } from './deps';
+import type { DepsWith } from './deps';
 import { classifyAwsError, nonRecoverable } from './errors';
 
 export interface ObjectListResult {
@@ -48,7 +55,10 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return out;
 }
 
-export function s3ObjectListActivities({ store, s3 }: ActivityDeps) {
+export function s3ObjectListActivities({
+  store,
+  s3,
+}: DepsWith<JobRecords & ScannerState & FileRecords, 's3'>) {
   return {
     /**
      * Looks up and records the job's listed objects from the durable cursor
@@ -94,12 +104,12 @@ export function s3ObjectListActivities({ store, s3 }: ActivityDeps) {
         while (done < keys.length) {
           const end = Math.min(done + BATCH, keys.length);
           const looked = await mapLimit(keys.slice(done, end), CONCURRENCY, async (key) => {
-            const file = { path: `${bucket}/${key}`, s3: { bucket, key } };
+            const file = { s3: { bucket, key } };
             try {
               const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), {
                 abortSignal: stop.signal,
               });
-              return { ...file, size: Number(head.ContentLength ?? 0) } as NewFile;
+              return { ...file, size: Number(head.ContentLength ?? 0) } as NewS3File;
             } catch (err) {
               if (stop.signal.aborted) return null; // cancelled: this batch is not recorded
               if (isNotFound(err))
@@ -109,8 +119,8 @@ export function s3ObjectListActivities({ store, s3 }: ActivityDeps) {
           });
           // Cancelled (pause, stop) mid-batch: return what is committed, as a scan does.
           if (stop.signal.aborted || looked.includes(null)) break;
-          const batch = looked as (NewFile | FailedFile)[];
-          const found = batch.filter((f): f is NewFile => !('reason' in f));
+          const batch = looked as (NewS3File | FailedFile)[];
+          const found = batch.filter((f): f is NewS3File => !('reason' in f));
           const missing = batch.filter((f): f is FailedFile => 'reason' in f);
           const next = String(end);
           const n = await store.recordS3Page(jobId, found, cursor, next, missing);

@@ -7,10 +7,10 @@
  */
 import { Context } from '@temporalio/activity';
 import type { S3ScannerConfig } from '../config/job-config';
-import type { BufferSnapshot, NewFile } from '../store/ingestion-store';
+import type { BufferSnapshot, FileRecords, NewS3File, ScannerState } from '../store/ingestion-store';
 import { callStartFor, returnForFlushAt } from './buffer';
 import type { ListPage, S3Lister } from '../s3-list';
-import type { ActivityDeps } from './deps';
+import type { DepsWith } from './deps';
 import { classifyAwsError } from './errors';
 
 export interface ScanResult {
@@ -35,7 +35,7 @@ const PAGE_SIZE = 1000;
 interface Page {
   /** Objects listed, directory markers included (they move the cursor too). */
   objects: number;
-  files: NewFile[];
+  files: NewS3File[];
   /** How far the cursor may move: the last key before the first unsettled object (null: nowhere). */
   newCursor: string | null;
   /** The page holds an object too young for the cursor to pass: this pass ends here. */
@@ -68,14 +68,10 @@ function settle(config: S3ScannerConfig, page: ListPage): Page {
 }
 
 /** The files of a listed page, directory markers left out. */
-function filesOf(config: S3ScannerConfig, objects: ListPage['objects']): NewFile[] {
+function filesOf(config: S3ScannerConfig, objects: ListPage['objects']): NewS3File[] {
   return objects
     .filter((o) => !o.key.endsWith('/'))
-    .map((o) => ({
-      path: `${config.bucket_name}/${o.key}`,
-      s3: { bucket: config.bucket_name, key: o.key },
-      size: o.size,
-    }));
+    .map((o) => ({ s3: { bucket: config.bucket_name, key: o.key }, size: o.size }));
 }
 
 function lister(list: S3Lister, config: S3ScannerConfig, signal?: AbortSignal) {
@@ -113,7 +109,7 @@ function notAfter(key: string, cursor: string): boolean {
  * cursor pass has caught up in a call, under the same stop conditions.
  */
 async function rescan(
-  store: ActivityDeps['store'],
+  store: ScannerState,
   list: ReturnType<typeof lister>,
   jobId: number,
   config: S3ScannerConfig,
@@ -161,7 +157,11 @@ async function rescan(
   return { recorded, finished: true };
 }
 
-export function s3ScanActivities({ store, s3List, metrics }: ActivityDeps) {
+export function s3ScanActivities({
+  store,
+  s3List,
+  metrics,
+}: DepsWith<ScannerState & FileRecords, 's3List' | 'metrics'>) {
   const lag = (jobId: number, page: Page) => {
     if (page.newest) metrics.scanLag(jobId, 's3_scanner', (Date.now() - page.newest) / 1000);
   };

@@ -14,9 +14,15 @@ import {
 import { setMaxListeners } from 'node:events';
 import { Context, log } from '@temporalio/activity';
 import { sqsSources, type SqsListenerConfig } from '../config/job-config';
-import type { BufferSnapshot, IgnoredMessage, NewFile } from '../store/ingestion-store';
+import type {
+  BufferSnapshot,
+  FileRecords,
+  IgnoredMessage,
+  ListenerState,
+  NewS3File,
+} from '../store/ingestion-store';
 import { callStartFor, returnForFlushAt } from './buffer';
-import type { ActivityDeps } from './deps';
+import type { DepsWith } from './deps';
 import { classifyAwsError } from './errors';
 import { parseS3EventMessage } from './s3-events';
 import { ThresholdPacer } from './sqs-pacing';
@@ -56,7 +62,10 @@ function queueEndpoint(queueUrl: string): string | undefined {
   return url.hostname.endsWith('.amazonaws.com') ? undefined : url.origin;
 }
 
-export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, faults: SqsFaults = {}) {
+export function sqsReceiveActivities(
+  { store, sqs, settings }: DepsWith<ListenerState & FileRecords, 'sqs' | 'settings'>,
+  faults: SqsFaults = {},
+) {
   // Per worker process: which queues refuse ChangeMessageVisibilityBatch.
   const visibility = new VisibilityExtender(activityLog, faults.onVisibilityExtended);
   // Per job: the mean size of its buffered files when its last call here ended (for the pacer).
@@ -67,7 +76,7 @@ export function sqsReceiveActivities({ store, sqs, settings }: ActivityDeps, fau
     config: SqsListenerConfig,
     messages: Message[],
   ): Promise<{ recorded: number; ignored: number }> {
-    const files: NewFile[] = [];
+    const files: NewS3File[] = [];
     const ignored: IgnoredMessage[] = [];
     // CLP's single bucket and prefix, or the sources form (whose outsiders are counted as ignored).
     const filters = sqsSources(config).map((s) => ({ bucket: s.bucket_name, prefix: s.key_prefix }));

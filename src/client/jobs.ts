@@ -17,7 +17,7 @@ import { jobSource, s3Source, type JobConfig, type JobKind } from '../config/job
 import { loadSettings } from '../config/settings';
 import { ACTIVE_STATUSES, refusal, workflowIdFor, type ControlRequest } from '../lifecycle';
 import type { EndpointAllowList } from '../security/endpoints';
-import type { IngestionStore, JobRow, JobStatus } from '../store/ingestion-store';
+import type { JobRecords, JobRow, JobStatus } from '../store/ingestion-store';
 import { recordNewJob } from '../store/new-job';
 import {
   INGESTION_JOB_WORKFLOW,
@@ -99,7 +99,7 @@ export interface CreateOptions extends StartOptions {
  * the field) before anything is recorded.
  */
 export async function createJob(
-  store: IngestionStore,
+  store: JobRecords,
   client: Client,
   kind: JobKind,
   rawConfig: unknown,
@@ -137,7 +137,7 @@ const UPDATES = { pause: pauseUpdate, resume: resumeUpdate, stop: stopUpdate };
  * status; a stop once the job is draining.
  */
 export async function controlJob(
-  store: IngestionStore,
+  store: JobRecords,
   client: Client,
   jobId: number,
   request: ControlRequest,
@@ -172,7 +172,7 @@ export async function controlJob(
  * A job without an open run gets one that drains it, as reconciliation would.
  */
 export async function terminateJob(
-  store: IngestionStore,
+  store: JobRecords,
   client: Client,
   jobId: number,
   opts: StartOptions,
@@ -210,7 +210,7 @@ export interface ReconcileReport {
  * its row ends with a truthful status. Safe to run from many workers at once.
  */
 export async function reconcileJobs(
-  store: IngestionStore,
+  store: JobRecords,
   client: Client,
   taskQueue: string,
 ): Promise<ReconcileReport> {

@@ -8,7 +8,8 @@
  */
 import { parseJobConfig, type JobConfig, type JobKind } from '../config/job-config';
 import { checkJobEndpoints, type EndpointAllowList } from '../security/endpoints';
-import type { IngestionStore, WorkflowOrigin } from './ingestion-store';
+import type { WorkflowOrigin } from './records';
+import type { JobRecords } from './roles';
 
 export interface NewJob {
   jobId: number;
@@ -16,7 +17,7 @@ export interface NewJob {
 }
 
 export async function recordNewJob(
-  store: Pick<IngestionStore, 'createJob'>,
+  store: Pick<JobRecords, 'createJob'>,
   kind: JobKind,
   rawConfig: unknown,
   allowedEndpoints: EndpointAllowList,

@@ -212,10 +212,9 @@ describe('ingested_s3_object_metadata, CLP head’s name for our S3 file records
     });
     const jobId = await store.createJob(job);
     const file = (key: string, size: number, version: string) => ({
-      path: `logs/${key}`,
       s3: { bucket: 'logs', key },
       size,
-      dedupKey: `logs/${key}\u0000${version}`,
+      version,
     });
     // Two uploads of app/b.log (two sequencers): two records, one file for CLP.
     await store.recordFiles(jobId, [

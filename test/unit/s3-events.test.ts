@@ -1,4 +1,5 @@
 import { decodeEventKey, OUTSIDE_SOURCES, parseS3EventMessage } from '../../src/activities/s3-events';
+import { dedupKey } from '../../src/store/store-core';
 
 const filter = { bucket: 'logs', prefix: 'app/' };
 
@@ -34,27 +35,22 @@ test('only ObjectCreated records for the bucket and prefix become files, directo
   expect(parsed).toEqual({
     kind: 'files',
     files: [
-      {
-        path: 'logs/app/one.log',
-        s3: { bucket: 'logs', key: 'app/one.log' },
-        size: 42,
-        dedupKey: 'logs/app/one.log\u00000055AED6DCD90281E5',
-      },
-      {
-        path: 'logs/app/with space.log',
-        s3: { bucket: 'logs', key: 'app/with space.log' },
-        size: 7,
-        dedupKey: 'logs/app/with space.log\u00000055AED6DCD90281E5',
-      },
+      { s3: { bucket: 'logs', key: 'app/one.log' }, size: 42, version: '0055AED6DCD90281E5' },
+      { s3: { bucket: 'logs', key: 'app/with space.log' }, size: 7, version: '0055AED6DCD90281E5' },
     ],
   });
+  // The store records them under the same dedup identity as ever: bucket/key, NUL, the sequencer.
+  expect(parsed.kind === 'files' && parsed.files.map(dedupKey)).toEqual([
+    'logs/app/one.log\u00000055AED6DCD90281E5',
+    'logs/app/with space.log\u00000055AED6DCD90281E5',
+  ]);
 });
 
 test('a later upload of the same key has a different dedup key; a redelivery has the same', () => {
   const a = parseS3EventMessage(event([created('app/x.log', { sequencer: 'A1' })]), filter);
   const again = parseS3EventMessage(event([created('app/x.log', { sequencer: 'A1' })]), filter);
   const later = parseS3EventMessage(event([created('app/x.log', { sequencer: 'B2' })]), filter);
-  const key = (p: typeof a) => (p.kind === 'files' ? p.files[0].dedupKey : null);
+  const key = (p: typeof a) => (p.kind === 'files' ? dedupKey(p.files[0]) : null);
   expect(key(a)).toBe(key(again));
   expect(key(a)).not.toBe(key(later));
 });
@@ -62,7 +58,9 @@ test('a later upload of the same key has a different dedup key; a redelivery has
 test('SNS-wrapped notifications are unwrapped', () => {
   const sns = JSON.stringify({ Type: 'Notification', Message: event([created('app/sns.log')]) });
   const parsed = parseS3EventMessage(sns, filter);
-  expect(parsed.kind === 'files' && parsed.files.map((f) => f.path)).toEqual(['logs/app/sns.log']);
+  expect(parsed.kind === 'files' && parsed.files.map((f) => f.s3)).toEqual([
+    { bucket: 'logs', key: 'app/sns.log' },
+  ]);
 });
 
 test.each([
@@ -93,9 +91,9 @@ describe('several (bucket, prefix) sources', () => {
         ignoreOutside: true,
       },
     );
-    expect(inBoth.kind === 'files' && inBoth.files.map((f) => f.path)).toEqual([
-      'logs/app/a.log',
-      'more-logs/svc/b.log',
+    expect(inBoth.kind === 'files' && inBoth.files.map((f) => f.s3)).toEqual([
+      { bucket: 'logs', key: 'app/a.log' },
+      { bucket: 'more-logs', key: 'svc/b.log' },
     ]);
     for (const outside of [
       created('svc/b.log'),

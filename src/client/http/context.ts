@@ -2,10 +2,11 @@
 import type { Client } from '@temporalio/client';
 import type { Settings } from '../../config/settings';
 import type { StartOptions } from '../jobs';
-import type { IngestionStore } from '../../store/ingestion-store';
+import type { FileRecords, JobRecords } from '../../store/ingestion-store';
 
 export interface ApiContext {
-  store: IngestionStore;
+  /** The store roles the routes read and write through (an IngestionStore in production). */
+  store: JobRecords & FileRecords;
   client: Client;
   settings: Settings;
   /** How jobs' workflows are started (the task queue). */

@@ -12,7 +12,6 @@ import swagger from '@fastify/swagger';
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Settings } from '../../config/settings';
-import type { IngestionStore } from '../../store/ingestion-store';
 import type { ApiTokens } from './auth';
 import type { ApiContext } from './context';
 import { authPlugin, tokensFor } from './plugins/auth';
@@ -27,7 +26,7 @@ export { jobView } from './routes/jobs';
 export { resolveUiDir } from './routes/ui';
 
 export interface ServerOptions {
-  store: IngestionStore;
+  store: ApiContext['store'];
   client: Client;
   settings: Settings;
   /** The API's tokens (main.ts: loadApiTokens()); default: settings.http.apiToken as an operator token. */

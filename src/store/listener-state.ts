@@ -1,0 +1,70 @@
+/**
+ * ListenerState on the CLP DB: an SQS listener's batches, the files their S3
+ * notifications name and the messages it ignored, each batch one transaction.
+ */
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { withTransaction } from './db';
+import type { IgnoredMessage, NewFile } from './records';
+import type { ListenerState } from './roles';
+import { TABLES } from './tables';
+import { J, lockJob, NOTHING, type StoreCore } from './store-core';
+
+export class SqlListenerState implements ListenerState {
+  constructor(private readonly core: StoreCore) {}
+
+  /**
+   * One batch of SQS messages in one transaction: the files their S3
+   * notifications name, and the messages ignored (keyed by message id, so a
+   * redelivered message is neither recorded nor counted twice).
+   */
+  async recordMessageBatch(
+    jobId: number,
+    files: NewFile[],
+    ignored: IgnoredMessage[],
+  ): Promise<{ recorded: number; ignored: number }> {
+    if (files.length === 0 && ignored.length === 0) return { recorded: 0, ignored: 0 };
+    const r = await withTransaction(this.core.db, async (tx) => {
+      await lockJob(tx, jobId);
+      const recorded = files.length ? await this.core.insertFiles(tx, jobId, files) : NOTHING;
+      let newlyIgnored = 0;
+      if (ignored.length) {
+        const ts = this.core.now();
+        const [res] = await tx.query<ResultSetHeader>(
+          `INSERT IGNORE INTO ${TABLES.ignoredMessages} (ingestion_job_id, message_id, reason, body_sample, creation_ts) VALUES ?`,
+          [
+            ignored.map((m) => [
+              jobId,
+              m.messageId,
+              m.reason.slice(0, 255),
+              Buffer.from(m.body).subarray(0, 512),
+              ts,
+            ]),
+          ],
+        );
+        newlyIgnored = res.affectedRows;
+        if (newlyIgnored) {
+          await tx.query(
+            `UPDATE ${J} SET num_messages_ignored = num_messages_ignored + ?, last_update_ts = ? WHERE id = ?`,
+            [newlyIgnored, ts, jobId],
+          );
+        }
+      }
+      return { recorded, ignored: newlyIgnored };
+    });
+    if (r.ignored) await this.core.report(jobId, () => this.core.metrics.messagesIgnored(r.ignored));
+    return { recorded: await this.core.reportRecorded(jobId, r.recorded), ignored: r.ignored };
+  }
+
+  async listIgnoredMessages(jobId: number, limit = 20): Promise<IgnoredMessage[]> {
+    const [rows] = await this.core.db.query<RowDataPacket[]>(
+      `SELECT message_id, reason, body_sample FROM ${TABLES.ignoredMessages} WHERE ingestion_job_id = ?
+       ORDER BY creation_ts, message_id LIMIT ?`,
+      [jobId, limit],
+    );
+    return rows.map((r) => ({
+      messageId: r.message_id,
+      reason: r.reason,
+      body: Buffer.from(r.body_sample).toString('utf8'),
+    }));
+  }
+}

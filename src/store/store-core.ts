@@ -1,0 +1,163 @@
+/**
+ * What the store's roles share: the pool and clock, the metrics reporting
+ * after a commit, the job row's lock, and the insert of files (a scanned
+ * page, an SQS batch, an fs batch and a re-list page all record files the
+ * same way). The one place that turns a file into its row's path and dedup
+ * identity.
+ */
+import { createHash } from 'node:crypto';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { JobKind } from '../config/job-config';
+import { noIngestorMetrics, type IngestorMetrics } from '../metrics';
+import type { Db, Tx } from './db';
+import type { FailedFile, NewFile } from './records';
+import { TABLES } from './tables';
+
+export const J = TABLES.ingestionJobs;
+export const F = TABLES.ingestedFiles;
+export const S = TABLES.s3ScannerState;
+export const SUB = TABLES.submissions;
+export const A = TABLES.attempts;
+export const INSERT_CHUNK = 1000;
+
+/**
+ * The job row's lock. Transactions that insert a job's files take it first,
+ * so the inserters of one job (pages, concurrent SQS listeners) queue up in
+ * one order instead of deadlocking on index gaps. A flush or a completion,
+ * which move many existing rows, take it last and only to change the
+ * counters, so they never hold up the inserters for long.
+ */
+export async function lockJob(tx: Tx, jobId: number): Promise<void> {
+  await tx.query(`SELECT id FROM ${J} WHERE id = ? FOR UPDATE`, [jobId]);
+}
+
+/**
+ * A file's row columns: path (bucket/key for S3, as CLP's ingested-file
+ * records have always held it), bucket and object key.
+ */
+export function fileColumns(f: NewFile): [path: string, bucket: string | null, key: string | null] {
+  return 's3' in f ? [`${f.s3.bucket}/${f.s3.key}`, f.s3.bucket, f.s3.key] : [f.path, null, null];
+}
+
+/** What makes a file distinct within its job: its path, and an S3 upload's version when it has one. */
+export function dedupKey(f: NewFile): string {
+  const [path] = fileColumns(f);
+  return 's3' in f && f.version !== undefined ? `${path}\u0000${f.version}` : path;
+}
+
+function dedupHash(f: NewFile): Buffer {
+  return createHash('sha256').update(dedupKey(f), 'utf8').digest();
+}
+
+/** What an insert of files added: rows and their bytes. */
+export interface Inserted {
+  files: number;
+  bytes: number;
+}
+export const NOTHING: Inserted = { files: 0, bytes: 0 };
+
+export class StoreCore {
+  /** Job kinds by id, for the metrics' labels (a job's kind never changes). */
+  private readonly kinds = new Map<number, JobKind>();
+
+  constructor(
+    readonly db: Db,
+    readonly now: () => number,
+    /** Told of what each writing transaction did, once it committed. */
+    readonly metrics: IngestorMetrics,
+  ) {}
+
+  /** Reports to the metrics after a commit; a failure here never fails the caller. */
+  async report(jobId: number, fn: (kind: JobKind) => void): Promise<void> {
+    if (this.metrics === noIngestorMetrics) return;
+    try {
+      let kind = this.kinds.get(jobId);
+      if (!kind) {
+        const [[row]] = await this.db.query<RowDataPacket[]>(`SELECT kind FROM ${J} WHERE id = ?`, [jobId]);
+        if (!row) return;
+        this.kinds.set(jobId, (kind = row.kind as JobKind));
+      }
+      fn(kind);
+    } catch {
+      // metrics are best effort
+    }
+  }
+
+  async reportRecorded(jobId: number, r: Inserted): Promise<number> {
+    if (r.files) await this.report(jobId, (kind) => this.metrics.filesRecorded(kind, r.files, r.bytes));
+    return r.files;
+  }
+
+  /**
+   * Inserts the files not yet recorded and grows the job's counters by what
+   * was inserted. The caller holds the job's row lock, so every row of this
+   * job with an id from the first insert's on is one of ours: when some were
+   * already recorded, their bytes are summed from that id range (O(page)).
+   */
+  async insertFiles(tx: Tx, jobId: number, files: NewFile[]): Promise<Inserted> {
+    const ts = this.now();
+    let inserted = 0;
+    let bytes = 0;
+    let firstId: number | null = null;
+    let partial = false;
+    for (let i = 0; i < files.length; i += INSERT_CHUNK) {
+      const chunk = files.slice(i, i + INSERT_CHUNK);
+      const rows = chunk.map((f) => [...fileColumns(f), f.size, 'buffered', jobId, dedupHash(f), ts, ts]);
+      const [res] = await tx.query<ResultSetHeader>(
+        `INSERT IGNORE INTO ${F} (path, bucket, object_key, size, status, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
+        [rows],
+      );
+      if (res.affectedRows > 0) firstId ??= res.insertId;
+      inserted += res.affectedRows;
+      if (res.affectedRows === chunk.length) bytes += chunk.reduce((n, f) => n + f.size, 0);
+      else partial = true;
+    }
+    if (inserted === 0) return NOTHING;
+    if (partial) {
+      const [[sum]] = await tx.query<RowDataPacket[]>(
+        `SELECT COALESCE(SUM(size), 0) AS bytes FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' AND id >= ?`,
+        [jobId, firstId],
+      );
+      bytes = Number(sum.bytes);
+    }
+    await tx.query(
+      `UPDATE ${J} SET num_files_ingested = num_files_ingested + ?, buffered_files = buffered_files + ?,
+         buffered_bytes = buffered_bytes + ?, buffered_oldest_ts = COALESCE(buffered_oldest_ts, ?), last_update_ts = ?
+       WHERE id = ?`,
+      [inserted, inserted, bytes, ts, ts, jobId],
+    );
+    return { files: inserted, bytes };
+  }
+
+  /** Records files as `failed` with their reason (ones already recorded are skipped); grows the counters. */
+  async insertFailedFiles(tx: Tx, jobId: number, files: FailedFile[]): Promise<number> {
+    const ts = this.now();
+    let inserted = 0;
+    for (let i = 0; i < files.length; i += INSERT_CHUNK) {
+      const rows = files
+        .slice(i, i + INSERT_CHUNK)
+        .map((f) => [
+          ...fileColumns(f),
+          f.size,
+          'failed',
+          f.reason.slice(0, 512),
+          jobId,
+          dedupHash(f),
+          ts,
+          ts,
+        ]);
+      const [res] = await tx.query<ResultSetHeader>(
+        `INSERT IGNORE INTO ${F} (path, bucket, object_key, size, status, failure_reason, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
+        [rows],
+      );
+      inserted += res.affectedRows;
+    }
+    if (inserted)
+      await tx.query(
+        `UPDATE ${J} SET num_files_ingested = num_files_ingested + ?, num_files_failed = num_files_failed + ?,
+           last_update_ts = ? WHERE id = ?`,
+        [inserted, inserted, ts, jobId],
+      );
+    return inserted;
+  }
+}
