@@ -234,7 +234,7 @@ export class IngestionJobRun extends JobState implements IngestContext {
     const { jobId, progress } = this;
     for (;;) {
       await condition(() => progress.status !== this.mirroredStatus || this.loopsDone);
-      if (progress.status === this.mirroredStatus) return;
+      if (this.mirrorLoopMustExit()) return;
       const target = progress.status;
       const actual = await setJobStatus.executeWithOptions({ summary: `job row: ${target}` }, [
         jobId,

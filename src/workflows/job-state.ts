@@ -191,6 +191,11 @@ export class JobState {
     return this.progress.outstandingCompressionJobs === 0 || this.continueAsNewDue();
   }
 
+  /** The status mirror loop's exit (once woken by a change or the other loops' end): the row holds the status. */
+  protected mirrorLoopMustExit(): boolean {
+    return this.progress.status === this.mirroredStatus;
+  }
+
   /** When the buffer must be flushed: size threshold, hard timeout, or ingestion over. */
   protected flushDueIn(): number | null {
     const { buffer } = this.progress;
