@@ -235,6 +235,7 @@ export class IngestionJobRun extends JobState implements IngestContext {
     for (;;) {
       await condition(() => progress.status !== this.mirroredStatus || this.loopsDone);
       if (this.mirrorLoopMustExit()) return;
+      if (progress.status === this.mirroredStatus) continue;
       const target = progress.status;
       const actual = await setJobStatus.executeWithOptions({ summary: `job row: ${target}` }, [
         jobId,

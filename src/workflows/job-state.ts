@@ -191,9 +191,18 @@ export class JobState {
     return this.progress.outstandingCompressionJobs === 0 || this.continueAsNewDue();
   }
 
-  /** The status mirror loop's exit (once woken by a change or the other loops' end): the row holds the status. */
+  /**
+   * The status mirror loop's exit (once woken by a change or the other loops'
+   * end): the row holds the last status. A change undone within one workflow
+   * task (a pause and a resume delivered together) wakes the loop with nothing
+   * to write; before the patch the loop ended there, and the row missed every
+   * later change.
+   */
   protected mirrorLoopMustExit(): boolean {
-    return this.progress.status === this.mirroredStatus;
+    return (
+      this.progress.status === this.mirroredStatus &&
+      (this.loopsDone || !patched('status-mirror-outlives-undone-changes'))
+    );
   }
 
   /** When the buffer must be flushed: size threshold, hard timeout, or ingestion over. */

@@ -16,6 +16,7 @@ import {
   Runtime,
   Worker,
   type LogEntry,
+  type WorkflowBundle,
 } from '@temporalio/worker';
 import type { ingestionJob } from '../../src/workflows/ingestion-job';
 import {
@@ -38,6 +39,7 @@ const fakes = new FakeJobs();
 const logs: LogEntry[] = [];
 let env: TestWorkflowEnvironment | undefined;
 let worker: Worker | undefined;
+let bundle: WorkflowBundle;
 let running: Promise<void> | undefined;
 
 beforeAll(async () => {
@@ -47,7 +49,7 @@ beforeAll(async () => {
     logger,
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
   });
-  const [started, bundle] = await Promise.all([
+  const [started, bundled] = await Promise.all([
     TestWorkflowEnvironment.createLocal({
       server: {
         executable: { type: 'existing-path', path: temporalCli() },
@@ -58,6 +60,7 @@ beforeAll(async () => {
     bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger }),
   ]);
   env = started;
+  bundle = bundled;
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
@@ -335,4 +338,48 @@ test('started with a kind and config, the workflow records its own job first; an
       message: expect.stringMatching(/^cannot create the ingestion job: bucket_name: /),
     },
   });
+});
+
+test('a pause and a resume delivered in one workflow task leave the row mirroring later changes', async () => {
+  // A worker of its own, stopped while the two signals arrive, so the next one gets both at once.
+  const queue = `${taskQueue}-undone-change`;
+  const ownWorker = () =>
+    Worker.create({
+      connection: env!.nativeConnection,
+      taskQueue: queue,
+      workflowBundle: bundle,
+      activities: fakes.activities,
+      maxCachedWorkflows: 0,
+    });
+  const fake = fakes.create('s3_scanner', scanner());
+  const handle = await (
+    await ownWorker()
+  ).runUntil(async () => {
+    const h = await env!.client.workflow.start<typeof ingestionJob>('ingestionJob', {
+      taskQueue: queue,
+      workflowId: `ingestion-job-${fake.jobId}`,
+      args: [{ jobId: fake.jobId, job: fake.job }],
+    });
+    // The status mirror must be waiting for a change: its write of `running` seen by the
+    // workflow, as two scans scheduled after that write show.
+    await fake.until('the workflow setting the row running', () => fake.callsOf('setJobStatus')[0]);
+    const since = fake.calls.length;
+    await fake.until('two scans since', () => scans(fake).filter((c) => fake.calls.indexOf(c) >= since)[1]);
+    return h;
+  });
+  await handle.signal(pauseSignal);
+  await handle.signal(resumeSignal);
+  const result = await (
+    await ownWorker()
+  ).runUntil(async () => {
+    const scansBefore = scans(fake).length;
+    await fake.until('scans after the two signals', () => scans(fake).length > scansBefore);
+    await handle.signal(pauseSignal);
+    await fake.until('the row paused', () => fake.status === 'paused');
+    await handle.signal(stopSignal);
+    return handle.result();
+  });
+  expect(result.status).toBe('finished');
+  expect(fake.status).toBe('finished');
+  expect(fake.callsOf('setJobStatus').map((c) => c.args[1])).toEqual(['running', 'paused', 'finished']);
 });
