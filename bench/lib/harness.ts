@@ -12,7 +12,7 @@ import type { Settings } from '../../src/config/settings';
 import type { Db } from '../../src/store/db';
 import { TABLES } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestDb, uniqueName } from '../../test/support/stack';
+import { createTestDb, terminateWorkflow, uniqueName } from '../../support/stack';
 import { DIST_SRC, sleep, stackPids } from './env';
 import { Child, CpuMeter } from './proc';
 
@@ -113,10 +113,7 @@ export async function startExecutor(ctx: BenchContext, db: PhaseDb, name: string
 
 /** Closes the job's workflow (the jobs here never finish by themselves). */
 export async function terminateJob(client: Client, jobId: number): Promise<void> {
-  await client.workflow
-    .getHandle(workflowIdFor(jobId))
-    .terminate('benchmark phase over')
-    .catch(() => undefined);
+  await terminateWorkflow(client, workflowIdFor(jobId), 'benchmark phase over');
 }
 
 export function cpuMeter(worker?: Child, executor?: Child): CpuMeter {

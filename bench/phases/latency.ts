@@ -8,7 +8,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createJob } from '../../src/client/jobs';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
-import { uniqueName } from '../../test/support/stack';
+import { uniqueName } from '../../support/stack';
 import { sleep } from '../lib/env';
 import { cpuMeter, startWorker, terminateJob, withDb, type BenchContext } from '../lib/harness';
 import { deletePrefix, keyFor, objectBody } from '../lib/objects';

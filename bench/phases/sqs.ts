@@ -17,7 +17,7 @@ import { parseJobConfig } from '../../src/config/job-config';
 import type { NewFile } from '../../src/store/ingestion-store';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
-import { uniqueName } from '../../test/support/stack';
+import { uniqueName } from '../../support/stack';
 import { jobHistory } from '../lib/history';
 import { cpuMeter, startWorker, terminateJob, waitForGoals, withDb, type BenchContext } from '../lib/harness';
 import { forEachConcurrent, keyFor } from '../lib/objects';

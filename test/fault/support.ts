@@ -8,23 +8,27 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync } 
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import { createS3Client } from '../../src/aws';
 import { connectClient } from '../../src/client/temporal';
-import { controlJob } from '../../src/client/jobs';
+import { controlJob, createJob, type StartOptions } from '../../src/client/jobs';
+import type { JobKind } from '../../src/config/job-config';
 import type { Settings } from '../../src/config/settings';
 import type { Db } from '../../src/store/db';
 import { IngestionStore } from '../../src/store/ingestion-store';
+import { eventually } from '../../support/wait';
 import {
+  compressionJobKeys,
   countersAndRows,
   createTestDb,
+  putObjects,
   rolePool,
-  keysOfCompressionJob,
-  terminateTaskQueueWorkflows,
+  terminateOpenJobs,
   uniqueName,
 } from '../support/stack';
-import { eventually } from '../support/worker';
+
+export { sleep } from '../../support/wait';
 
 const run = promisify(execFile);
 export const ROOT = path.join(__dirname, '..', '..');
@@ -101,6 +105,8 @@ export interface Rig {
   client: Client;
   s3: S3Client;
   taskQueue: string;
+  /** Creates a job whose workflow runs on the rig's task queue. */
+  create(kind: JobKind, config: unknown, opts?: Partial<StartOptions>): Promise<number>;
   worker: Proc;
   executor: Proc;
   /** Where the executor publishes archives. */
@@ -149,6 +155,7 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
     client,
     s3,
     taskQueue,
+    create: (kind, config, o) => createJob(store, client, kind, config, { taskQueue, ...o }),
     worker,
     executor,
     archivesDir: archives,
@@ -161,13 +168,7 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
     close: async () => {
       for (const w of [worker, ...extraWorkers]) w.thaw();
       executor.thaw();
-      for (const job of await store.listJobs({ status: ['requested', 'running', 'paused'] })) {
-        await client.workflow
-          .getHandle(job.workflowId)
-          .terminate('fault test finished')
-          .catch(() => undefined);
-      }
-      await terminateTaskQueueWorkflows(client, taskQueue, 'fault test finished');
+      await terminateOpenJobs(store, client, taskQueue, 'fault test finished');
       await worker.kill('SIGTERM');
       for (const w of extraWorkers) await w.kill('SIGTERM');
       await executor.kill('SIGTERM');
@@ -179,25 +180,14 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
   };
 }
 
-/** Uploads keys with a little concurrency; small log-like bodies. */
-export async function upload(s3: S3Client, bucket: string, keys: string[]): Promise<void> {
-  const queue = [...keys];
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
-        await s3.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: `2026-11-21T00:00:00Z INFO ${key} ok\n`.repeat(8),
-          }),
-        );
-      }
-    }),
-  );
+/** Uploads keys 16 at a time; small log-like bodies. */
+export function upload(s3: S3Client, bucket: string, keys: string[]): Promise<void> {
+  return putObjects(s3, bucket, keys, {
+    body: (key) => `2026-11-21T00:00:00Z INFO ${key} ok\n`.repeat(8),
+    concurrency: 16,
+  });
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const randomBetween = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 
 /** A number that grows whenever the ingestor does anything for the job. */
@@ -266,13 +256,7 @@ export async function assertExactlyOnce(rig: Rig, jobId: number, bucket: string,
   expect(job.numFilesCompressed).toBe(rows.length);
   expect(job.numFilesFailed).toBe(0);
 
-  const [cjs] = await rig.pool.query<any[]>(
-    `SELECT id, clp_config FROM compression_jobs WHERE id IN
-       (SELECT DISTINCT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?)`,
-    [jobId],
-  );
-  const keys: string[] = [];
-  for (const cj of cjs) keys.push(...(await keysOfCompressionJob(rig.pool, cj.clp_config)));
+  const keys = [...(await compressionJobKeys(rig.pool, jobId)).values()].flat();
   expect(keys.length).toBe(new Set(keys).size); // disjoint
   expect(keys.sort()).toEqual(expected); // union is the uploaded set
   // Every compression job is one flush's attempt (none a duplicate flush), and

@@ -9,15 +9,14 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 // The page functions below run in the browser; this project's tsconfig has no DOM types.
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ApiTokens } from '../../src/client/http/auth';
 import { CompressionJobStatus } from '../../src/store/schema';
-import { apiServer, terminateOpenWorkflows } from '../support/http';
+import { apiServer } from '../support/http';
 import { TEST_API_TOKENS } from '../support/secrets';
-import { createTestBucket } from '../support/stack';
+import { createTestBucket, putObjects } from '../support/stack';
 import {
   completeCompressionJobs,
   eventually,
@@ -25,6 +24,7 @@ import {
   waitForStatus,
   type Harness,
 } from '../support/worker';
+import { s3ScannerConfig, timeoutOnlyBuffer } from '../support/configs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -52,23 +52,11 @@ async function post(url: string, body?: unknown, token?: string): Promise<any> {
   return json;
 }
 
-async function put(keys: string[]): Promise<void> {
-  for (const key of keys) {
-    await h.s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: `log line for ${key}\n`.repeat(20) }),
-    );
-  }
-}
+const put = (keys: string[]) =>
+  putObjects(h.s3, bucket, keys, { body: (key) => `log line for ${key}\n`.repeat(20) });
 
-function s3Job(prefix: string, extra: Record<string, unknown> = {}) {
-  return {
-    bucket_name: bucket,
-    key_prefix: prefix,
-    scanning_interval_sec: 1,
-    buffer_config: { flush_threshold_bytes: 1 << 30, timeout_sec: 1 },
-    ...extra,
-  };
-}
+const s3Job = (prefix: string, extra: Record<string, unknown> = {}) =>
+  s3ScannerConfig(bucket, prefix, { buffer_config: timeoutOnlyBuffer(), ...extra });
 
 async function newPage(): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -112,7 +100,6 @@ if (!haveChromium) {
   afterAll(async () => {
     await browser?.close();
     await api?.close();
-    if (h) await terminateOpenWorkflows(h);
     await h?.close();
   });
 

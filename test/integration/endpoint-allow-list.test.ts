@@ -20,7 +20,7 @@ import type { FastifyInstance } from 'fastify';
 import { reconcileJobs } from '../../src/client/jobs';
 import { parseJobConfig } from '../../src/config/job-config';
 import { TABLES } from '../../src/store/schema';
-import { apiServer, terminateOpenWorkflows } from '../support/http';
+import { apiServer } from '../support/http';
 import { createTestBucket } from '../support/stack';
 import { eventually, startHarness, waitForStatus, type Harness } from '../support/worker';
 
@@ -53,7 +53,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
-  if (h) await terminateOpenWorkflows(h);
   await h?.close();
   await new Promise((r) => (trap ? trap.close(r) : r(undefined)));
 });

@@ -20,6 +20,7 @@ import {
   waitForStatus,
   type Harness,
 } from '../support/worker';
+import { s3ScannerConfig } from '../support/configs';
 
 let h: Harness;
 let bad: Harness; // a second worker whose AWS credentials are wrong
@@ -42,13 +43,12 @@ async function put(key: string, body = 'line\n'): Promise<void> {
   await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
 }
 
-const scanner = (prefix: string, extra: object = {}) => ({
-  bucket_name: bucket,
-  key_prefix: prefix,
-  scanning_interval_sec: 0.5,
-  buffer_config: { timeout_sec: 0.5 },
-  ...extra,
-});
+const scanner = (prefix: string, extra: object = {}) =>
+  s3ScannerConfig(bucket, prefix, {
+    scanning_interval_sec: 0.5,
+    buffer_config: { timeout_sec: 0.5 },
+    ...extra,
+  });
 
 test('malformed and huge configs are refused with the field named, and nothing is recorded', async () => {
   const before = await jobCount();

@@ -10,14 +10,13 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import { decodeClpConfig } from '../../src/clp/clp-config';
 import { InvalidConfigError, type JobKind } from '../../src/config/job-config';
 import type { JobProgress } from '../../src/workflows/messages';
 import { workflowIdFor } from '../../src/workflows/messages';
 import { apiServer } from '../support/http';
-import { countersAndRows, createTestBucket, keysOfCompressionJob } from '../support/stack';
+import { countersAndRows, createTestBucket, keysOfCompressionJob, putObjects } from '../support/stack';
 import {
   completeCompressionJobs,
   eventually,
@@ -51,18 +50,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function put(keys: string[]): Promise<void> {
-  const queue = [...keys];
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
-        await h.s3.send(
-          new PutObjectCommand({ Bucket: bucket, Key: key, Body: `log line of ${key}\n`.repeat(10) }),
-        );
-      }
-    }),
-  );
-}
+const put = (keys: string[]) =>
+  putObjects(h.s3, bucket, keys, { body: (key) => `log line of ${key}\n`.repeat(10), concurrency: 8 });
 
 const range = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i));
 

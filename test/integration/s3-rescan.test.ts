@@ -10,6 +10,7 @@ import type { ScanResult } from '../../src/activities/s3-scan';
 import { InvalidConfigError } from '../../src/config/job-config';
 import { createTestBucket } from '../support/stack';
 import { eventually, startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { s3ScannerConfig } from '../support/configs';
 
 let h: Harness;
 let bucket: string;
@@ -43,16 +44,8 @@ async function put(key: string): Promise<void> {
   await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `log line for ${key}\n` }));
 }
 
-function config(prefix: string, extra: Record<string, unknown> = {}) {
-  return {
-    bucket_name: bucket,
-    key_prefix: prefix,
-    scanning_interval_sec: 1,
-    settle_delay_sec: 0,
-    buffer_config: { timeout_sec: 1 },
-    ...extra,
-  };
-}
+const config = (prefix: string, extra: Record<string, unknown> = {}) =>
+  s3ScannerConfig(bucket, prefix, { settle_delay_sec: 0, ...extra });
 
 /** When each of the job's files was recorded (ms), by key; a key recorded twice would show twice. */
 async function recorded(jobId: number): Promise<{ key: string; ts: number }[]> {

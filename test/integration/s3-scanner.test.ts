@@ -1,10 +1,9 @@
 /** S3-scanner ingestion jobs end to end: real worker, Temporal, MariaDB and MinIO. */
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/activity';
 import { controlJob, IllegalRequestError, queryProgress } from '../../src/client/jobs';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestBucket, keysOfCompressionJob } from '../support/stack';
+import { createTestBucket, keysOfCompressionJob, putObjects } from '../support/stack';
 import {
   completeCompressionJobs,
   eventually,
@@ -13,6 +12,7 @@ import {
   type Harness,
   stopAndFinish,
 } from '../support/worker';
+import { s3ScannerConfig, timeoutOnlyBuffer } from '../support/configs';
 
 let h: Harness;
 let bucket: string;
@@ -43,27 +43,11 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function put(keys: string[], body = (k: string) => `log line for ${k}\n`): Promise<void> {
-  const queue = [...keys];
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
-        await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body(key) }));
-      }
-    }),
-  );
-}
+const put = (keys: string[], body?: (key: string) => string) =>
+  putObjects(h.s3, bucket, keys, { body, concurrency: 16 });
 
-function config(prefix: string, extra: Record<string, unknown> = {}) {
-  return {
-    bucket_name: bucket,
-    key_prefix: prefix,
-    scanning_interval_sec: 1,
-    settle_delay_sec: 0,
-    buffer_config: { flush_threshold_bytes: 1 << 30, timeout_sec: 1 },
-    ...extra,
-  };
-}
+const config = (prefix: string, extra: Record<string, unknown> = {}) =>
+  s3ScannerConfig(bucket, prefix, { settle_delay_sec: 0, buffer_config: timeoutOnlyBuffer(), ...extra });
 
 async function rows(jobId: number): Promise<any[]> {
   const [r] = await h.pool.query<any[]>(

@@ -8,13 +8,12 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { controlJob, IllegalRequestError } from '../../src/client/jobs';
 import { NotFoundError } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
 import { INGESTION_JOB_WORKFLOW, SA, workflowIdFor } from '../../src/workflows/messages';
-import { createTestBucket, uniqueName } from '../support/stack';
+import { createTestBucket, putObjects, uniqueName } from '../support/stack';
 import {
   completeCompressionJobs,
   eventually,
@@ -23,6 +22,7 @@ import {
   waitForStatus,
   type Harness,
 } from '../support/worker';
+import { s3ScannerConfig } from '../support/configs';
 
 const STACK = path.join(__dirname, '..', '..', 'scripts', 'stack.sh');
 const run = promisify(execFile);
@@ -47,17 +47,9 @@ async function temporal(args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
-async function put(keys: string[]): Promise<void> {
-  for (const Key of keys)
-    await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `log ${Key}\n` }));
-}
+const put = (keys: string[]) => putObjects(h.s3, bucket, keys, { body: (key) => `log ${key}\n` });
 
-const s3Config = (prefix: string) => ({
-  bucket_name: bucket,
-  key_prefix: prefix,
-  scanning_interval_sec: 0.5,
-  buffer_config: { timeout_sec: 1 },
-});
+const s3Config = (prefix: string) => s3ScannerConfig(bucket, prefix, { scanning_interval_sec: 0.5 });
 
 async function jobsOfWorkflow(workflowId: string): Promise<number[]> {
   const [rows] = await h.pool.query<any[]>(`SELECT id FROM ${TABLES.ingestionJobs} WHERE workflow_id = ?`, [

@@ -6,14 +6,13 @@
 import { writeFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createSqsClient } from '../../src/aws';
 import { controlJob } from '../../src/client/jobs';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestBucket, uniqueName } from '../support/stack';
+import { createTestBucket, putObjects, uniqueName } from '../support/stack';
 import {
   completeCompressionJobs,
   eventually,
@@ -22,6 +21,7 @@ import {
   type Harness,
   stopAndFinish,
 } from '../support/worker';
+import { s3ScannerConfig } from '../support/configs';
 
 const OUT = path.join(__dirname, '..', 'fixtures', 'histories');
 const STACK = path.join(__dirname, '..', '..', 'scripts', 'stack.sh');
@@ -36,10 +36,8 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-async function put(keys: string[]): Promise<void> {
-  for (const Key of keys)
-    await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `log ${Key}\n`.repeat(20) }));
-}
+const put = (keys: string[]) =>
+  putObjects(h.s3, bucket, keys, { body: (key) => `log ${key}\n`.repeat(20) });
 
 /** Saves a run's history as `temporal workflow show -o json` prints it (the format replay loads). */
 async function save(name: string, job: number | string, runId?: string): Promise<void> {
@@ -53,13 +51,12 @@ async function save(name: string, job: number | string, runId?: string): Promise
   writeFileSync(path.join(OUT, `${name}${tag}.json`), stdout);
 }
 
-const s3Config = (prefix: string, extra: object = {}) => ({
-  bucket_name: bucket,
-  key_prefix: prefix,
-  scanning_interval_sec: 0.5,
-  buffer_config: { flush_threshold_bytes: 2000, timeout_sec: 1 },
-  ...extra,
-});
+const s3Config = (prefix: string, extra: object = {}) =>
+  s3ScannerConfig(bucket, prefix, {
+    scanning_interval_sec: 0.5,
+    buffer_config: { flush_threshold_bytes: 2000, timeout_sec: 1 },
+    ...extra,
+  });
 
 test('scan with several flushes, then stop', async () => {
   const jobId = await h.create('s3_scanner', s3Config('flushes/'));

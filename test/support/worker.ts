@@ -12,7 +12,10 @@ import type { Db } from '../../src/store/db';
 import { IngestionStore, type JobStatus } from '../../src/store/ingestion-store';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { createWorker } from '../../src/worker';
-import { createTestDb, rolePool, terminateTaskQueueWorkflows, uniqueName } from './stack';
+import { eventually } from '../../support/wait';
+import { createTestDb, rolePool, terminateOpenJobs, uniqueName } from './stack';
+
+export { eventually, sleep } from '../../support/wait';
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -71,16 +74,7 @@ export async function startHarness(
     taskQueue,
     create: (kind, config, o) => createJob(store, client, kind, config, { taskQueue, ...o }),
     close: async () => {
-      // Close the workflows of unfinished jobs so none outlives its task queue: by
-      // job status (a workflow started a moment ago), and every workflow still
-      // running on the queue (a job row reads finished before its workflow ends).
-      for (const job of await store.listJobs({ status: ['requested', 'running', 'paused'] })) {
-        await client.workflow
-          .getHandle(job.workflowId)
-          .terminate('test finished')
-          .catch(() => undefined);
-      }
-      await terminateTaskQueueWorkflows(client, taskQueue);
+      await terminateOpenJobs(store, client, taskQueue);
       worker.shutdown();
       await running;
       await workerPool.end();
@@ -91,27 +85,6 @@ export async function startHarness(
       await db.drop();
     },
   };
-}
-
-/** Polls until `check` returns a truthy value or the timeout passes. */
-export async function eventually<T>(
-  check: () => Promise<T>,
-  timeoutMs = 60_000,
-  what = 'condition',
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 export async function waitForStatus(h: Harness, jobId: number, status: JobStatus, timeoutMs = 60_000) {
