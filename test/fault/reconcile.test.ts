@@ -28,7 +28,10 @@ beforeAll(async () => {
 afterAll(() => rig?.close());
 
 const s3Job = (prefix: string, timeoutSec = 1) =>
-  parseJobConfig('s3_scanner', s3ScannerConfig(bucket, prefix, { buffer_config: { timeout_sec: timeoutSec } }));
+  parseJobConfig(
+    's3_scanner',
+    s3ScannerConfig(bucket, prefix, { buffer_config: { timeout_sec: timeoutSec } }),
+  );
 
 const put = (keys: string[]) => putObjects(rig.s3, bucket, keys, { body: () => 'x\n' });
 

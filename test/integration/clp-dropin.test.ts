@@ -15,7 +15,7 @@ import { createSqsClient } from '../../src/aws';
 import { decodeClpConfig } from '../../src/clp/clp-config';
 import { clpCompat } from '../../src/clp/compat';
 import { archivesOfJob, extractAll, startExecutor } from '../support/executor';
-import { createTestBucket, keysOfCompressionJob, uniqueName } from '../support/stack';
+import { compressionJobsOf, createTestBucket, keysOfCompressionJob, uniqueName } from '../support/stack';
 import { eventually, startHarness, stopAndFinish, type Harness } from '../support/worker';
 import { controlJob } from '../../src/client/jobs';
 
@@ -42,15 +42,6 @@ async function put(key: string, body: string): Promise<void> {
   await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
 }
 
-async function compressionJobsOf(jobId: number): Promise<RowDataPacket[]> {
-  const [rows] = await h.pool.query<RowDataPacket[]>(
-    `SELECT id, status, status_msg, clp_config FROM compression_jobs WHERE id IN
-       (SELECT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?) ORDER BY id`,
-    [jobId],
-  );
-  return rows;
-}
-
 /** Stops the job and waits until the executor has given every file its fate. */
 async function finish(jobId: number): Promise<void> {
   await controlJob(h.store, h.client, jobId, 'stop');
@@ -74,7 +65,7 @@ test('S3 scanner, endpoint only in the worker’s environment: every compression
     60_000,
     'compressed',
   );
-  for (const cj of await compressionJobsOf(jobId)) {
+  for (const cj of await compressionJobsOf(h.pool, jobId)) {
     const { input } = (await decodeClpConfig(cj.clp_config)) as { input: any };
     expect(input.type).toBe('s3_object_metadata'); // CLP head's default
     expect(input.endpoint_url).toBe(h.settings.aws.s3Endpoint);
@@ -127,7 +118,7 @@ test('SQS job with a key uploaded twice: each compression job names it once, and
     );
     const files = await h.store.listFiles(jobId);
     expect(files.filter((f) => f.path.endsWith('x.log'))).toHaveLength(2);
-    for (const cj of await compressionJobsOf(jobId)) {
+    for (const cj of await compressionJobsOf(h.pool, jobId)) {
       const keys = await keysOfCompressionJob(h.pool, cj.clp_config);
       expect(new Set(keys).size).toBe(keys.length);
       expect(cj.status).toBe(2);
@@ -155,7 +146,7 @@ test('fs job: host paths go to CLP under its mount root, and come back out of th
       60_000,
       'compressed',
     );
-    const [cj] = await compressionJobsOf(jobId);
+    const [cj] = await compressionJobsOf(h.pool, jobId);
     const { input } = (await decodeClpConfig(cj.clp_config)) as { input: any };
     expect(input.paths_to_compress.every((p: string) => p.startsWith(`/mnt/logs${dir}/`))).toBe(true);
     const [archive] = await archivesOfJob(archivesDir, Number(cj.id));

@@ -19,6 +19,7 @@ import { listArchiveIds } from '../../src/executor/archive-reader';
 import type { Db } from '../../src/store/db';
 import { loadSettings, type Settings } from '../../src/config/settings';
 import { createTestBucket, createTestDb } from '../support/stack';
+import { eventually } from '../../support/wait';
 import {
   archivesOfJob,
   buildExecutor,
@@ -33,7 +34,6 @@ import {
   spawnExecutor,
   startExecutor,
   tempDir,
-  waitFor,
   waitForJobs,
   withMountRoot,
 } from '../support/executor';
@@ -294,10 +294,17 @@ test('a corrupt or invalid clp_config fails only that job; the next job still su
 
 /** What another executor does once this one's lease has lapsed: it KILLs the job (retried until a renewal does not win). */
 async function expireAndKill(jobId: number): Promise<void> {
-  await waitFor('another executor to KILL the job', async () => {
-    await pool.query('UPDATE compression_executor_leases SET lease_expires_ts = 0 WHERE job_id = ?', [jobId]);
-    return (await killOrphanedJobs(pool)).some((k) => k.jobId === jobId);
-  });
+  await eventually(
+    async () => {
+      await pool.query('UPDATE compression_executor_leases SET lease_expires_ts = 0 WHERE job_id = ?', [
+        jobId,
+      ]);
+      return (await killOrphanedJobs(pool)).some((k) => k.jobId === jobId);
+    },
+    30_000,
+    'another executor to KILL the job',
+    50,
+  );
 }
 
 test('an executor whose job was KILLED under it (its lease lapsed) stops and publishes nothing', async () => {
@@ -309,10 +316,18 @@ test('an executor whose job was KILLED under it (its lease lapsed) stops and pub
     leaseMs: 600,
     throttleBytesPerSec: 1024 * 1024,
   });
-  await waitFor('the job to start archiving', async () => executor.logs.some((r) => r.msg === 'archiving'));
+  await eventually(
+    async () => executor.logs.some((r) => r.msg === 'archiving'),
+    30_000,
+    'the job to start archiving',
+    50,
+  );
   await expireAndKill(jobId);
-  await waitFor('the executor to notice', async () =>
-    executor.logs.some((r) => r.msg === 'job abandoned: lease lost'),
+  await eventually(
+    async () => executor.logs.some((r) => r.msg === 'job abandoned: lease lost'),
+    30_000,
+    'the executor to notice',
+    50,
   );
   const stats = await executor.stop();
 
@@ -334,10 +349,18 @@ test('the finishing transaction refuses to publish for a job KILLED under it unn
     leaseMs: 60_000,
     throttleBytesPerSec: 1024 * 1024,
   });
-  await waitFor('the job to start archiving', async () => executor.logs.some((r) => r.msg === 'archiving'));
+  await eventually(
+    async () => executor.logs.some((r) => r.msg === 'archiving'),
+    30_000,
+    'the job to start archiving',
+    50,
+  );
   await expireAndKill(jobId);
-  await waitFor('the executor to finish trying', async () =>
-    executor.logs.some((r) => r.msg === 'lease lost before publishing; archive discarded'),
+  await eventually(
+    async () => executor.logs.some((r) => r.msg === 'lease lost before publishing; archive discarded'),
+    30_000,
+    'the executor to finish trying',
+    50,
   );
   const stats = await executor.stop();
 
@@ -363,7 +386,12 @@ test('shutting down mid-job marks it KILLED (as CLP finds it), and no executor r
     throttleBytesPerSec: 512 * 1024,
     executorId: 'exec-stopping',
   });
-  await waitFor('the job to start archiving', async () => first.logs.some((r) => r.msg === 'archiving'));
+  await eventually(
+    async () => first.logs.some((r) => r.msg === 'archiving'),
+    30_000,
+    'the job to start archiving',
+    50,
+  );
   expect(await first.stop()).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
   const job = await jobRow(pool, jobId);
   expect(job.status).toBe(KILLED);
@@ -407,13 +435,18 @@ test('a RUNNING job whose executor died (lease expired) becomes KILLED, never re
     'INSERT INTO compression_jobs (status, start_time, clp_config) VALUES (?, NOW(3), ?)',
     [RUNNING, await encodeClpConfig(s3JobConfig(settings, bucket, [key]), 'zstd')],
   );
-  await waitFor('the dead lease to lapse', async () => {
-    const [[r]] = await pool.query<any[]>(
-      'SELECT lease_expires_ts < CAST(ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS SIGNED) AS expired FROM compression_executor_leases WHERE job_id = ?',
-      [dead],
-    );
-    return Number(r.expired) === 1;
-  });
+  await eventually(
+    async () => {
+      const [[r]] = await pool.query<any[]>(
+        'SELECT lease_expires_ts < CAST(ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS SIGNED) AS expired FROM compression_executor_leases WHERE job_id = ?',
+        [dead],
+      );
+      return Number(r.expired) === 1;
+    },
+    30_000,
+    'the dead lease to lapse',
+    50,
+  );
   const later = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
 
   const executor = startExecutor(settings, { archivesDir });
@@ -782,13 +815,18 @@ describe('a compiled executor process', () => {
       ['run'],
       childEnv({ CLP_EXECUTOR_THROTTLE_BYTES_PER_SEC: String(2 << 20) }),
     );
-    const claim = await waitFor('the first executor to start archiving', async () =>
-      first.logs.find((r) => r.msg === 'archiving' && r.compression_job_id === jobId),
+    const claim = await eventually(
+      async () => first.logs.find((r) => r.msg === 'archiving' && r.compression_job_id === jobId),
+      30_000,
+      'the first executor to start archiving',
+      50,
     );
     const stagingData = path.join(archivesDir, STAGING_DIR, String(claim.claim_token), 'archive.data');
-    await waitFor(
-      'compressed bytes in staging',
+    await eventually(
       async () => existsSync(stagingData) && (await stat(stagingData)).size > 0,
+      30_000,
+      'compressed bytes in staging',
+      50,
     );
     first.child.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');

@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
 import { decodeClpConfig } from '../../src/clp/clp-config';
+import { compressionJobsOf } from '../support/stack';
 import { eventually, startHarness, type Harness, stopAndFinish } from '../support/worker';
 
 const run = promisify(execFile);
@@ -88,11 +89,7 @@ test('a file still being appended is not ingested until it settles; each file is
 
   // Compression jobs use CLP's fs input.
   await eventually(async () => (await h.store.countFilesByStatus(jobId)).buffered === 0, 30_000, 'submitted');
-  const [rows] = await h.pool.query<any[]>(
-    `SELECT clp_config FROM compression_jobs WHERE id IN
-       (SELECT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?)`,
-    [jobId],
-  );
+  const rows = await compressionJobsOf(h.pool, jobId);
   const inputs = await Promise.all(
     rows.map(async (r) => ((await decodeClpConfig(r.clp_config)) as any).input),
   );

@@ -16,7 +16,13 @@ import { InvalidConfigError, type JobKind } from '../../src/config/job-config';
 import type { JobProgress } from '../../src/workflows/messages';
 import { workflowIdFor } from '../../src/workflows/messages';
 import { apiServer } from '../support/http';
-import { countersAndRows, createTestBucket, keysOfCompressionJob, putObjects } from '../support/stack';
+import {
+  compressionJobKeys,
+  compressionJobsOf,
+  countersAndRows,
+  createTestBucket,
+  putObjects,
+} from '../support/stack';
 import {
   completeCompressionJobs,
   eventually,
@@ -80,13 +86,7 @@ async function expectExactlyOnce(jobId: number, paths: string[], keys?: string[]
   const { counters, rows: fromRows } = await countersAndRows(h.pool, jobId);
   expect(counters).toEqual(fromRows);
   if (!keys) return;
-  const [cjs] = await h.pool.query<any[]>(
-    `SELECT clp_config FROM compression_jobs WHERE id IN
-       (SELECT DISTINCT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?)`,
-    [jobId],
-  );
-  const named: string[] = [];
-  for (const cj of cjs) named.push(...(await keysOfCompressionJob(h.pool, cj.clp_config)));
+  const named = [...(await compressionJobKeys(h.pool, jobId)).values()].flat();
   expect(named.sort()).toEqual([...keys].sort());
 }
 
@@ -224,12 +224,7 @@ test('URL list (endpoint URLs over REST): percent-encoded keys, the failed objec
     keys,
   );
   // The compression jobs name the list's endpoint.
-  const [cjs] = await h.pool.query<any[]>(
-    `SELECT clp_config FROM compression_jobs WHERE id IN
-       (SELECT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?)`,
-    [jobId],
-  );
-  for (const cj of cjs)
+  for (const cj of await compressionJobsOf(h.pool, jobId))
     expect(((await decodeClpConfig(cj.clp_config)) as any).input).toMatchObject({
       bucket,
       key_prefix: 'rest/',

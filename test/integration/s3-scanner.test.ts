@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { controlJob, IllegalRequestError, queryProgress } from '../../src/client/jobs';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestBucket, keysOfCompressionJob, putObjects } from '../support/stack';
+import { compressionJobKeys, createTestBucket, putObjects } from '../support/stack';
 import {
   completeCompressionJobs,
   eventually,
@@ -57,16 +57,7 @@ async function rows(jobId: number): Promise<any[]> {
   return r;
 }
 
-async function decodedJobs(jobId: number): Promise<Map<number, string[]>> {
-  const [r] = await h.pool.query<any[]>(
-    `SELECT id, clp_config FROM compression_jobs WHERE id IN
-       (SELECT DISTINCT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?)`,
-    [jobId],
-  );
-  const out = new Map<number, string[]>();
-  for (const row of r) out.set(row.id, await keysOfCompressionJob(h.pool, row.clp_config));
-  return out;
-}
+const decodedJobs = (jobId: number) => compressionJobKeys(h.pool, jobId);
 
 test('a multi-page listing is ingested exactly once and every file ends compressed', async () => {
   const keys = Array.from({ length: 2345 }, (_, i) => `multi/app-${String(i).padStart(5, '0')}.log`);

@@ -36,8 +36,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-const put = (keys: string[]) =>
-  putObjects(h.s3, bucket, keys, { body: (key) => `log ${key}\n`.repeat(20) });
+const put = (keys: string[]) => putObjects(h.s3, bucket, keys, { body: (key) => `log ${key}\n`.repeat(20) });
 
 /** Saves a run's history as `temporal workflow show -o json` prints it (the format replay loads). */
 async function save(name: string, job: number | string, runId?: string): Promise<void> {

@@ -14,4 +14,3 @@ export function apiServer(h: Harness, extra: Partial<ServerOptions> = {}): Promi
     ...extra,
   });
 }
-
