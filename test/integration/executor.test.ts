@@ -34,6 +34,7 @@ import {
   spawnExecutor,
   startExecutor,
   tempDir,
+  untilLogged,
   waitForJobs,
   withMountRoot,
 } from '../support/executor';
@@ -316,19 +317,9 @@ test('an executor whose job was KILLED under it (its lease lapsed) stops and pub
     leaseMs: 600,
     throttleBytesPerSec: 1024 * 1024,
   });
-  await eventually(
-    async () => executor.logs.some((r) => r.msg === 'archiving'),
-    30_000,
-    'the job to start archiving',
-    50,
-  );
+  await untilLogged(executor, 'archiving');
   await expireAndKill(jobId);
-  await eventually(
-    async () => executor.logs.some((r) => r.msg === 'job abandoned: lease lost'),
-    30_000,
-    'the executor to notice',
-    50,
-  );
+  await untilLogged(executor, 'job abandoned: lease lost');
   const stats = await executor.stop();
 
   expect(stats).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
@@ -349,19 +340,9 @@ test('the finishing transaction refuses to publish for a job KILLED under it unn
     leaseMs: 60_000,
     throttleBytesPerSec: 1024 * 1024,
   });
-  await eventually(
-    async () => executor.logs.some((r) => r.msg === 'archiving'),
-    30_000,
-    'the job to start archiving',
-    50,
-  );
+  await untilLogged(executor, 'archiving');
   await expireAndKill(jobId);
-  await eventually(
-    async () => executor.logs.some((r) => r.msg === 'lease lost before publishing; archive discarded'),
-    30_000,
-    'the executor to finish trying',
-    50,
-  );
+  await untilLogged(executor, 'lease lost before publishing; archive discarded');
   const stats = await executor.stop();
 
   expect(stats).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
@@ -386,12 +367,7 @@ test('shutting down mid-job marks it KILLED (as CLP finds it), and no executor r
     throttleBytesPerSec: 512 * 1024,
     executorId: 'exec-stopping',
   });
-  await eventually(
-    async () => first.logs.some((r) => r.msg === 'archiving'),
-    30_000,
-    'the job to start archiving',
-    50,
-  );
+  await untilLogged(first, 'archiving');
   expect(await first.stop()).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
   const job = await jobRow(pool, jobId);
   expect(job.status).toBe(KILLED);

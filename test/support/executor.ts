@@ -150,6 +150,11 @@ export async function waitForJobs(pool: Db, ids: number[], timeoutMs = 60_000): 
   return new Map(rows.map((r) => [r.id, r]));
 }
 
+/** Waits until the executor has logged `msg`. */
+export function untilLogged(executor: { logs: LogFields[] }, msg: string, timeoutMs = 30_000) {
+  return eventually(async () => executor.logs.some((r) => r.msg === msg), timeoutMs, `"${msg}" logged`, 50);
+}
+
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), `${prefix}-`));
 }
