@@ -20,6 +20,7 @@ import type { FastifyInstance } from 'fastify';
 import { reconcileJobs } from '../../src/client/jobs';
 import { parseJobConfig } from '../../src/config/job-config';
 import { TABLES } from '../../src/store/schema';
+import { workflowIdFor } from '../../src/workflows/messages';
 import { apiServer } from '../support/http';
 import { createTestBucket } from '../support/stack';
 import { eventually, startHarness, waitForStatus, type Harness } from '../support/worker';
@@ -34,6 +35,16 @@ let bucket: string;
 let trap: net.Server;
 let trapUrl: string;
 const connections: string[] = [];
+
+/** Proves the trap sees a connection (one probe, then forgotten), so that none recorded means none made. */
+async function trapRecords(): Promise<void> {
+  const before = connections.length;
+  const probe = net.connect((trap.address() as net.AddressInfo).port, '127.0.0.2');
+  probe.on('error', () => undefined); // the trap hangs up at once
+  await eventually(async () => connections.length > before, 5_000, 'the trap to record a probe');
+  probe.destroy();
+  connections.splice(before);
+}
 
 beforeAll(async () => {
   if (!existsSync(CLI)) await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
@@ -124,6 +135,7 @@ test('REST: refused endpoints are 400 with the field and endpoint named, and not
     expect([url, res.statusCode, res.json().error]).toEqual([url, 400, expect.stringMatching(message)]);
   }
   expect(await jobRows()).toBe(before);
+  await trapRecords();
   expect(connections).toEqual([]);
 });
 
@@ -176,6 +188,7 @@ test('CLI: refused endpoints exit 2 with one line naming the field; CLP_ALLOWED_
   const bad = await cli([...s3Args], { CLP_ALLOWED_ENDPOINTS: 'file:///etc' });
   expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/CLP_ALLOWED_ENDPOINTS/)]);
   expect(await jobRows()).toBe(before);
+  await trapRecords();
   expect(connections).toEqual([]);
 });
 
@@ -207,8 +220,16 @@ test('the worker refuses rows written another way, before connecting: the job fa
     expect(failed.errorMsg).toMatch(new RegExp(`refused before connecting: ${r.field}: `));
     expect(await h.store.countFilesByStatus(ids[i])).toMatchObject({ buffered: 0, submitted: 0 });
   }
-  // The failure is final, not retried: a short wait adds no attempt and no connection.
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  // The failure is final, not retried: each workflow has closed, so no attempt can follow,
+  // and the trap (which records a connection, as a probe shows) saw none.
+  for (const id of ids) {
+    await eventually(
+      async () => (await h.client.workflow.getHandle(workflowIdFor(id)).describe()).status.name !== 'RUNNING',
+      30_000,
+      `job ${id}'s workflow closed`,
+    );
+  }
+  await trapRecords();
   expect(connections).toEqual([]);
 });
 
@@ -235,5 +256,6 @@ test('allowed endpoints work in any spelling that normalizes to one (decimal 127
     30_000,
     'the file listed through the allowed endpoint',
   );
+  await trapRecords();
   expect(connections).toEqual([]);
 });

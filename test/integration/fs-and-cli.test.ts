@@ -16,7 +16,7 @@ import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
 import { decodeClpConfig } from '../../src/clp/clp-config';
 import { compressionJobsOf } from '../support/stack';
-import { eventually, startHarness, type Harness, stopAndFinish } from '../support/worker';
+import { eventually, sleep, startHarness, type Harness, stopAndFinish } from '../support/worker';
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..', '..');
@@ -24,10 +24,27 @@ const CLI = path.join(ROOT, 'dist', 'client', 'cli.js');
 
 let h: Harness;
 let dir: string;
+/** Completed directory scans by job id: a check that a scan found nothing needs scans to have happened. */
+const scans = new Map<number, number>();
+
+/** Waits until `n` more scans of the job have completed. */
+async function moreScans(jobId: number, n: number): Promise<void> {
+  const target = (scans.get(jobId) ?? 0) + n;
+  await eventually(async () => (scans.get(jobId) ?? 0) >= target, 30_000, `${n} more scans`);
+}
 
 beforeAll(async () => {
   if (!existsSync(CLI)) await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
-  h = await startHarness();
+  h = await startHarness({
+    wrapActivities: (acts) => ({
+      ...acts,
+      scanFsDirectory: async (...args) => {
+        const result = await acts.scanFsDirectory(...args);
+        scans.set(args[0], (scans.get(args[0]) ?? 0) + 1);
+        return result;
+      },
+    }),
+  });
   dir = mkdtempSync(path.join(os.tmpdir(), 'clp-fs-'));
 });
 
@@ -75,15 +92,16 @@ test('a file still being appended is not ingested until it settles; each file is
   );
   expect(await paths(jobId)).toEqual(settled.slice(0, 2).sort());
 
-  // Keep appending for a while: never settled, never ingested.
-  for (let i = 0; i < 8; i++) {
+  // Keep appending for a while (and over several scans): never settled, never ingested.
+  const target = (scans.get(jobId) ?? 0) + 3;
+  for (let i = 0; i < 8 || (scans.get(jobId) ?? 0) < target; i++) {
     appendFileSync(growing, `line ${i}\n`);
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
   expect(await paths(jobId)).not.toContain(growing);
   // Once it stops changing it settles and is ingested, exactly once over later scans.
   await eventually(async () => (await paths(jobId)).includes(growing), 30_000, 'growing file settled');
-  await new Promise((r) => setTimeout(r, 2_000));
+  await moreScans(jobId, 4);
   expect(await paths(jobId)).toEqual([...settled.slice(0, 2), growing].sort());
   expect((await h.store.requireJob(jobId)).numFilesIngested).toBe(3);
 

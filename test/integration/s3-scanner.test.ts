@@ -10,6 +10,7 @@ import {
   startHarness,
   waitForStatus,
   type Harness,
+  sleep,
   stopAndFinish,
 } from '../support/worker';
 import { s3ScannerConfig, timeoutOnlyBuffer } from '../support/configs';
@@ -102,9 +103,17 @@ test('pause stops ingestion of new objects; resume picks them up from the cursor
   await waitForStatus(h, jobId, 'paused');
   await expect(controlJob(h.store, h.client, jobId, 'pause')).rejects.toThrow(IllegalRequestError);
   await put(['pause/b-1.log', 'pause/b-2.log', 'pause/b-3.log']);
-  // Several scanning intervals pass: nothing new may be recorded while paused.
-  await new Promise((r) => setTimeout(r, 4_000));
+  // Several scanning intervals pass, long enough for a running job on the same
+  // prefix to record the new objects: nothing new may be recorded while paused.
+  const putAt = Date.now();
+  const control = await h.create('s3_scanner', config('pause/'));
+  await eventually(
+    async () => (await h.store.requireJob(control)).numFilesIngested === 5 && Date.now() - putAt >= 4_000,
+    30_000,
+    'a running job to record the new objects',
+  );
   expect((await h.store.requireJob(jobId)).numFilesIngested).toBe(2);
+  await stopAndFinish(h, control);
 
   await controlJob(h.store, h.client, jobId, 'resume');
   await waitForStatus(h, jobId, 'running');
@@ -131,8 +140,22 @@ test('stop flushes the buffer, awaits the compression job, then finishes', async
     30_000,
     'submitted',
   );
-  // Still awaiting its compression job: not finished yet.
-  await new Promise((r) => setTimeout(r, 1_500));
+  // The workflow has taken the stop, flushed, and awaits only its compression
+  // job (all it would need to finish), for at least as long as before: not finished yet.
+  const submittedAt = Date.now();
+  await eventually(
+    async () => {
+      const p = await queryProgress(h.client, workflowIdFor(jobId));
+      return (
+        p?.stopRequested &&
+        p.buffer.files === 0 &&
+        p.outstandingCompressionJobs === 1 &&
+        Date.now() - submittedAt >= 1_500
+      );
+    },
+    30_000,
+    'the stopped workflow awaiting its compression job',
+  );
   expect((await h.store.requireJob(jobId)).status).toBe('running');
   await completeCompressionJobs(h.pool);
   const job = await waitForStatus(h, jobId, 'finished');
@@ -208,7 +231,7 @@ test('continue-as-new under a low history threshold keeps ingesting without loss
   );
   for (let i = 0; i < keys.length; i += 5) {
     await put(keys.slice(i, i + 5));
-    await new Promise((r) => setTimeout(r, 700));
+    await sleep(700);
     await completeCompressionJobs(h.pool);
   }
   await eventually(
