@@ -8,7 +8,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { s3ScannerConfig } from '../support/configs';
 import { createTestBucket } from '../support/stack';
-import { eventually } from '../support/worker';
+import { eventually } from '../support/wait';
 import {
   assertExactlyOnce,
   randomBetween,

@@ -8,7 +8,7 @@ import { createSqsClient } from '../../src/aws';
 import { s3ScannerConfig } from '../support/configs';
 import { newQueue, notification, sendAll } from '../support/sqs';
 import { createTestBucket } from '../support/stack';
-import { eventually } from '../support/worker';
+import { eventually } from '../support/wait';
 import {
   assertExactlyOnce,
   CYCLES,

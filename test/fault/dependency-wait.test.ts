@@ -26,7 +26,7 @@ import {
   type TestDb,
 } from '../support/stack';
 import { TcpGate } from '../support/tcp-gate';
-import { eventually } from '../support/worker';
+import { eventually } from '../support/wait';
 import { ensureBuilt, ROOT, sleep } from './support';
 
 const WORKER_JS = path.join(ROOT, 'dist', 'worker.js');

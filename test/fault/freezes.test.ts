@@ -17,7 +17,7 @@ import { archivesOfJob, extractAll } from '../support/executor';
 import { notification, sendAll } from '../support/sqs';
 import { s3ScannerConfig } from '../support/configs';
 import { createTestBucket } from '../support/stack';
-import { eventually } from '../support/worker';
+import { eventually } from '../support/wait';
 import {
   assertExactlyOnce,
   progressMark,

@@ -9,7 +9,8 @@ import { parseJobConfig } from '../../src/config/job-config';
 import { reconcileJobs } from '../../src/client/jobs';
 import { workflowIdFor } from '../../src/workflows/messages';
 import { createTestBucket, putObjects } from '../support/stack';
-import { completeCompressionJobs, eventually } from '../support/worker';
+import { completeCompressionJobs } from '../support/worker';
+import { eventually } from '../support/wait';
 import { ROOT, startRig, type Rig } from './support';
 import { s3ScannerConfig } from '../support/configs';
 

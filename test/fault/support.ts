@@ -17,7 +17,7 @@ import type { JobKind } from '../../src/config/job-config';
 import type { Settings } from '../../src/config/settings';
 import type { Db } from '../../src/store/db';
 import { IngestionStore } from '../../src/store/ingestion-store';
-import { eventually } from '../../support/wait';
+import { eventually } from '../support/wait';
 import {
   compressionJobKeys,
   countersAndRows,
@@ -28,7 +28,7 @@ import {
   uniqueName,
 } from '../support/stack';
 
-export { sleep } from '../../support/wait';
+export { sleep } from '../support/wait';
 
 const run = promisify(execFile);
 export const ROOT = path.join(__dirname, '..', '..');

@@ -16,7 +16,8 @@ import { decodeClpConfig } from '../../src/clp/clp-config';
 import { clpCompat } from '../../src/clp/compat';
 import { archivesOfJob, extractAll, startExecutor } from '../support/executor';
 import { compressionJobsOf, createTestBucket, keysOfCompressionJob, uniqueName } from '../support/stack';
-import { eventually, startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 import { controlJob } from '../../src/client/jobs';
 
 jest.setTimeout(3 * 60_000);

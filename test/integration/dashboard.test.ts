@@ -17,13 +17,8 @@ import { CompressionJobStatus } from '../../src/store/schema';
 import { apiServer } from '../support/http';
 import { TEST_API_TOKENS } from '../support/secrets';
 import { createTestBucket, putObjects } from '../support/stack';
-import {
-  completeCompressionJobs,
-  eventually,
-  startHarness,
-  waitForStatus,
-  type Harness,
-} from '../support/worker';
+import { completeCompressionJobs, startHarness, waitForStatus, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 import { s3ScannerConfig, timeoutOnlyBuffer } from '../support/configs';
 
 const CHROMIUM = '/usr/bin/chromium';

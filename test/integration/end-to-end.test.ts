@@ -8,7 +8,8 @@ import path from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { archivesOfJob, extractAll, startExecutor } from '../support/executor';
 import { createTestBucket } from '../support/stack';
-import { eventually, startHarness, type Harness } from '../support/worker';
+import { startHarness, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 import { controlJob } from '../../src/client/jobs';
 
 let h: Harness;

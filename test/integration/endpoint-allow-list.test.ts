@@ -23,7 +23,8 @@ import { TABLES } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';
 import { apiServer } from '../support/http';
 import { createTestBucket } from '../support/stack';
-import { eventually, startHarness, waitForStatus, type Harness } from '../support/worker';
+import { startHarness, waitForStatus, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..', '..');

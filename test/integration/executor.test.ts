@@ -19,7 +19,7 @@ import { listArchiveIds } from '../../src/executor/archive-reader';
 import type { Db } from '../../src/store/db';
 import { loadSettings, type Settings } from '../../src/config/settings';
 import { createTestBucket, createTestDb } from '../support/stack';
-import { eventually } from '../../support/wait';
+import { eventually } from '../support/wait';
 import {
   archivesOfJob,
   buildExecutor,

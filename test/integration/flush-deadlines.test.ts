@@ -14,7 +14,8 @@ import type { Activities } from '../../src/activities';
 import { createSqsClient } from '../../src/aws';
 import { TABLES } from '../../src/store/schema';
 import { deleteQueue, newQueue, notification, queueDepth, recordedPaths, sendAll } from '../support/sqs';
-import { eventually, startHarness, stopAndFinish, waitForStatus, type Harness } from '../support/worker';
+import { startHarness, stopAndFinish, waitForStatus, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 
 const BUCKET = 'flush-deadline-bucket';
 /**

@@ -16,7 +16,8 @@ import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
 import { decodeClpConfig } from '../../src/clp/clp-config';
 import { compressionJobsOf } from '../support/stack';
-import { eventually, sleep, startHarness, type Harness, stopAndFinish } from '../support/worker';
+import { startHarness, type Harness, stopAndFinish } from '../support/worker';
+import { eventually, sleep } from '../support/wait';
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..', '..');

@@ -14,13 +14,8 @@ import { createJob, controlJob } from '../../src/client/jobs';
 import { InvalidConfigError } from '../../src/config/job-config';
 import { queueDepth } from '../support/sqs';
 import { createTestBucket, uniqueName } from '../support/stack';
-import {
-  completeCompressionJobs,
-  eventually,
-  startHarness,
-  waitForStatus,
-  type Harness,
-} from '../support/worker';
+import { completeCompressionJobs, startHarness, waitForStatus, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 import { s3ScannerConfig } from '../support/configs';
 
 let h: Harness;

@@ -18,13 +18,8 @@ import { CompressionJobStatus } from '../../src/store/schema';
 import { apiServer } from '../support/http';
 import { TEST_API_TOKENS } from '../support/secrets';
 import { createTestBucket, putObjects, uniqueName } from '../support/stack';
-import {
-  completeCompressionJobs,
-  eventually,
-  startHarness,
-  waitForStatus,
-  type Harness,
-} from '../support/worker';
+import { completeCompressionJobs, startHarness, waitForStatus, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 import { s3ScannerConfig, timeoutOnlyBuffer } from '../support/configs';
 
 let h: Harness;

@@ -11,7 +11,7 @@ import { createSqsClient } from '../../src/aws';
 import { startRig, upload, waitAllCompressed, stopJob, type Rig } from '../fault/support';
 import { deleteQueue, newQueue, notification, sendAll } from '../support/sqs';
 import { createTestBucket } from '../support/stack';
-import { eventually } from '../support/worker';
+import { eventually } from '../support/wait';
 
 async function freePort(): Promise<number> {
   const server = createServer();

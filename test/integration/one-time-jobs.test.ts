@@ -23,13 +23,8 @@ import {
   createTestBucket,
   putObjects,
 } from '../support/stack';
-import {
-  completeCompressionJobs,
-  eventually,
-  startHarness,
-  waitForStatus,
-  type Harness,
-} from '../support/worker';
+import { completeCompressionJobs, startHarness, waitForStatus, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 import { controlJob } from '../../src/client/jobs';
 
 const run = promisify(execFile);

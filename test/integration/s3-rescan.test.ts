@@ -9,7 +9,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { ScanResult } from '../../src/activities/s3-scan';
 import { InvalidConfigError } from '../../src/config/job-config';
 import { createTestBucket } from '../support/stack';
-import { eventually, startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 import { s3ScannerConfig } from '../support/configs';
 
 let h: Harness;

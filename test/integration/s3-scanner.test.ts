@@ -6,13 +6,12 @@ import { workflowIdFor } from '../../src/workflows/messages';
 import { compressionJobKeys, createTestBucket, putObjects } from '../support/stack';
 import {
   completeCompressionJobs,
-  eventually,
   startHarness,
   waitForStatus,
   type Harness,
-  sleep,
   stopAndFinish,
 } from '../support/worker';
+import { eventually, sleep } from '../support/wait';
 import { s3ScannerConfig, timeoutOnlyBuffer } from '../support/configs';
 
 let h: Harness;
@@ -106,7 +105,8 @@ test('pause stops ingestion of new objects; resume picks them up from the cursor
   // Several scanning intervals pass, long enough for a running job on the same
   // prefix to record the new objects: nothing new may be recorded while paused.
   const putAt = Date.now();
-  const control = await h.create('s3_scanner', config('pause/'));
+  // (Another dataset: two active jobs may not share a bucket, prefix and dataset.)
+  const control = await h.create('s3_scanner', config('pause/', { dataset: 'pause_control' }));
   await eventually(
     async () => (await h.store.requireJob(control)).numFilesIngested === 5 && Date.now() - putAt >= 4_000,
     30_000,

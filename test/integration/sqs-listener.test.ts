@@ -10,14 +10,8 @@ import {
   recordedPaths,
   sendAll,
 } from '../support/sqs';
-import {
-  eventually,
-  sleep,
-  startHarness,
-  waitForStatus,
-  type Harness,
-  stopAndFinish,
-} from '../support/worker';
+import { startHarness, waitForStatus, type Harness, stopAndFinish } from '../support/worker';
+import { eventually, sleep } from '../support/wait';
 
 let h: Harness;
 let sqs: SQSClient;

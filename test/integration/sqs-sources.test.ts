@@ -17,7 +17,8 @@ import { ConflictError } from '../../src/store/ingestion-store';
 import { startExecutor } from '../support/executor';
 import { deleteQueue, newQueue, notification, queueDepth, recordedPaths, sendAll } from '../support/sqs';
 import { compressionJobsOf, createTestBucket, keysOfCompressionJob } from '../support/stack';
-import { eventually, startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 
 let h: Harness;
 let sqs: SQSClient;

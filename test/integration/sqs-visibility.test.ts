@@ -16,7 +16,8 @@ import { createSqsClient } from '../../src/aws';
 import type { ExtendResult } from '../../src/activities/sqs-visibility';
 import { TABLES } from '../../src/store/schema';
 import { deleteQueue, newQueue, notification, queueDepth, recordedPaths, sendAll } from '../support/sqs';
-import { eventually, startHarness, stopAndFinish, waitForStatus, type Harness } from '../support/worker';
+import { startHarness, stopAndFinish, waitForStatus, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 
 const VISIBILITY_SEC = 3;
 /** The stall: over 3x the visibility timeout, counted from when every message is in flight. */

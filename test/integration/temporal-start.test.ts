@@ -16,12 +16,12 @@ import { INGESTION_JOB_WORKFLOW, SA, workflowIdFor } from '../../src/workflows/m
 import { createTestBucket, putObjects, uniqueName } from '../support/stack';
 import {
   completeCompressionJobs,
-  eventually,
   startHarness,
   stopAndFinish,
   waitForStatus,
   type Harness,
 } from '../support/worker';
+import { eventually } from '../support/wait';
 import { s3ScannerConfig } from '../support/configs';
 
 const STACK = path.join(__dirname, '..', '..', 'scripts', 'stack.sh');

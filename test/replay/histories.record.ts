@@ -15,12 +15,12 @@ import { workflowIdFor } from '../../src/workflows/messages';
 import { createTestBucket, putObjects, uniqueName } from '../support/stack';
 import {
   completeCompressionJobs,
-  eventually,
   startHarness,
   waitForStatus,
   type Harness,
   stopAndFinish,
 } from '../support/worker';
+import { eventually } from '../support/wait';
 import { s3ScannerConfig } from '../support/configs';
 
 const OUT = path.join(__dirname, '..', 'fixtures', 'histories');

@@ -15,7 +15,7 @@ import { runExecutor, type ExecutorOptions, type ExecutorStats } from '../../src
 import { createLogger, type LogFields } from '../../src/executor/log';
 import { rolePool } from './stack';
 import type { Db } from '../../src/store/db';
-import { eventually } from '../../support/wait';
+import { eventually } from './wait';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 

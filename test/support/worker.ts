@@ -12,10 +12,8 @@ import type { Db } from '../../src/store/db';
 import { IngestionStore, type JobStatus } from '../../src/store/ingestion-store';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { createWorker } from '../../src/worker';
-import { eventually } from '../../support/wait';
+import { eventually } from './wait';
 import { createTestDb, rolePool, terminateOpenJobs, uniqueName } from './stack';
-
-export { eventually, sleep } from '../../support/wait';
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
