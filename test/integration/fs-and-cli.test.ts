@@ -75,31 +75,47 @@ test('a file still being appended is not ingested until it settles; each file is
   ];
   const growing = path.join(dir, 'growing.log');
   writeFileSync(growing, 'start\n');
-  const jobId = await h.create('fs', {
-    directory: dir,
-    glob: '**/*.log',
-    scanning_interval_sec: 0.5,
-    settle_delay_sec: 2,
-    buffer_config: { timeout_sec: 1 },
-  });
-  await eventually(
-    async () => {
-      const job = await h.store.requireJob(jobId);
-      if (job.status === 'failed') throw new Error(`job failed: ${job.errorMsg}`);
-      return (await paths(jobId)).length === 2;
-    },
-    30_000,
-    'settled files',
-  );
-  expect(await paths(jobId)).toEqual(settled.slice(0, 2).sort());
+  // Appended to every 0.5 s from the start (it must not settle before the job's first scans, however slow).
+  let appending = true;
+  let appends = 0;
+  const appender = (async () => {
+    while (appending) {
+      await sleep(500);
+      appendFileSync(growing, `line ${appends++}\n`);
+    }
+  })();
+  let jobId: number;
+  try {
+    jobId = await h.create('fs', {
+      directory: dir,
+      glob: '**/*.log',
+      scanning_interval_sec: 0.5,
+      settle_delay_sec: 2,
+      buffer_config: { timeout_sec: 1 },
+    });
+    await eventually(
+      async () => {
+        const job = await h.store.requireJob(jobId);
+        if (job.status === 'failed') throw new Error(`job failed: ${job.errorMsg}`);
+        return (await paths(jobId)).length === 2;
+      },
+      30_000,
+      'settled files',
+    );
+    expect(await paths(jobId)).toEqual(settled.slice(0, 2).sort());
 
-  // Keep appending for a while (and over several scans): never settled, never ingested.
-  const target = (scans.get(jobId) ?? 0) + 3;
-  for (let i = 0; i < 8 || (scans.get(jobId) ?? 0) < target; i++) {
-    appendFileSync(growing, `line ${i}\n`);
-    await sleep(500);
+    // Keep appending for a while (and over several scans): never settled, never ingested.
+    const [scanTarget, appendTarget] = [(scans.get(jobId) ?? 0) + 3, appends + 8];
+    await eventually(
+      async () => appends >= appendTarget && (scans.get(jobId) ?? 0) >= scanTarget,
+      30_000,
+      'appends over several scans',
+    );
+    expect(await paths(jobId)).not.toContain(growing);
+  } finally {
+    appending = false;
+    await appender;
   }
-  expect(await paths(jobId)).not.toContain(growing);
   // Once it stops changing it settles and is ingested, exactly once over later scans.
   await eventually(async () => (await paths(jobId)).includes(growing), 30_000, 'growing file settled');
   await moreScans(jobId, 4);
