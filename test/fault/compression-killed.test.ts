@@ -8,11 +8,10 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { s3ScannerConfig } from '../support/configs';
 import { createTestBucket } from '../support/stack';
-import { eventually } from '../support/wait';
+import { eventually, sleep } from '../support/wait';
 import {
   assertExactlyOnce,
   randomBetween,
-  sleep,
   startRig,
   stopJob,
   upload,

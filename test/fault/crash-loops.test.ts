@@ -8,14 +8,13 @@ import { createSqsClient } from '../../src/aws';
 import { s3ScannerConfig } from '../support/configs';
 import { newQueue, notification, sendAll } from '../support/sqs';
 import { createTestBucket } from '../support/stack';
-import { eventually } from '../support/wait';
+import { eventually, sleep } from '../support/wait';
 import {
   assertExactlyOnce,
   CYCLES,
   progressMark,
   randomBetween,
   report,
-  sleep,
   startRig,
   stopJob,
   upload,

@@ -17,14 +17,13 @@ import { archivesOfJob, extractAll } from '../support/executor';
 import { notification, sendAll } from '../support/sqs';
 import { s3ScannerConfig } from '../support/configs';
 import { createTestBucket } from '../support/stack';
-import { eventually } from '../support/wait';
+import { eventually, sleep } from '../support/wait';
 import {
   assertExactlyOnce,
   progressMark,
   randomBetween,
   report,
   ROOT,
-  sleep,
   startRig,
   stopJob,
   upload,

@@ -10,12 +10,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { s3ScannerConfig } from '../support/configs';
 import { createTestBucket } from '../support/stack';
-import { eventually } from '../support/wait';
+import { eventually, sleep } from '../support/wait';
 import {
   assertExactlyOnce,
   progressMark,
   ROOT,
-  sleep,
   startRig,
   stopJob,
   upload,
