@@ -9,26 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Client } from '@temporalio/client';
-import { createS3Client } from '../../src/aws';
-import { connectClient } from '../../src/client/temporal';
-import { controlJob, createJob, type StartOptions } from '../../src/client/jobs';
-import type { JobKind } from '../../src/config/job-config';
-import type { Settings } from '../../src/config/settings';
+import { controlJob } from '../../src/client/jobs';
 import type { Db } from '../../src/store/db';
-import { IngestionStore } from '../../src/store/ingestion-store';
 import { eventually } from '../support/wait';
-import {
-  compressionJobKeys,
-  countersAndRows,
-  createTestDb,
-  putObjects,
-  rolePool,
-  terminateOpenJobs,
-  uniqueName,
-} from '../support/stack';
-
-export { sleep } from '../support/wait';
+import { connectJobHost, type JobHost } from '../support/worker';
+import { compressionJobKeys, countersAndRows, createTestDb, putObjects, uniqueName } from '../support/stack';
 
 const run = promisify(execFile);
 export const ROOT = path.join(__dirname, '..', '..');
@@ -98,15 +83,8 @@ export class Proc {
   }
 }
 
-export interface Rig {
-  settings: Settings;
-  pool: Db;
-  store: IngestionStore;
-  client: Client;
-  s3: S3Client;
-  taskQueue: string;
-  /** Creates a job whose workflow runs on the rig's task queue. */
-  create(kind: JobKind, config: unknown, opts?: Partial<StartOptions>): Promise<number>;
+/** The worker and executor as child processes on the rig's task queue and throwaway database. */
+export interface Rig extends JobHost {
   worker: Proc;
   executor: Proc;
   /** Where the executor publishes archives. */
@@ -143,19 +121,9 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
   const executor = new Proc(`${taskQueue}-executor`, ['dist/executor/main.js', 'run'], env);
   worker.start();
   executor.start();
-  const client = await connectClient();
-  // As the CLI and REST API see the DB: the API's least-privilege user.
-  const apiPool = rolePool(db.settings, 'api');
-  const store = new IngestionStore(apiPool);
-  const s3 = createS3Client(db.settings.aws);
+  const { host, disconnect } = await connectJobHost(db, taskQueue, 'fault test finished');
   return {
-    settings: db.settings,
-    pool: db.pool,
-    store,
-    client,
-    s3,
-    taskQueue,
-    create: (kind, config, o) => createJob(store, client, kind, config, { taskQueue, ...o }),
+    ...host,
     worker,
     executor,
     archivesDir: archives,
@@ -168,13 +136,10 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
     close: async () => {
       for (const w of [worker, ...extraWorkers]) w.thaw();
       executor.thaw();
-      await terminateOpenJobs(store, client, taskQueue, 'fault test finished');
+      await disconnect();
       await worker.kill('SIGTERM');
       for (const w of extraWorkers) await w.kill('SIGTERM');
       await executor.kill('SIGTERM');
-      await client.connection.close();
-      s3.destroy();
-      await apiPool.end();
       await db.drop();
     },
   };

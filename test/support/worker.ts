@@ -25,7 +25,8 @@ function quietRuntime(): void {
   });
 }
 
-export interface Harness {
+/** What a test holds of a running ingestor: its settings and DB, the clients, and its task queue. */
+export interface JobHost {
   settings: Settings;
   /** The schema owner's pool, for the test's own setup and assertions. */
   pool: Db;
@@ -34,7 +35,44 @@ export interface Harness {
   client: Client;
   s3: S3Client;
   taskQueue: string;
+  /** Creates a job whose workflow runs on the task queue. */
   create(kind: JobKind, config: unknown, opts?: Partial<StartOptions>): Promise<number>;
+}
+
+/**
+ * Connects a test to the ingestor on `taskQueue` over `db`: a Temporal client, the
+ * API's store and an S3 client. `disconnect` first closes the workflows of unfinished jobs.
+ */
+export async function connectJobHost(
+  db: { settings: Settings; pool: Db },
+  taskQueue: string,
+  reason = 'test finished',
+): Promise<{ host: JobHost; disconnect: () => Promise<void> }> {
+  const client = await connectClient();
+  const apiPool = rolePool(db.settings, 'api');
+  const store = new IngestionStore(apiPool);
+  const s3 = createS3Client(db.settings.aws);
+  return {
+    host: {
+      settings: db.settings,
+      pool: db.pool,
+      store,
+      client,
+      s3,
+      taskQueue,
+      create: (kind, config, o) => createJob(store, client, kind, config, { taskQueue, ...o }),
+    },
+    disconnect: async () => {
+      await terminateOpenJobs(store, client, taskQueue, reason);
+      await client.connection.close();
+      s3.destroy();
+      await apiPool.end();
+    },
+  };
+}
+
+/** A worker in this process (createWorker) on its own task queue and throwaway database. */
+export interface Harness extends JobHost {
   close(): Promise<void>;
 }
 
@@ -59,27 +97,16 @@ export async function startHarness(
     faults: opts.faults,
   });
   const running = worker.run();
-  const client = await connectClient();
-  const apiPool = rolePool(settings, 'api');
-  const store = new IngestionStore(apiPool);
-  const s3 = createS3Client(settings.aws);
+  const { host, disconnect } = await connectJobHost({ settings, pool: db.pool }, taskQueue);
   return {
-    settings,
-    pool: db.pool,
-    store,
-    client,
-    s3,
-    taskQueue,
-    create: (kind, config, o) => createJob(store, client, kind, config, { taskQueue, ...o }),
+    ...host,
     close: async () => {
-      await terminateOpenJobs(store, client, taskQueue);
+      // Every workflow closed before the worker stops: none may outlive its task queue.
+      await disconnect();
       worker.shutdown();
       await running;
       await workerPool.end();
-      await apiPool.end();
       await connection.close();
-      await client.connection.close();
-      s3.destroy();
       await db.drop();
     },
   };
