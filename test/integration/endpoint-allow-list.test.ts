@@ -10,25 +10,19 @@
  * listener on 127.0.0.2 (loopback, so even a bug cannot leave the machine)
  * that records every connection and must record none.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+
 import net from 'node:net';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import { reconcileJobs } from '../../src/client/jobs';
 import { parseJobConfig } from '../../src/config/job-config';
 import { TABLES } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';
+import { buildCli, runCli } from '../support/cli';
 import { apiServer } from '../support/http';
 import { createTestBucket } from '../support/stack';
 import { startHarness, waitForStatus, type Harness } from '../support/worker';
 import { eventually } from '../support/wait';
-
-const run = promisify(execFile);
-const ROOT = path.join(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'dist', 'client', 'cli.js');
 
 let h: Harness;
 let app: FastifyInstance;
@@ -48,7 +42,7 @@ async function trapRecords(): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  await buildCli();
   h = await startHarness();
   app = await apiServer(h);
   bucket = await createTestBucket(h.s3);
@@ -141,18 +135,7 @@ test('REST: refused endpoints are 400 with the field and endpoint named, and not
 });
 
 test('CLI: refused endpoints exit 2 with one line naming the field; CLP_ALLOWED_ENDPOINTS is honoured', async () => {
-  const cli = (args: string[], env: Record<string, string> = {}) =>
-    run('node', [CLI, ...args], {
-      env: {
-        ...process.env,
-        CLP_DB_NAME: h.settings.db.database,
-        CLP_INGESTOR_TASK_QUEUE: h.taskQueue,
-        ...env,
-      },
-    }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
-    );
+  const cli = (args: string[], env: Record<string, string> = {}) => runCli(h, args, env);
   const before = await jobRows();
   const s3Args = ['create-s3-scanner', '--bucket', bucket, '--prefix', 'cli-allow/'];
   for (const [args, env, message] of [

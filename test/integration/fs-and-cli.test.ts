@@ -1,27 +1,14 @@
 /** Local-directory jobs (settle delay, exactly once) and the CLI's create commands, on the real stack. */
-import { execFile } from 'node:child_process';
-import {
-  appendFileSync,
-  existsSync,
-  mkdtempSync,
-  rmSync,
-  utimesSync,
-  writeFileSync,
-  mkdirSync,
-} from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
 import { decodeClpConfig } from '../../src/clp/clp-config';
+import { buildCli, runCli } from '../support/cli';
 import { compressionJobsOf } from '../support/stack';
 import { startHarness, type Harness, stopAndFinish } from '../support/worker';
 import { eventually, sleep } from '../support/wait';
-
-const run = promisify(execFile);
-const ROOT = path.join(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'dist', 'client', 'cli.js');
 
 let h: Harness;
 let dir: string;
@@ -35,7 +22,7 @@ async function moreScans(jobId: number, n: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  await buildCli();
   h = await startHarness({
     wrapActivities: (acts) => ({
       ...acts,
@@ -148,17 +135,7 @@ test('a missing directory fails the job with a clear message', async () => {
 });
 
 describe('CLI', () => {
-  function cli(args: string[]) {
-    const env = {
-      ...process.env,
-      CLP_DB_NAME: h.settings.db.database,
-      CLP_INGESTOR_TASK_QUEUE: h.taskQueue,
-    };
-    return run('node', [CLI, ...args], { env }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
-    );
-  }
+  const cli = (args: string[]) => runCli(h, args);
 
   test('create-fs and create-sqs-listener create jobs that run; errors are one line and a non-zero exit', async () => {
     const fsDir = mkdtempSync(path.join(os.tmpdir(), 'clp-cli-'));

@@ -5,16 +5,15 @@
  * own, with its final counts in the row and every file recorded exactly once;
  * bad lists are refused naming the entries, recording nothing.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { decodeClpConfig } from '../../src/clp/clp-config';
 import { InvalidConfigError, type JobKind } from '../../src/config/job-config';
 import type { JobProgress } from '../../src/workflows/messages';
 import { workflowIdFor } from '../../src/workflows/messages';
+import { buildCli, runCli } from '../support/cli';
 import { apiServer } from '../support/http';
 import {
   compressionJobKeys,
@@ -27,10 +26,6 @@ import { completeCompressionJobs, startHarness, waitForStatus, type Harness } fr
 import { eventually } from '../support/wait';
 import { controlJob } from '../../src/client/jobs';
 
-const run = promisify(execFile);
-const ROOT = path.join(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'dist', 'client', 'cli.js');
-
 let h: Harness;
 let bucket: string;
 let app: FastifyInstance;
@@ -38,7 +33,7 @@ let dir: string;
 
 beforeAll(async () => {
   // The CLI runs from dist/: build this tree's sources (a stale build would miss the new commands).
-  await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  await buildCli(true);
   h = await startHarness();
   bucket = await createTestBucket(h.s3);
   app = await apiServer(h);
@@ -85,13 +80,7 @@ async function expectExactlyOnce(jobId: number, paths: string[], keys?: string[]
   expect(named.sort()).toEqual([...keys].sort());
 }
 
-function cli(args: string[]) {
-  const env = { ...process.env, CLP_DB_NAME: h.settings.db.database, CLP_INGESTOR_TASK_QUEUE: h.taskQueue };
-  return run('node', [CLI, ...args], { env }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
-  );
-}
+const cli = (args: string[]) => runCli(h, args);
 
 test('S3 prefix once: the job scans to the end, drains its flushes and finishes; later objects are not read', async () => {
   const keys = range(60, (i) => `once/${String(i).padStart(3, '0')}.log`);
