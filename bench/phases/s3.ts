@@ -12,6 +12,7 @@ import { createJob } from '../../src/client/jobs';
 import { parseJobConfig } from '../../src/config/job-config';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
+import { sleep } from '../lib/env';
 import { jobHistory, per1k, type HistoryStats } from '../lib/history';
 import {
   cpuMeter,
@@ -390,7 +391,7 @@ async function timeRescanPasses(
   const ingestedBefore = (await store.requireJob(jobId)).numFilesIngested;
   const out: RescanPass[] = [];
   const deadline = Date.now() + 120_000 + passes * n;
-  const poll = () => new Promise((r) => setTimeout(r, 50));
+  const poll = () => sleep(50);
   // A pass that began before every row existed (or is under way now) is not timed: wait for the next.
   let skip = (await store.getRescanState(jobId)).passTs;
   while (out.length < passes) {

@@ -18,7 +18,7 @@ import { apiServer } from '../support/http';
 import { TEST_API_TOKENS } from '../support/secrets';
 import { createTestBucket, putObjects } from '../support/stack';
 import { completeCompressionJobs, startHarness, waitForStatus, type Harness } from '../support/worker';
-import { eventually } from '../support/wait';
+import { eventually, sleep } from '../support/wait';
 import { s3ScannerConfig, timeoutOnlyBuffer } from '../support/configs';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -182,7 +182,7 @@ if (!haveChromium) {
     const trickle = (async () => {
       for (let i = 0; i < more.length; i += 5) {
         await put(more.slice(i, i + 5));
-        await new Promise((r) => setTimeout(r, 400));
+        await sleep(400);
       }
     })();
     await page.waitForFunction(

@@ -15,7 +15,7 @@ import { createSqsClient } from '../../src/aws';
 import { TABLES } from '../../src/store/schema';
 import { deleteQueue, newQueue, notification, queueDepth, recordedPaths, sendAll } from '../support/sqs';
 import { startHarness, stopAndFinish, waitForStatus, type Harness } from '../support/worker';
-import { eventually } from '../support/wait';
+import { eventually, sleep } from '../support/wait';
 
 const BUCKET = 'flush-deadline-bucket';
 /**
@@ -125,6 +125,21 @@ function expectCallsReturnedAtDeadline(jobId: number, fs: Flush[], timeoutMs: nu
   }
 }
 
+/** Waits until flushes by size have taken the buffer below `threshold`; those flushes, and all once stopped. */
+async function sizeFlushesThenStop(
+  jobId: number,
+  threshold: number,
+): Promise<{ bySize: Flush[]; all: Flush[] }> {
+  await eventually(
+    async () => (await h.store.bufferSnapshot(jobId)).bytes < threshold,
+    30_000,
+    'flushed below the threshold',
+  );
+  const bySize = await flushes(jobId);
+  await stopAndFinish(h, jobId);
+  return { bySize, all: await flushes(jobId) };
+}
+
 async function noFailure(jobId: number): Promise<void> {
   const job = await h.store.requireJob(jobId);
   if (job.status === 'failed') throw new Error(`job failed: ${job.errorMsg}`);
@@ -134,7 +149,7 @@ async function noFailure(jobId: number): Promise<void> {
 async function loneFiles(jobId: number, count: number, add: (i: number) => Promise<void>): Promise<Flush[]> {
   for (let i = 0; i < count; i++) {
     // Let the next call's long poll (or the next scan) be well under way first.
-    await new Promise((r) => setTimeout(r, 1_500));
+    await sleep(1_500);
     await add(i);
     await eventually(
       async () => {
@@ -226,14 +241,7 @@ describe('SQS listener', () => {
     );
     await eventually(async () => (await queueDepth(sqs, queueUrl)) === 0, 90_000, 'queue drained');
     await eventually(async () => (await recordedPaths(h.pool, jobId)).length === n, 30_000, 'rows');
-    await eventually(
-      async () => (await h.store.bufferSnapshot(jobId)).bytes < threshold,
-      30_000,
-      'flushed below the threshold',
-    );
-    const bySize = await flushes(jobId);
-    await stopAndFinish(h, jobId);
-    const all = await flushes(jobId);
+    const { bySize, all } = await sizeFlushesThenStop(jobId, threshold);
     expect(all.reduce((k, f) => k + f.files, 0)).toBe(n);
     expect(await recordedPaths(h.pool, jobId)).toEqual(keys.map((k) => `${BUCKET}/${k}`));
     // Four listeners polling side by side would take it past by up to four batches of 10
@@ -297,14 +305,7 @@ describe('fs', () => {
       60_000,
       'every file recorded',
     );
-    await eventually(
-      async () => (await h.store.bufferSnapshot(jobId)).bytes < threshold,
-      30_000,
-      'flushed below the threshold',
-    );
-    const bySize = await flushes(jobId);
-    await stopAndFinish(h, jobId);
-    const all = await flushes(jobId);
+    const { bySize, all } = await sizeFlushesThenStop(jobId, threshold);
     expect(await recordedPaths(h.pool, jobId)).toEqual([...files].sort());
     expect(all.reduce((k, f) => k + f.files, 0)).toBe(files.length);
     // Well within one scanning interval: the pass went on right after each flush.

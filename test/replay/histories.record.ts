@@ -20,7 +20,7 @@ import {
   type Harness,
   stopAndFinish,
 } from '../support/worker';
-import { eventually } from '../support/wait';
+import { eventually, sleep } from '../support/wait';
 import { s3ScannerConfig } from '../support/configs';
 
 const OUT = path.join(__dirname, '..', 'fixtures', 'histories');
@@ -100,7 +100,7 @@ test('continue-as-new', async () => {
   const firstRunId = (await h.client.workflow.getHandle(workflowIdFor(jobId)).describe()).runId;
   for (let i = 0; i < 6; i++) {
     await put([`can/f${i}.log`]);
-    await new Promise((r) => setTimeout(r, 800));
+    await sleep(800);
     await completeCompressionJobs(h.pool);
   }
   await stopAndFinish(h, jobId);
