@@ -19,6 +19,7 @@ import { compressionJobsOf, createTestBucket, keysOfCompressionJob, uniqueName }
 import { startHarness, stopAndFinish, type Harness } from '../support/worker';
 import { eventually } from '../support/wait';
 import { controlJob } from '../../src/client/jobs';
+import { s3ScannerConfig, sqsListenerConfig } from '../support/configs';
 
 jest.setTimeout(3 * 60_000);
 
@@ -54,13 +55,7 @@ test('S3 scanner, endpoint only in the worker’s environment: every compression
   const keys = ['ep/a.log', 'ep/b c+d.log', 'ep/ü.log'];
   for (const k of keys) await put(k, `${k}\n`.repeat(100));
   // No endpoint_url in the job: the worker lists MinIO through AWS_ENDPOINT_URL_S3.
-  const jobId = await h.create('s3_scanner', {
-    bucket_name: bucket,
-    key_prefix: 'ep/',
-    scanning_interval_sec: 1,
-    settle_delay_sec: 0,
-    buffer_config: { timeout_sec: 1 },
-  });
+  const jobId = await h.create('s3_scanner', s3ScannerConfig(bucket, 'ep/', { settle_delay_sec: 0 }));
   await eventually(
     async () => (await h.store.countFilesByStatus(jobId)).compressed === 3,
     60_000,
@@ -100,13 +95,10 @@ test('SQS job with a key uploaded twice: each compression job names it once, and
         ),
       }),
     );
-    const jobId = await h.create('sqs_listener', {
-      bucket_name: bucket,
-      key_prefix: 'twice/',
-      queue_url: QueueUrl,
-      wait_time_sec: 1,
-      buffer_config: { timeout_sec: 3 },
-    });
+    const jobId = await h.create(
+      'sqs_listener',
+      sqsListenerConfig(bucket, 'twice/', QueueUrl!, { buffer_config: { timeout_sec: 3 } }),
+    );
     await eventually(
       async () => (await h.store.requireJob(jobId)).numFilesIngested === 3,
       30_000,
@@ -175,13 +167,7 @@ describe('CLP v0.13 (brotli, s3 key lists)', () => {
   test('an S3-scanner job’s compression jobs are brotli key lists that a v0.13 scheduler runs', async () => {
     await put('old/a.log', 'a\n');
     await put('old/b.log', 'b\n');
-    const jobId = await old.create('s3_scanner', {
-      bucket_name: bucket,
-      key_prefix: 'old/',
-      scanning_interval_sec: 1,
-      settle_delay_sec: 0,
-      buffer_config: { timeout_sec: 1 },
-    });
+    const jobId = await old.create('s3_scanner', s3ScannerConfig(bucket, 'old/', { settle_delay_sec: 0 }));
     await eventually(
       async () => (await old.store.countFilesByStatus(jobId)).compressed === 2,
       60_000,

@@ -47,6 +47,10 @@ async function temporal(args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
+/** `temporal workflow update execute --name <update> --workflow-id <id>` and any further flags. */
+const update = (name: string, workflowId: string, ...more: string[]) =>
+  temporal(['workflow', 'update', 'execute', '--name', name, '--workflow-id', workflowId, ...more]);
+
 const put = (keys: string[]) => putObjects(h.s3, bucket, keys, { body: (key) => `log ${key}\n` });
 
 const s3Config = (prefix: string) => s3ScannerConfig(bucket, prefix, { scanning_interval_sec: 0.5 });
@@ -97,29 +101,11 @@ test('a job started with `temporal workflow start` records itself, ingests end t
     'files',
   );
   // A refused Update from the CLI says why.
-  const refused = await temporal([
-    'workflow',
-    'update',
-    'execute',
-    '--name',
-    'resume',
-    '--workflow-id',
-    workflowId,
-  ]);
+  const refused = await update('resume', workflowId);
   expect(refused.code).not.toBe(0);
   expect(refused.stderr).toContain(`job ${job.id} is running; only a paused job can be resumed`);
 
-  const stopped = await temporal([
-    'workflow',
-    'update',
-    'execute',
-    '--name',
-    'stop',
-    '--workflow-id',
-    workflowId,
-    '-o',
-    'json',
-  ]);
+  const stopped = await update('stop', workflowId, '-o', 'json');
   expect(stopped).toMatchObject({ code: 0 });
   expect(JSON.parse(stopped.stdout).result).toMatchObject({ jobId: job.id, stopRequested: true });
   await eventually(
@@ -195,15 +181,7 @@ test('pause, resume and stop are Updates: refused with the reason when illegal, 
   );
 
   // From the pinned Temporal CLI, by the job's workflow id.
-  const resumed = await temporal([
-    'workflow',
-    'update',
-    'execute',
-    '--name',
-    'resume',
-    '--workflow-id',
-    workflowIdFor(jobId),
-  ]);
+  const resumed = await update('resume', workflowIdFor(jobId));
   expect(resumed).toMatchObject({ code: 0 });
   expect((await h.store.requireJob(jobId)).status).toBe('running');
 

@@ -21,7 +21,7 @@ import {
   stopAndFinish,
 } from '../support/worker';
 import { eventually, sleep } from '../support/wait';
-import { s3ScannerConfig } from '../support/configs';
+import { s3ScannerConfig, sqsListenerConfig } from '../support/configs';
 
 const OUT = path.join(__dirname, '..', 'fixtures', 'histories');
 const STACK = path.join(__dirname, '..', '..', 'scripts', 'stack.sh');
@@ -111,13 +111,7 @@ test('continue-as-new', async () => {
 test('an SQS-listener job', async () => {
   const sqs = createSqsClient(h.settings.aws);
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('history') }));
-  const jobId = await h.create('sqs_listener', {
-    bucket_name: bucket,
-    key_prefix: 'sqs/',
-    queue_url: QueueUrl,
-    wait_time_sec: 1,
-    buffer_config: { timeout_sec: 1 },
-  });
+  const jobId = await h.create('sqs_listener', sqsListenerConfig(bucket, 'sqs/', QueueUrl!));
   for (const key of ['sqs/a.log', 'sqs/b.log']) {
     const body = JSON.stringify({
       Records: [
