@@ -12,15 +12,16 @@ import { eventually, sleep } from '../support/wait';
 import {
   assertExactlyOnce,
   CYCLES,
+  expectExactlyOnceThenStop,
+  type Proc,
   progressMark,
   randomBetween,
   report,
+  type Rig,
   startRig,
   stopJob,
   upload,
   waitAllCompressed,
-  type Proc,
-  type Rig,
 } from './support';
 
 /** Worst case: an activity lost with its worker is retried after its 30 s timeout. */
@@ -86,9 +87,7 @@ test(`S3 scanner: the worker is SIGKILLed ${CYCLES} times while objects are uplo
       await upload(rig.s3, bucket, more);
       keys.push(...more);
     });
-    await waitAllCompressed(rig, jobId, keys.length);
-    await assertExactlyOnce(rig, jobId, bucket, keys);
-    await stopJob(rig, jobId);
+    await expectExactlyOnceThenStop(rig, jobId, bucket, keys);
     const r = report('s3-scanner-worker-crash-loop', recoveries, keys.length);
     expect(r.maxMs).toBeLessThan(RECOVERY_BOUND_MS);
   } finally {
@@ -242,9 +241,7 @@ test(`executor: SIGKILLed ${CYCLES} times mid-compression; every file still ends
       },
       succeeded,
     );
-    await waitAllCompressed(rig, jobId, keys.length);
-    await assertExactlyOnce(rig, jobId, bucket, keys);
-    await stopJob(rig, jobId);
+    await expectExactlyOnceThenStop(rig, jobId, bucket, keys);
     report('executor-crash-loop', recoveries, keys.length);
   } finally {
     await rig.close();

@@ -11,15 +11,7 @@ import { promisify } from 'node:util';
 import { s3ScannerConfig } from '../support/configs';
 import { createTestBucket } from '../support/stack';
 import { eventually, sleep } from '../support/wait';
-import {
-  assertExactlyOnce,
-  progressMark,
-  ROOT,
-  startRig,
-  stopJob,
-  upload,
-  waitAllCompressed,
-} from './support';
+import { expectExactlyOnceThenStop, progressMark, ROOT, startRig, upload } from './support';
 
 const run = promisify(execFile);
 jest.setTimeout(20 * 60_000);
@@ -80,9 +72,7 @@ test('Temporal and MariaDB each killed and restarted mid-run: nothing lost, dupl
       expect(job.errorMsg).toBeNull();
     }
 
-    await waitAllCompressed(rig, jobId, keys.length);
-    await assertExactlyOnce(rig, jobId, bucket, keys);
-    await stopJob(rig, jobId);
+    await expectExactlyOnceThenStop(rig, jobId, bucket, keys);
   } finally {
     await stackUp();
     await rig.close();

@@ -241,6 +241,13 @@ export async function assertExactlyOnce(rig: Rig, jobId: number, bucket: string,
   expect(superseded.filter((r) => r.status !== 4)).toEqual([]);
 }
 
+/** The end of a crash test: every file compressed, the exactly-once end state asserted, the job stopped. */
+export async function expectExactlyOnceThenStop(rig: Rig, jobId: number, bucket: string, keys: string[]) {
+  await waitAllCompressed(rig, jobId, keys.length);
+  await assertExactlyOnce(rig, jobId, bucket, keys);
+  await stopJob(rig, jobId);
+}
+
 export async function stopJob(rig: Rig, jobId: number): Promise<void> {
   await controlJob(rig.store, rig.client, jobId, 'stop');
   await eventually(

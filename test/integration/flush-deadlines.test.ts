@@ -16,6 +16,7 @@ import { TABLES } from '../../src/store/schema';
 import { deleteQueue, newQueue, notification, queueDepth, recordedPaths, sendAll } from '../support/sqs';
 import { startHarness, stopAndFinish, waitForStatus, type Harness } from '../support/worker';
 import { eventually, sleep } from '../support/wait';
+import { sqsListenerConfig } from '../support/configs';
 
 const BUCKET = 'flush-deadline-bucket';
 /**
@@ -171,14 +172,14 @@ describe('SQS listener', () => {
     async (listeners) => {
       const queueUrl = await newQueue(sqs);
       const prefix = `lone${listeners}/`;
-      const jobId = await h.create('sqs_listener', {
-        bucket_name: BUCKET,
-        key_prefix: prefix,
-        queue_url: queueUrl,
-        wait_time_sec: 20,
-        num_concurrent_listener_tasks: listeners,
-        buffer_config: { timeout_sec: 3 },
-      });
+      const jobId = await h.create(
+        'sqs_listener',
+        sqsListenerConfig(BUCKET, prefix, queueUrl, {
+          wait_time_sec: 20,
+          num_concurrent_listener_tasks: listeners,
+          buffer_config: { timeout_sec: 3 },
+        }),
+      );
       await waitForStatus(h, jobId, 'running');
       const fs = await loneFiles(jobId, 3, (i) =>
         sendAll(sqs, queueUrl, [notification(BUCKET, `${prefix}f${i}.log`)]),
@@ -193,14 +194,14 @@ describe('SQS listener', () => {
   test('the deadline holds when a receive call recorded a file and its result was lost (the retry returns for it)', async () => {
     const queueUrl = await newQueue(sqs);
     const prefix = 'retried/';
-    const jobId = await h.create('sqs_listener', {
-      bucket_name: BUCKET,
-      key_prefix: prefix,
-      queue_url: queueUrl,
-      wait_time_sec: 20,
-      num_concurrent_listener_tasks: 4,
-      buffer_config: { timeout_sec: 3 },
-    });
+    const jobId = await h.create(
+      'sqs_listener',
+      sqsListenerConfig(BUCKET, prefix, queueUrl, {
+        wait_time_sec: 20,
+        num_concurrent_listener_tasks: 4,
+        buffer_config: { timeout_sec: 3 },
+      }),
+    );
     failFirstReceiveOf.add(jobId);
     await waitForStatus(h, jobId, 'running');
     const [f] = await loneFiles(jobId, 1, () =>
@@ -224,15 +225,15 @@ describe('SQS listener', () => {
     const queueUrl = await newQueue(sqs);
     const prefix = 'size/';
     const keys = Array.from({ length: n }, (_, i) => `${prefix}f${String(i).padStart(3, '0')}.log`);
-    const jobId = await h.create('sqs_listener', {
-      bucket_name: BUCKET,
-      key_prefix: prefix,
-      queue_url: queueUrl,
-      wait_time_sec: 20,
-      num_concurrent_listener_tasks: listeners,
-      // Only the size triggers flushes here (the rest is flushed by the stop).
-      buffer_config: { timeout_sec: 600, flush_threshold_bytes: threshold },
-    });
+    const jobId = await h.create(
+      'sqs_listener',
+      sqsListenerConfig(BUCKET, prefix, queueUrl, {
+        wait_time_sec: 20,
+        num_concurrent_listener_tasks: listeners,
+        // Only the size triggers flushes here (the rest is flushed by the stop).
+        buffer_config: { timeout_sec: 600, flush_threshold_bytes: threshold },
+      }),
+    );
     await waitForStatus(h, jobId, 'running');
     await sendAll(
       sqs,

@@ -12,6 +12,7 @@ import {
 } from '../support/sqs';
 import { startHarness, waitForStatus, type Harness, stopAndFinish } from '../support/worker';
 import { eventually, sleep } from '../support/wait';
+import { sqsListenerConfig } from '../support/configs';
 
 let h: Harness;
 let sqs: SQSClient;
@@ -68,16 +69,8 @@ async function visibleMessages(queueUrl: string): Promise<number> {
   return Number(r.Attributes?.ApproximateNumberOfMessages ?? 0);
 }
 
-function config(queueUrl: string, prefix: string, extra: Record<string, unknown> = {}) {
-  return {
-    bucket_name: BUCKET,
-    key_prefix: prefix,
-    queue_url: queueUrl,
-    wait_time_sec: 1,
-    buffer_config: { timeout_sec: 1 },
-    ...extra,
-  };
-}
+const config = (queueUrl: string, prefix: string, extra: Record<string, unknown> = {}) =>
+  sqsListenerConfig(BUCKET, prefix, queueUrl, extra);
 
 /** The mixed traffic of the issue: relevant, duplicated, irrelevant and garbage messages. */
 function traffic(prefix: string, n: number): { bodies: string[]; expected: string[] } {
