@@ -8,8 +8,11 @@ import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Client } from '@temporalio/client';
+import { createJob } from '../../src/client/jobs';
+import type { JobKind } from '../../src/config/job-config';
 import type { Settings } from '../../src/config/settings';
 import type { Db } from '../../src/store/db';
+import type { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';
 import { createTestDb, terminateWorkflow, uniqueName } from '../../support/stack';
@@ -109,6 +112,17 @@ export async function startExecutor(ctx: BenchContext, db: PhaseDb, name: string
       rmSync(archiveDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Creates a job in dataset `bench` whose workflow runs on the phase worker's task queue. */
+export function createBenchJob(
+  ctx: BenchContext,
+  store: IngestionStore,
+  taskQueue: string,
+  kind: JobKind,
+  config: Record<string, unknown>,
+): Promise<number> {
+  return createJob(store, ctx.client, kind, { dataset: 'bench', ...config }, { taskQueue });
 }
 
 /** Closes the job's workflow (the jobs here never finish by themselves). */
