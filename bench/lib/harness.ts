@@ -63,6 +63,16 @@ export async function withDb<T>(ctx: BenchContext, fn: (db: PhaseDb) => Promise<
   }
 }
 
+/** Resolves once the child logs `line`; a child that never does is stopped. */
+async function started(child: Child, line: string): Promise<void> {
+  try {
+    await child.waitForLog(line);
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}
+
 /** `node dist-bench/src/worker.js` on its own task queue against `db`; resolves once it polls. */
 export async function startWorker(ctx: BenchContext, db: PhaseDb, name: string) {
   const taskQueue = uniqueName(`bench-${name}`);
@@ -76,12 +86,7 @@ export async function startWorker(ctx: BenchContext, db: PhaseDb, name: string) 
     },
     logFile: path.join(ctx.logDir, `${name}-worker.log`),
   });
-  try {
-    await worker.waitForLog('"worker started"');
-  } catch (err) {
-    await worker.stop();
-    throw err;
-  }
+  await started(worker, '"worker started"');
   return { worker, taskQueue };
 }
 
@@ -99,12 +104,7 @@ export async function startExecutor(ctx: BenchContext, db: PhaseDb, name: string
     },
     logFile: path.join(ctx.logDir, `${name}-executor.log`),
   });
-  try {
-    await executor.waitForLog('"executor started"');
-  } catch (err) {
-    await executor.stop();
-    throw err;
-  }
+  await started(executor, '"executor started"');
   return {
     executor,
     stop: async () => {
