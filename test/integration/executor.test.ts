@@ -308,21 +308,29 @@ async function expireAndKill(jobId: number): Promise<void> {
   );
 }
 
-test('an executor whose job was KILLED under it (its lease lapsed) stops and publishes nothing', async () => {
-  const key = `lease-${Date.now()}/slow.log`;
-  await put(key, generateLogs(2 * 1024 * 1024, 7));
+/**
+ * A job of one object that another executor KILLs while this one (with
+ * `leaseMs`) archives it; returns once this one has logged `noticed` and
+ * stopped, having abandoned the job.
+ */
+async function killedWhileArchiving(key: string, body: Buffer, leaseMs: number, noticed: string) {
+  await put(key, body);
   const jobId = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
-  const executor = startExecutor(settings, {
-    archivesDir,
-    leaseMs: 600,
-    throttleBytesPerSec: 1024 * 1024,
-  });
+  const executor = startExecutor(settings, { archivesDir, leaseMs, throttleBytesPerSec: 1024 * 1024 });
   await untilLogged(executor, 'archiving');
   await expireAndKill(jobId);
-  await untilLogged(executor, 'job abandoned: lease lost');
-  const stats = await executor.stop();
+  await untilLogged(executor, noticed);
+  expect(await executor.stop()).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
+  return jobId;
+}
 
-  expect(stats).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
+test('an executor whose job was KILLED under it (its lease lapsed) stops and publishes nothing', async () => {
+  const jobId = await killedWhileArchiving(
+    `lease-${Date.now()}/slow.log`,
+    generateLogs(2 * 1024 * 1024, 7),
+    600,
+    'job abandoned: lease lost',
+  );
   const job = await jobRow(pool, jobId);
   expect(job.status).toBe(KILLED); // untouched since: never re-run, never turned into a success
   expect(job.status_msg).toMatch(/^KILLED: the executor holding this job \(.+\) died/);
@@ -331,21 +339,13 @@ test('an executor whose job was KILLED under it (its lease lapsed) stops and pub
 });
 
 test('the finishing transaction refuses to publish for a job KILLED under it unnoticed', async () => {
-  const key = `finish-${Date.now()}/a.log`;
-  await put(key, generateLogs(1024 * 1024, 8));
-  const jobId = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
   // A long lease: no renewal happens before the end, so only the final check can catch it.
-  const executor = startExecutor(settings, {
-    archivesDir,
-    leaseMs: 60_000,
-    throttleBytesPerSec: 1024 * 1024,
-  });
-  await untilLogged(executor, 'archiving');
-  await expireAndKill(jobId);
-  await untilLogged(executor, 'lease lost before publishing; archive discarded');
-  const stats = await executor.stop();
-
-  expect(stats).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
+  const jobId = await killedWhileArchiving(
+    `finish-${Date.now()}/a.log`,
+    generateLogs(1024 * 1024, 8),
+    60_000,
+    'lease lost before publishing; archive discarded',
+  );
   const job = await jobRow(pool, jobId);
   expect(job.status).toBe(KILLED);
   expect(job.num_tasks_completed).toBe(0);

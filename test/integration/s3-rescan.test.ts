@@ -45,6 +45,17 @@ async function put(key: string): Promise<void> {
   await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `log line for ${key}\n` }));
 }
 
+/** Waits until each job's cursor (the last key it recorded) is its prefix followed by `key`. */
+async function cursorsAt(jobs: [number, string][], key: string): Promise<void> {
+  for (const [jobId, prefix] of jobs) {
+    await eventually(
+      async () => (await h.store.getScannerCursor(jobId)) === `${prefix}${key}`,
+      30_000,
+      `cursor at ${key}`,
+    );
+  }
+}
+
 const config = (prefix: string, extra: Record<string, unknown> = {}) =>
   s3ScannerConfig(bucket, prefix, { settle_delay_sec: 0, ...extra });
 
@@ -70,16 +81,13 @@ test('a key that sorts before the cursor, uploaded after the cursor passed it, i
   for (const p of [withRescan, without]) for (const k of ['b.log', 'c.log']) await put(`${p}${k}`);
   const on = await h.create('s3_scanner', config(withRescan, { rescan_interval_sec: RESCAN_SEC }));
   const off = await h.create('s3_scanner', config(without));
-  for (const [jobId, p] of [
-    [on, withRescan],
-    [off, without],
-  ] as const) {
-    await eventually(
-      async () => (await h.store.getScannerCursor(jobId)) === `${p}c.log`,
-      30_000,
-      'cursor at c',
-    );
-  }
+  await cursorsAt(
+    [
+      [on, withRescan],
+      [off, without],
+    ],
+    'c.log',
+  );
 
   // a sorts before the cursor (c); d after it. Both jobs get the same uploads.
   const uploadedAt = Date.now();
@@ -87,16 +95,13 @@ test('a key that sorts before the cursor, uploaded after the cursor passed it, i
   for (const p of [withRescan, without]) await put(`${p}d.log`);
 
   // Both cursor passes listed after a existed (they recorded d, uploaded after a) ...
-  for (const [jobId, p] of [
-    [on, withRescan],
-    [off, without],
-  ] as const) {
-    await eventually(
-      async () => (await h.store.getScannerCursor(jobId)) === `${p}d.log`,
-      30_000,
-      'cursor at d',
-    );
-  }
+  await cursorsAt(
+    [
+      [on, withRescan],
+      [off, without],
+    ],
+    'd.log',
+  );
   // ... and the re-list records a within one period (plus a scanning interval and the pass itself).
   const a = await eventually(
     async () => (await recorded(on)).find((r) => r.key === `${withRescan}a.log`),
