@@ -25,7 +25,7 @@ export function benchSettings(): Settings {
   return loadSettings();
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep } from '../../support/wait';
 
 export function git(): { commit: string; dirty: boolean } {
   try {

@@ -8,11 +8,14 @@ import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Client } from '@temporalio/client';
+import { createJob } from '../../src/client/jobs';
+import type { JobKind } from '../../src/config/job-config';
 import type { Settings } from '../../src/config/settings';
 import type { Db } from '../../src/store/db';
+import type { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestDb, uniqueName } from '../../test/support/stack';
+import { createTestDb, terminateWorkflow, uniqueName } from '../../support/stack';
 import { DIST_SRC, sleep, stackPids } from './env';
 import { Child, CpuMeter } from './proc';
 
@@ -60,6 +63,16 @@ export async function withDb<T>(ctx: BenchContext, fn: (db: PhaseDb) => Promise<
   }
 }
 
+/** Resolves once the child logs `line`; a child that never does is stopped. */
+async function started(child: Child, line: string): Promise<void> {
+  try {
+    await child.waitForLog(line);
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}
+
 /** `node dist-bench/src/worker.js` on its own task queue against `db`; resolves once it polls. */
 export async function startWorker(ctx: BenchContext, db: PhaseDb, name: string) {
   const taskQueue = uniqueName(`bench-${name}`);
@@ -73,12 +86,7 @@ export async function startWorker(ctx: BenchContext, db: PhaseDb, name: string) 
     },
     logFile: path.join(ctx.logDir, `${name}-worker.log`),
   });
-  try {
-    await worker.waitForLog('"worker started"');
-  } catch (err) {
-    await worker.stop();
-    throw err;
-  }
+  await started(worker, '"worker started"');
   return { worker, taskQueue };
 }
 
@@ -96,12 +104,7 @@ export async function startExecutor(ctx: BenchContext, db: PhaseDb, name: string
     },
     logFile: path.join(ctx.logDir, `${name}-executor.log`),
   });
-  try {
-    await executor.waitForLog('"executor started"');
-  } catch (err) {
-    await executor.stop();
-    throw err;
-  }
+  await started(executor, '"executor started"');
   return {
     executor,
     stop: async () => {
@@ -111,12 +114,20 @@ export async function startExecutor(ctx: BenchContext, db: PhaseDb, name: string
   };
 }
 
+/** Creates a job in dataset `bench` whose workflow runs on the phase worker's task queue. */
+export function createBenchJob(
+  ctx: BenchContext,
+  store: IngestionStore,
+  taskQueue: string,
+  kind: JobKind,
+  config: Record<string, unknown>,
+): Promise<number> {
+  return createJob(store, ctx.client, kind, { dataset: 'bench', ...config }, { taskQueue });
+}
+
 /** Closes the job's workflow (the jobs here never finish by themselves). */
 export async function terminateJob(client: Client, jobId: number): Promise<void> {
-  await client.workflow
-    .getHandle(workflowIdFor(jobId))
-    .terminate('benchmark phase over')
-    .catch(() => undefined);
+  await terminateWorkflow(client, workflowIdFor(jobId), 'benchmark phase over');
 }
 
 export function cpuMeter(worker?: Child, executor?: Child): CpuMeter {

@@ -5,12 +5,18 @@
  * phase of the scan cycle instead of locking onto one.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { createJob } from '../../src/client/jobs';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
-import { uniqueName } from '../../test/support/stack';
+import { uniqueName } from '../../support/stack';
 import { sleep } from '../lib/env';
-import { cpuMeter, startWorker, terminateJob, withDb, type BenchContext } from '../lib/harness';
+import {
+  cpuMeter,
+  createBenchJob,
+  startWorker,
+  terminateJob,
+  withDb,
+  type BenchContext,
+} from '../lib/harness';
 import { deletePrefix, keyFor, objectBody } from '../lib/objects';
 import { sha256 } from './s3';
 
@@ -44,19 +50,12 @@ export async function latency(
       let jobId: number | undefined;
       try {
         const store = new IngestionStore(db.pool);
-        jobId = await createJob(
-          store,
-          ctx.client,
-          's3_scanner',
-          {
-            bucket_name: ctx.bucket,
-            key_prefix: prefix,
-            dataset: 'bench',
-            scanning_interval_sec: intervalSec,
-            buffer_config: { flush_threshold_bytes: 2 ** 40, timeout_sec: 3600 },
-          },
-          { taskQueue },
-        );
+        jobId = await createBenchJob(ctx, store, taskQueue, 's3_scanner', {
+          bucket_name: ctx.bucket,
+          key_prefix: prefix,
+          scanning_interval_sec: intervalSec,
+          buffer_config: { flush_threshold_bytes: 2 ** 40, timeout_sec: 3600 },
+        });
         // Let the job start and finish its first (empty) scan.
         await sleep(2_000 + intervalSec * 1000);
         const conn = await db.pool.getConnection();

@@ -8,13 +8,14 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createS3ListerFor } from '../../src/aws';
 import type { ListPage } from '../../src/s3-list';
 import type { ResultSetHeader } from 'mysql2/promise';
-import { createJob } from '../../src/client/jobs';
 import { parseJobConfig } from '../../src/config/job-config';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
+import { sleep } from '../lib/env';
 import { jobHistory, per1k, type HistoryStats } from '../lib/history';
 import {
   cpuMeter,
+  createBenchJob,
   startExecutor,
   startWorker,
   terminateJob,
@@ -288,20 +289,13 @@ export async function s3Job(
       const cpu = cpuMeter(worker, exec?.executor).begin();
       const t0 = performance.now();
       const t0Wall = Date.now();
-      jobId = await createJob(
-        store,
-        ctx.client,
-        's3_scanner',
-        {
-          bucket_name: ctx.bucket,
-          key_prefix: opts.prefix,
-          dataset: 'bench',
-          scanning_interval_sec: opts.rescanPasses ? RESCAN_INTERVAL_SEC : 30,
-          ...(opts.rescanPasses ? { rescan_interval_sec: RESCAN_INTERVAL_SEC } : {}),
-          buffer_config: { flush_threshold_bytes: 2 ** 40, timeout_sec: opts.flushTimeoutSec },
-        },
-        { taskQueue },
-      );
+      jobId = await createBenchJob(ctx, store, taskQueue, 's3_scanner', {
+        bucket_name: ctx.bucket,
+        key_prefix: opts.prefix,
+        scanning_interval_sec: opts.rescanPasses ? RESCAN_INTERVAL_SEC : 30,
+        ...(opts.rescanPasses ? { rescan_interval_sec: RESCAN_INTERVAL_SEC } : {}),
+        buffer_config: { flush_threshold_bytes: 2 ** 40, timeout_sec: opts.flushTimeoutSec },
+      });
       const n = opts.n;
       const done = await waitForGoals({
         pool: db.pool,
@@ -390,7 +384,7 @@ async function timeRescanPasses(
   const ingestedBefore = (await store.requireJob(jobId)).numFilesIngested;
   const out: RescanPass[] = [];
   const deadline = Date.now() + 120_000 + passes * n;
-  const poll = () => new Promise((r) => setTimeout(r, 50));
+  const poll = () => sleep(50);
   // A pass that began before every row existed (or is under way now) is not timed: wait for the next.
   let skip = (await store.getRescanState(jobId)).passTs;
   while (out.length < passes) {

@@ -13,14 +13,21 @@ import {
 import type { ResultSetHeader } from 'mysql2/promise';
 import { parseS3EventMessage } from '../../src/activities/s3-events';
 import { dedupKey, fileColumns } from '../../src/store/store-core';
-import { createJob } from '../../src/client/jobs';
 import { parseJobConfig } from '../../src/config/job-config';
 import type { NewFile } from '../../src/store/ingestion-store';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
-import { uniqueName } from '../../test/support/stack';
+import { uniqueName } from '../../support/stack';
 import { jobHistory } from '../lib/history';
-import { cpuMeter, startWorker, terminateJob, waitForGoals, withDb, type BenchContext } from '../lib/harness';
+import {
+  cpuMeter,
+  createBenchJob,
+  startWorker,
+  terminateJob,
+  waitForGoals,
+  withDb,
+  type BenchContext,
+} from '../lib/harness';
 import { forEachConcurrent, keyFor } from '../lib/objects';
 import { historyPer1k, sha256, type JobResult } from './s3';
 
@@ -181,20 +188,13 @@ export async function sqsJob(
         const store = new IngestionStore(db.pool);
         const cpu = cpuMeter(worker).begin();
         const t0 = performance.now();
-        jobId = await createJob(
-          store,
-          ctx.client,
-          'sqs_listener',
-          {
-            queue_url: q.queueUrl,
-            bucket_name: ctx.bucket,
-            key_prefix: q.prefix,
-            dataset: 'bench',
-            num_concurrent_listener_tasks: listeners,
-            buffer_config: { flush_threshold_bytes: 2 ** 40, timeout_sec: flushTimeoutSec },
-          },
-          { taskQueue },
-        );
+        jobId = await createBenchJob(ctx, store, taskQueue, 'sqs_listener', {
+          queue_url: q.queueUrl,
+          bucket_name: ctx.bucket,
+          key_prefix: q.prefix,
+          num_concurrent_listener_tasks: listeners,
+          buffer_config: { flush_threshold_bytes: 2 ** 40, timeout_sec: flushTimeoutSec },
+        });
         const done = await waitForGoals({
           pool: db.pool,
           jobId,

@@ -5,14 +5,13 @@
  * or submitted twice, and every attempt's id stays on record.
  */
 import type { RowDataPacket } from 'mysql2/promise';
-import { createJob } from '../../src/client/jobs';
 import { CompressionJobStatus } from '../../src/store/schema';
+import { s3ScannerConfig } from '../support/configs';
 import { createTestBucket } from '../support/stack';
-import { eventually } from '../support/worker';
+import { eventually, sleep } from '../support/wait';
 import {
   assertExactlyOnce,
   randomBetween,
-  sleep,
   startRig,
   stopJob,
   upload,
@@ -44,17 +43,9 @@ test(`a compression job KILLED ${KILLS} times, with the worker SIGKILLed around 
   const bucket = await createTestBucket(rig.s3);
   const keys = Array.from({ length: 300 }, (_, i) => `killed/${String(i).padStart(4, '0')}.log`);
   await upload(rig.s3, bucket, keys);
-  const jobId = await createJob(
-    rig.store,
-    rig.client,
+  const jobId = await rig.create(
     's3_scanner',
-    {
-      bucket_name: bucket,
-      key_prefix: 'killed/',
-      scanning_interval_sec: 1,
-      buffer_config: { timeout_sec: 2 },
-    },
-    { taskQueue: rig.taskQueue },
+    s3ScannerConfig(bucket, 'killed/', { buffer_config: { timeout_sec: 2 } }),
   );
   let current = await eventually(
     async () => {

@@ -4,24 +4,24 @@
  * Every cycle must recover within RECOVERY_BOUND_MS; at the end every object
  * is recorded exactly once and compressed, and compression jobs partition it.
  */
-import { CreateQueueCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
-import { createJob } from '../../src/client/jobs';
+import { s3ScannerConfig } from '../support/configs';
+import { newQueue, notification, sendAll } from '../support/sqs';
 import { createTestBucket } from '../support/stack';
-import { eventually } from '../support/worker';
+import { eventually, sleep } from '../support/wait';
 import {
   assertExactlyOnce,
   CYCLES,
+  expectExactlyOnceThenStop,
+  type Proc,
   progressMark,
   randomBetween,
   report,
-  sleep,
+  type Rig,
   startRig,
   stopJob,
   upload,
   waitAllCompressed,
-  type Proc,
-  type Rig,
 } from './support';
 
 /** Worst case: an activity lost with its worker is retried after its 30 s timeout. */
@@ -73,17 +73,11 @@ test(`S3 scanner: the worker is SIGKILLed ${CYCLES} times while objects are uplo
     const bucket = await createTestBucket(rig.s3);
     const keys = Array.from({ length: INITIAL_OBJECTS }, (_, i) => `crash/${String(i).padStart(6, '0')}.log`);
     await upload(rig.s3, bucket, keys);
-    const jobId = await createJob(
-      rig.store,
-      rig.client,
+    const jobId = await rig.create(
       's3_scanner',
-      {
-        bucket_name: bucket,
-        key_prefix: 'crash/',
-        scanning_interval_sec: 1,
+      s3ScannerConfig(bucket, 'crash/', {
         buffer_config: { flush_threshold_bytes: 256 * 1024, timeout_sec: 2 },
-      },
-      { taskQueue: rig.taskQueue },
+      }),
     );
     const recoveries = await crashLoop(rig, rig.worker, jobId, async (cycle) => {
       const more = Array.from(
@@ -93,9 +87,7 @@ test(`S3 scanner: the worker is SIGKILLed ${CYCLES} times while objects are uplo
       await upload(rig.s3, bucket, more);
       keys.push(...more);
     });
-    await waitAllCompressed(rig, jobId, keys.length);
-    await assertExactlyOnce(rig, jobId, bucket, keys);
-    await stopJob(rig, jobId);
+    await expectExactlyOnceThenStop(rig, jobId, bucket, keys);
     const r = report('s3-scanner-worker-crash-loop', recoveries, keys.length);
     expect(r.maxMs).toBeLessThan(RECOVERY_BOUND_MS);
   } finally {
@@ -109,16 +101,10 @@ test(`one-time URL list: the worker is SIGKILLed up to ${CYCLES} times mid-way; 
     const bucket = await createTestBucket(rig.s3);
     const keys = Array.from({ length: INITIAL_OBJECTS }, (_, i) => `list/${String(i).padStart(6, '0')}.log`);
     await upload(rig.s3, bucket, keys);
-    const jobId = await createJob(
-      rig.store,
-      rig.client,
-      's3_object_list',
-      {
-        urls: keys.map((k) => `s3://${bucket}/${k}`),
-        buffer_config: { flush_threshold_bytes: 16 * 1024, timeout_sec: 2 },
-      },
-      { taskQueue: rig.taskQueue },
-    );
+    const jobId = await rig.create('s3_object_list', {
+      urls: keys.map((k) => `s3://${bucket}/${k}`),
+      buffer_config: { flush_threshold_bytes: 16 * 1024, timeout_sec: 2 },
+    });
     const finished = async () => {
       const job = await rig.store.requireJob(jobId);
       if (job.status === 'failed') throw new Error(`job failed: ${job.errorMsg}`);
@@ -166,44 +152,25 @@ test(`SQS listener: the worker dies ${CYCLES} times, often between commit and de
   const sqs = createSqsClient(rig.settings.aws);
   try {
     const bucket = 'fault-sqs-bucket';
-    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `fault-${Date.now()}` }));
+    const QueueUrl = await newQueue(sqs);
     const keys: string[] = [];
     const send = async (batch: string[]) => {
-      for (let i = 0; i < batch.length; i += 10) {
-        await sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl,
-            Entries: batch.slice(i, i + 10).map((key, j) => ({
-              Id: String(j),
-              MessageBody: JSON.stringify({
-                Records: [
-                  {
-                    eventName: 'ObjectCreated:Put',
-                    s3: { bucket: { name: bucket }, object: { key, size: 100, sequencer: `s-${key}` } },
-                  },
-                ],
-              }),
-            })),
-          }),
-        );
-      }
+      await sendAll(
+        sqs,
+        QueueUrl,
+        batch.map((key) => notification(bucket, key)),
+      );
       keys.push(...batch);
     };
     await send(Array.from({ length: 300 }, (_, i) => `q/initial-${String(i).padStart(4, '0')}.log`));
-    const jobId = await createJob(
-      rig.store,
-      rig.client,
-      'sqs_listener',
-      {
-        bucket_name: bucket,
-        key_prefix: 'q/',
-        queue_url: QueueUrl,
-        wait_time_sec: 1,
-        num_concurrent_listener_tasks: 4,
-        buffer_config: { flush_threshold_bytes: 8 * 1024, timeout_sec: 2 },
-      },
-      { taskQueue: rig.taskQueue },
-    );
+    const jobId = await rig.create('sqs_listener', {
+      bucket_name: bucket,
+      key_prefix: 'q/',
+      queue_url: QueueUrl,
+      wait_time_sec: 1,
+      num_concurrent_listener_tasks: 4,
+      buffer_config: { flush_threshold_bytes: 8 * 1024, timeout_sec: 2 },
+    });
     // The executor cannot fetch these objects (there are none): compression jobs
     // fail, which is still a terminal fate for every file; count those instead.
     const recoveries = await crashLoop(rig, rig.worker, jobId, (cycle) =>
@@ -247,17 +214,11 @@ test(`executor: SIGKILLed ${CYCLES} times mid-compression; every file still ends
     const bucket = await createTestBucket(rig.s3);
     const keys = Array.from({ length: 600 }, (_, i) => `exec/${String(i).padStart(5, '0')}.log`);
     await upload(rig.s3, bucket, keys);
-    const jobId = await createJob(
-      rig.store,
-      rig.client,
+    const jobId = await rig.create(
       's3_scanner',
-      {
-        bucket_name: bucket,
-        key_prefix: 'exec/',
-        scanning_interval_sec: 1,
+      s3ScannerConfig(bucket, 'exec/', {
         buffer_config: { flush_threshold_bytes: 16 * 1024, timeout_sec: 1 },
-      },
-      { taskQueue: rig.taskQueue },
+      }),
     );
     // Progress here is the executor's: compression jobs reaching SUCCEEDED.
     const succeeded = async () => {
@@ -280,9 +241,7 @@ test(`executor: SIGKILLed ${CYCLES} times mid-compression; every file still ends
       },
       succeeded,
     );
-    await waitAllCompressed(rig, jobId, keys.length);
-    await assertExactlyOnce(rig, jobId, bucket, keys);
-    await stopJob(rig, jobId);
+    await expectExactlyOnceThenStop(rig, jobId, bucket, keys);
     report('executor-crash-loop', recoveries, keys.length);
   } finally {
     await rig.close();

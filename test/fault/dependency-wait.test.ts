@@ -26,8 +26,8 @@ import {
   type TestDb,
 } from '../support/stack';
 import { TcpGate } from '../support/tcp-gate';
-import { eventually } from '../support/worker';
-import { ensureBuilt, ROOT, sleep } from './support';
+import { eventually, sleep } from '../support/wait';
+import { ensureBuilt, ROOT } from './support';
 
 const WORKER_JS = path.join(ROOT, 'dist', 'worker.js');
 const EXECUTOR_JS = path.join(ROOT, 'dist', 'executor', 'main.js');
@@ -84,6 +84,18 @@ async function logged(c: ChildExecutor, pattern: RegExp, timeoutMs = 30_000, fro
   );
 }
 
+/** Waits for the `n`th log line matching `pattern`: a process still retrying is alive and still waiting. */
+async function loggedTimes(c: ChildExecutor, pattern: RegExp, n: number, timeoutMs = 60_000) {
+  await eventually(
+    async () => {
+      if (!alive(c)) throw new Error(`exited: ${c.stderr.join('\n')}`);
+      return c.logs.filter((r) => pattern.test(String(r.msg))).length >= n;
+    },
+    timeoutMs,
+    `${n} log lines matching ${pattern}`,
+  );
+}
+
 test('a worker started without the CLP DB and Temporal waits for both, then runs jobs; losing both later does not stop it', async () => {
   const dbGate = await gate({ host: db.settings.db.host, port: db.settings.db.port });
   const temporalGate = await gate(parseHostPort(temporalAddress()));
@@ -101,7 +113,8 @@ test('a worker started without the CLP DB and Temporal waits for both, then runs
     );
     const first = await logged(worker, dbWait);
     expect(first).toMatchObject({ level: 'warn', dependency: 'CLP DB', reason: 'ECONNREFUSED' });
-    await sleep(3_000);
+    // Four waits (0.5 + 1 + 2 s apart): still up and waiting 3.5 s after the first.
+    await loggedTimes(worker, dbWait, 4);
     expect(alive(worker)).toBe(true);
     const delays = worker.logs.filter((r) => dbWait.test(String(r.msg))).map((r) => r.retry_in_ms);
     expect(delays.slice(0, 3)).toEqual([500, 1000, 2000]); // capped exponential backoff
@@ -109,13 +122,11 @@ test('a worker started without the CLP DB and Temporal waits for both, then runs
     // The DB appears; Temporal is still away: now it waits for Temporal.
     await dbGate.open();
     await logged(worker, /^CLP DB at .* available after [\d.]+ s$/);
-    await logged(
-      worker,
-      new RegExp(
-        `^Temporal at ${escape(temporalGate.address)} not reachable \\(ECONNREFUSED\\); retrying in [\\d.]+ s$`,
-      ),
+    const temporalWait = new RegExp(
+      `^Temporal at ${escape(temporalGate.address)} not reachable \\(ECONNREFUSED\\); retrying in [\\d.]+ s$`,
     );
-    await sleep(2_000);
+    // Four waits: still up, waiting, and not started at least 3.5 s after the first.
+    await loggedTimes(worker, temporalWait, 4);
     expect(alive(worker)).toBe(true);
     expect(worker.logs.some((r) => r.msg === 'worker started')).toBe(false);
 

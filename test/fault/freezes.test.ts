@@ -13,18 +13,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
-import { createJob } from '../../src/client/jobs';
 import { archivesOfJob, extractAll } from '../support/executor';
 import { notification, sendAll } from '../support/sqs';
+import { s3ScannerConfig } from '../support/configs';
 import { createTestBucket } from '../support/stack';
-import { eventually } from '../support/worker';
+import { eventually, sleep } from '../support/wait';
 import {
   assertExactlyOnce,
   progressMark,
   randomBetween,
   report,
   ROOT,
-  sleep,
   startRig,
   stopJob,
   upload,
@@ -112,27 +111,18 @@ test('MariaDB, Temporal, MinIO and one of two workers frozen and thawed: nothing
     };
     await feed(400);
     const buffer = { flush_threshold_bytes: 64 * 1024, timeout_sec: 2 };
-    const scanJob = await createJob(
-      rig.store,
-      rig.client,
+    const scanJob = await rig.create(
       's3_scanner',
-      { bucket_name: bucket, key_prefix: 'scan/', scanning_interval_sec: 1, buffer_config: buffer },
-      { taskQueue: rig.taskQueue },
+      s3ScannerConfig(bucket, 'scan/', { buffer_config: buffer }),
     );
-    const sqsJob = await createJob(
-      rig.store,
-      rig.client,
-      'sqs_listener',
-      {
-        bucket_name: bucket,
-        key_prefix: 'sqs/',
-        queue_url: QueueUrl,
-        wait_time_sec: 1,
-        num_concurrent_listener_tasks: 2,
-        buffer_config: buffer,
-      },
-      { taskQueue: rig.taskQueue },
-    );
+    const sqsJob = await rig.create('sqs_listener', {
+      bucket_name: bucket,
+      key_prefix: 'sqs/',
+      queue_url: QueueUrl,
+      wait_time_sec: 1,
+      num_concurrent_listener_tasks: 2,
+      buffer_config: buffer,
+    });
     for (const jobId of [scanJob, sqsJob]) {
       await eventually(async () => (await progressMark(rig.pool, jobId)) > 0, 60_000, `job ${jobId} started`);
     }

@@ -7,7 +7,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { INGESTION_JOB_WORKFLOW } from '../../src/workflows/messages';
 import { TABLES } from '../../src/store/schema';
 import { createTestBucket, uniqueName } from '../support/stack';
-import { eventually } from '../support/worker';
+import { eventually } from '../support/wait';
 import { startRig, stopJob, waitAllCompressed, type Rig } from './support';
 
 jest.setTimeout(5 * 60_000);

@@ -5,13 +5,14 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseJobConfig } from '../../src/config/job-config';
 import { reconcileJobs } from '../../src/client/jobs';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestBucket } from '../support/stack';
-import { completeCompressionJobs, eventually } from '../support/worker';
+import { createTestBucket, putObjects } from '../support/stack';
+import { completeCompressionJobs } from '../support/worker';
+import { eventually } from '../support/wait';
 import { ROOT, startRig, type Rig } from './support';
+import { s3ScannerConfig } from '../support/configs';
 
 const run = promisify(execFile);
 jest.setTimeout(10 * 60_000);
@@ -27,18 +28,13 @@ beforeAll(async () => {
 });
 afterAll(() => rig?.close());
 
-function s3Job(prefix: string, timeoutSec = 1) {
-  return parseJobConfig('s3_scanner', {
-    bucket_name: bucket,
-    key_prefix: prefix,
-    scanning_interval_sec: 1,
-    buffer_config: { timeout_sec: timeoutSec },
-  });
-}
+const s3Job = (prefix: string, timeoutSec = 1) =>
+  parseJobConfig(
+    's3_scanner',
+    s3ScannerConfig(bucket, prefix, { buffer_config: { timeout_sec: timeoutSec } }),
+  );
 
-async function put(keys: string[]): Promise<void> {
-  for (const Key of keys) await rig.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: 'x\n' }));
-}
+const put = (keys: string[]) => putObjects(rig.s3, bucket, keys, { body: () => 'x\n' });
 
 async function workflowStatus(jobId: number): Promise<string | null> {
   try {

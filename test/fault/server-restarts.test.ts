@@ -8,19 +8,10 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createJob } from '../../src/client/jobs';
+import { s3ScannerConfig } from '../support/configs';
 import { createTestBucket } from '../support/stack';
-import { eventually } from '../support/worker';
-import {
-  assertExactlyOnce,
-  progressMark,
-  ROOT,
-  sleep,
-  startRig,
-  stopJob,
-  upload,
-  waitAllCompressed,
-} from './support';
+import { eventually, sleep } from '../support/wait';
+import { expectExactlyOnceThenStop, progressMark, ROOT, startRig, upload } from './support';
 
 const run = promisify(execFile);
 jest.setTimeout(20 * 60_000);
@@ -52,17 +43,11 @@ test('Temporal and MariaDB each killed and restarted mid-run: nothing lost, dupl
     const bucket = await createTestBucket(rig.s3);
     const keys = Array.from({ length: 1500 }, (_, i) => `srv/${String(i).padStart(5, '0')}.log`);
     await upload(rig.s3, bucket, keys.slice(0, 1000));
-    const jobId = await createJob(
-      rig.store,
-      rig.client,
+    const jobId = await rig.create(
       's3_scanner',
-      {
-        bucket_name: bucket,
-        key_prefix: 'srv/',
-        scanning_interval_sec: 1,
+      s3ScannerConfig(bucket, 'srv/', {
         buffer_config: { flush_threshold_bytes: 64 * 1024, timeout_sec: 1 },
-      },
-      { taskQueue: rig.taskQueue },
+      }),
     );
     await eventually(async () => (await progressMark(rig.pool, jobId)) > 0, 60_000, 'first progress');
 
@@ -87,9 +72,7 @@ test('Temporal and MariaDB each killed and restarted mid-run: nothing lost, dupl
       expect(job.errorMsg).toBeNull();
     }
 
-    await waitAllCompressed(rig, jobId, keys.length);
-    await assertExactlyOnce(rig, jobId, bucket, keys);
-    await stopJob(rig, jobId);
+    await expectExactlyOnceThenStop(rig, jobId, bucket, keys);
   } finally {
     await stackUp();
     await rig.close();

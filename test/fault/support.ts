@@ -8,23 +8,12 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync } 
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Client } from '@temporalio/client';
-import { createS3Client } from '../../src/aws';
-import { connectClient } from '../../src/client/temporal';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { controlJob } from '../../src/client/jobs';
-import type { Settings } from '../../src/config/settings';
 import type { Db } from '../../src/store/db';
-import { IngestionStore } from '../../src/store/ingestion-store';
-import {
-  countersAndRows,
-  createTestDb,
-  rolePool,
-  keysOfCompressionJob,
-  terminateTaskQueueWorkflows,
-  uniqueName,
-} from '../support/stack';
-import { eventually } from '../support/worker';
+import { eventually } from '../support/wait';
+import { connectJobHost, type JobHost } from '../support/worker';
+import { compressionJobKeys, countersAndRows, createTestDb, putObjects, uniqueName } from '../support/stack';
 
 const run = promisify(execFile);
 export const ROOT = path.join(__dirname, '..', '..');
@@ -94,13 +83,8 @@ export class Proc {
   }
 }
 
-export interface Rig {
-  settings: Settings;
-  pool: Db;
-  store: IngestionStore;
-  client: Client;
-  s3: S3Client;
-  taskQueue: string;
+/** The worker and executor as child processes on the rig's task queue and throwaway database. */
+export interface Rig extends JobHost {
   worker: Proc;
   executor: Proc;
   /** Where the executor publishes archives. */
@@ -137,18 +121,9 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
   const executor = new Proc(`${taskQueue}-executor`, ['dist/executor/main.js', 'run'], env);
   worker.start();
   executor.start();
-  const client = await connectClient();
-  // As the CLI and REST API see the DB: the API's least-privilege user.
-  const apiPool = rolePool(db.settings, 'api');
-  const store = new IngestionStore(apiPool);
-  const s3 = createS3Client(db.settings.aws);
+  const { host, disconnect } = await connectJobHost(db, taskQueue, 'fault test finished');
   return {
-    settings: db.settings,
-    pool: db.pool,
-    store,
-    client,
-    s3,
-    taskQueue,
+    ...host,
     worker,
     executor,
     archivesDir: archives,
@@ -161,43 +136,23 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
     close: async () => {
       for (const w of [worker, ...extraWorkers]) w.thaw();
       executor.thaw();
-      for (const job of await store.listJobs({ status: ['requested', 'running', 'paused'] })) {
-        await client.workflow
-          .getHandle(job.workflowId)
-          .terminate('fault test finished')
-          .catch(() => undefined);
-      }
-      await terminateTaskQueueWorkflows(client, taskQueue, 'fault test finished');
+      await disconnect();
       await worker.kill('SIGTERM');
       for (const w of extraWorkers) await w.kill('SIGTERM');
       await executor.kill('SIGTERM');
-      await client.connection.close();
-      s3.destroy();
-      await apiPool.end();
       await db.drop();
     },
   };
 }
 
-/** Uploads keys with a little concurrency; small log-like bodies. */
-export async function upload(s3: S3Client, bucket: string, keys: string[]): Promise<void> {
-  const queue = [...keys];
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
-        await s3.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: `2026-11-21T00:00:00Z INFO ${key} ok\n`.repeat(8),
-          }),
-        );
-      }
-    }),
-  );
+/** Uploads keys 16 at a time; small log-like bodies. */
+export function upload(s3: S3Client, bucket: string, keys: string[]): Promise<void> {
+  return putObjects(s3, bucket, keys, {
+    body: (key) => `2026-11-21T00:00:00Z INFO ${key} ok\n`.repeat(8),
+    concurrency: 16,
+  });
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const randomBetween = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 
 /** A number that grows whenever the ingestor does anything for the job. */
@@ -266,13 +221,7 @@ export async function assertExactlyOnce(rig: Rig, jobId: number, bucket: string,
   expect(job.numFilesCompressed).toBe(rows.length);
   expect(job.numFilesFailed).toBe(0);
 
-  const [cjs] = await rig.pool.query<any[]>(
-    `SELECT id, clp_config FROM compression_jobs WHERE id IN
-       (SELECT DISTINCT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?)`,
-    [jobId],
-  );
-  const keys: string[] = [];
-  for (const cj of cjs) keys.push(...(await keysOfCompressionJob(rig.pool, cj.clp_config)));
+  const keys = [...(await compressionJobKeys(rig.pool, jobId)).values()].flat();
   expect(keys.length).toBe(new Set(keys).size); // disjoint
   expect(keys.sort()).toEqual(expected); // union is the uploaded set
   // Every compression job is one flush's attempt (none a duplicate flush), and
@@ -290,6 +239,13 @@ export async function assertExactlyOnce(rig: Rig, jobId: number, bucket: string,
     [jobId],
   );
   expect(superseded.filter((r) => r.status !== 4)).toEqual([]);
+}
+
+/** The end of a crash test: every file compressed, the exactly-once end state asserted, the job stopped. */
+export async function expectExactlyOnceThenStop(rig: Rig, jobId: number, bucket: string, keys: string[]) {
+  await waitAllCompressed(rig, jobId, keys.length);
+  await assertExactlyOnce(rig, jobId, bucket, keys);
+  await stopJob(rig, jobId);
 }
 
 export async function stopJob(rig: Rig, jobId: number): Promise<void> {

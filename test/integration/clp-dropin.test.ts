@@ -15,9 +15,11 @@ import { createSqsClient } from '../../src/aws';
 import { decodeClpConfig } from '../../src/clp/clp-config';
 import { clpCompat } from '../../src/clp/compat';
 import { archivesOfJob, extractAll, startExecutor } from '../support/executor';
-import { createTestBucket, keysOfCompressionJob, uniqueName } from '../support/stack';
-import { eventually, startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { compressionJobsOf, createTestBucket, keysOfCompressionJob, uniqueName } from '../support/stack';
+import { startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 import { controlJob } from '../../src/client/jobs';
+import { s3ScannerConfig, sqsListenerConfig } from '../support/configs';
 
 jest.setTimeout(3 * 60_000);
 
@@ -42,15 +44,6 @@ async function put(key: string, body: string): Promise<void> {
   await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
 }
 
-async function compressionJobsOf(jobId: number): Promise<RowDataPacket[]> {
-  const [rows] = await h.pool.query<RowDataPacket[]>(
-    `SELECT id, status, status_msg, clp_config FROM compression_jobs WHERE id IN
-       (SELECT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?) ORDER BY id`,
-    [jobId],
-  );
-  return rows;
-}
-
 /** Stops the job and waits until the executor has given every file its fate. */
 async function finish(jobId: number): Promise<void> {
   await controlJob(h.store, h.client, jobId, 'stop');
@@ -62,19 +55,13 @@ test('S3 scanner, endpoint only in the worker’s environment: every compression
   const keys = ['ep/a.log', 'ep/b c+d.log', 'ep/ü.log'];
   for (const k of keys) await put(k, `${k}\n`.repeat(100));
   // No endpoint_url in the job: the worker lists MinIO through AWS_ENDPOINT_URL_S3.
-  const jobId = await h.create('s3_scanner', {
-    bucket_name: bucket,
-    key_prefix: 'ep/',
-    scanning_interval_sec: 1,
-    settle_delay_sec: 0,
-    buffer_config: { timeout_sec: 1 },
-  });
+  const jobId = await h.create('s3_scanner', s3ScannerConfig(bucket, 'ep/', { settle_delay_sec: 0 }));
   await eventually(
     async () => (await h.store.countFilesByStatus(jobId)).compressed === 3,
     60_000,
     'compressed',
   );
-  for (const cj of await compressionJobsOf(jobId)) {
+  for (const cj of await compressionJobsOf(h.pool, jobId)) {
     const { input } = (await decodeClpConfig(cj.clp_config)) as { input: any };
     expect(input.type).toBe('s3_object_metadata'); // CLP head's default
     expect(input.endpoint_url).toBe(h.settings.aws.s3Endpoint);
@@ -108,13 +95,10 @@ test('SQS job with a key uploaded twice: each compression job names it once, and
         ),
       }),
     );
-    const jobId = await h.create('sqs_listener', {
-      bucket_name: bucket,
-      key_prefix: 'twice/',
-      queue_url: QueueUrl,
-      wait_time_sec: 1,
-      buffer_config: { timeout_sec: 3 },
-    });
+    const jobId = await h.create(
+      'sqs_listener',
+      sqsListenerConfig(bucket, 'twice/', QueueUrl!, { buffer_config: { timeout_sec: 3 } }),
+    );
     await eventually(
       async () => (await h.store.requireJob(jobId)).numFilesIngested === 3,
       30_000,
@@ -127,7 +111,7 @@ test('SQS job with a key uploaded twice: each compression job names it once, and
     );
     const files = await h.store.listFiles(jobId);
     expect(files.filter((f) => f.path.endsWith('x.log'))).toHaveLength(2);
-    for (const cj of await compressionJobsOf(jobId)) {
+    for (const cj of await compressionJobsOf(h.pool, jobId)) {
       const keys = await keysOfCompressionJob(h.pool, cj.clp_config);
       expect(new Set(keys).size).toBe(keys.length);
       expect(cj.status).toBe(2);
@@ -155,7 +139,7 @@ test('fs job: host paths go to CLP under its mount root, and come back out of th
       60_000,
       'compressed',
     );
-    const [cj] = await compressionJobsOf(jobId);
+    const [cj] = await compressionJobsOf(h.pool, jobId);
     const { input } = (await decodeClpConfig(cj.clp_config)) as { input: any };
     expect(input.paths_to_compress.every((p: string) => p.startsWith(`/mnt/logs${dir}/`))).toBe(true);
     const [archive] = await archivesOfJob(archivesDir, Number(cj.id));
@@ -183,13 +167,7 @@ describe('CLP v0.13 (brotli, s3 key lists)', () => {
   test('an S3-scanner job’s compression jobs are brotli key lists that a v0.13 scheduler runs', async () => {
     await put('old/a.log', 'a\n');
     await put('old/b.log', 'b\n');
-    const jobId = await old.create('s3_scanner', {
-      bucket_name: bucket,
-      key_prefix: 'old/',
-      scanning_interval_sec: 1,
-      settle_delay_sec: 0,
-      buffer_config: { timeout_sec: 1 },
-    });
+    const jobId = await old.create('s3_scanner', s3ScannerConfig(bucket, 'old/', { settle_delay_sec: 0 }));
     await eventually(
       async () => (await old.store.countFilesByStatus(jobId)).compressed === 2,
       60_000,

@@ -9,22 +9,17 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 // The page functions below run in the browser; this project's tsconfig has no DOM types.
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ApiTokens } from '../../src/client/http/auth';
 import { CompressionJobStatus } from '../../src/store/schema';
-import { apiServer, terminateOpenWorkflows } from '../support/http';
+import { apiServer } from '../support/http';
 import { TEST_API_TOKENS } from '../support/secrets';
-import { createTestBucket } from '../support/stack';
-import {
-  completeCompressionJobs,
-  eventually,
-  startHarness,
-  waitForStatus,
-  type Harness,
-} from '../support/worker';
+import { createTestBucket, putObjects } from '../support/stack';
+import { completeCompressionJobs, startHarness, waitForStatus, type Harness } from '../support/worker';
+import { eventually, sleep } from '../support/wait';
+import { s3ScannerConfig, timeoutOnlyBuffer } from '../support/configs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -52,23 +47,11 @@ async function post(url: string, body?: unknown, token?: string): Promise<any> {
   return json;
 }
 
-async function put(keys: string[]): Promise<void> {
-  for (const key of keys) {
-    await h.s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: `log line for ${key}\n`.repeat(20) }),
-    );
-  }
-}
+const put = (keys: string[]) =>
+  putObjects(h.s3, bucket, keys, { body: (key) => `log line for ${key}\n`.repeat(20) });
 
-function s3Job(prefix: string, extra: Record<string, unknown> = {}) {
-  return {
-    bucket_name: bucket,
-    key_prefix: prefix,
-    scanning_interval_sec: 1,
-    buffer_config: { flush_threshold_bytes: 1 << 30, timeout_sec: 1 },
-    ...extra,
-  };
-}
+const s3Job = (prefix: string, extra: Record<string, unknown> = {}) =>
+  s3ScannerConfig(bucket, prefix, { buffer_config: timeoutOnlyBuffer(), ...extra });
 
 async function newPage(): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -112,7 +95,6 @@ if (!haveChromium) {
   afterAll(async () => {
     await browser?.close();
     await api?.close();
-    if (h) await terminateOpenWorkflows(h);
     await h?.close();
   });
 
@@ -200,7 +182,7 @@ if (!haveChromium) {
     const trickle = (async () => {
       for (let i = 0; i < more.length; i += 5) {
         await put(more.slice(i, i + 5));
-        await new Promise((r) => setTimeout(r, 400));
+        await sleep(400);
       }
     })();
     await page.waitForFunction(

@@ -8,8 +8,10 @@ import path from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { archivesOfJob, extractAll, startExecutor } from '../support/executor';
 import { createTestBucket } from '../support/stack';
-import { eventually, startHarness, type Harness } from '../support/worker';
+import { startHarness, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 import { controlJob } from '../../src/client/jobs';
+import { s3ScannerConfig } from '../support/configs';
 
 let h: Harness;
 let bucket: string;
@@ -35,13 +37,10 @@ test('objects come out of the archives byte for byte; a missing object fails exa
     bodies.set(key, body);
     await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
   }
-  const jobId = await h.create('s3_scanner', {
-    bucket_name: bucket,
-    key_prefix: 'e2e/',
-    scanning_interval_sec: 1,
-    settle_delay_sec: 0,
-    buffer_config: { timeout_sec: 3600 },
-  });
+  const jobId = await h.create(
+    's3_scanner',
+    s3ScannerConfig(bucket, 'e2e/', { settle_delay_sec: 0, buffer_config: { timeout_sec: 3600 } }),
+  );
   await eventually(async () => (await h.store.countFilesByStatus(jobId)).buffered === 4, 30_000, 'buffered');
   // b disappears before compression; then stop flushes [a, b] and [c, d].
   await h.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'e2e/b.log' }));

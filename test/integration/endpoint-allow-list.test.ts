@@ -10,23 +10,19 @@
  * listener on 127.0.0.2 (loopback, so even a bug cannot leave the machine)
  * that records every connection and must record none.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+
 import net from 'node:net';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import { reconcileJobs } from '../../src/client/jobs';
 import { parseJobConfig } from '../../src/config/job-config';
 import { TABLES } from '../../src/store/schema';
-import { apiServer, terminateOpenWorkflows } from '../support/http';
+import { workflowIdFor } from '../../src/workflows/messages';
+import { buildCli, runCli } from '../support/cli';
+import { apiServer } from '../support/http';
 import { createTestBucket } from '../support/stack';
-import { eventually, startHarness, waitForStatus, type Harness } from '../support/worker';
-
-const run = promisify(execFile);
-const ROOT = path.join(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'dist', 'client', 'cli.js');
+import { startHarness, waitForStatus, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 
 let h: Harness;
 let app: FastifyInstance;
@@ -35,8 +31,18 @@ let trap: net.Server;
 let trapUrl: string;
 const connections: string[] = [];
 
+/** Proves the trap sees a connection (one probe, then forgotten), so that none recorded means none made. */
+async function trapRecords(): Promise<void> {
+  const before = connections.length;
+  const probe = net.connect((trap.address() as net.AddressInfo).port, '127.0.0.2');
+  probe.on('error', () => undefined); // the trap hangs up at once
+  await eventually(async () => connections.length > before, 5_000, 'the trap to record a probe');
+  probe.destroy();
+  connections.splice(before);
+}
+
 beforeAll(async () => {
-  if (!existsSync(CLI)) await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  await buildCli();
   h = await startHarness();
   app = await apiServer(h);
   bucket = await createTestBucket(h.s3);
@@ -53,7 +59,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
-  if (h) await terminateOpenWorkflows(h);
   await h?.close();
   await new Promise((r) => (trap ? trap.close(r) : r(undefined)));
 });
@@ -125,22 +130,12 @@ test('REST: refused endpoints are 400 with the field and endpoint named, and not
     expect([url, res.statusCode, res.json().error]).toEqual([url, 400, expect.stringMatching(message)]);
   }
   expect(await jobRows()).toBe(before);
+  await trapRecords();
   expect(connections).toEqual([]);
 });
 
 test('CLI: refused endpoints exit 2 with one line naming the field; CLP_ALLOWED_ENDPOINTS is honoured', async () => {
-  const cli = (args: string[], env: Record<string, string> = {}) =>
-    run('node', [CLI, ...args], {
-      env: {
-        ...process.env,
-        CLP_DB_NAME: h.settings.db.database,
-        CLP_INGESTOR_TASK_QUEUE: h.taskQueue,
-        ...env,
-      },
-    }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
-    );
+  const cli = (args: string[], env: Record<string, string> = {}) => runCli(h, args, env);
   const before = await jobRows();
   const s3Args = ['create-s3-scanner', '--bucket', bucket, '--prefix', 'cli-allow/'];
   for (const [args, env, message] of [
@@ -177,6 +172,7 @@ test('CLI: refused endpoints exit 2 with one line naming the field; CLP_ALLOWED_
   const bad = await cli([...s3Args], { CLP_ALLOWED_ENDPOINTS: 'file:///etc' });
   expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/CLP_ALLOWED_ENDPOINTS/)]);
   expect(await jobRows()).toBe(before);
+  await trapRecords();
   expect(connections).toEqual([]);
 });
 
@@ -208,8 +204,16 @@ test('the worker refuses rows written another way, before connecting: the job fa
     expect(failed.errorMsg).toMatch(new RegExp(`refused before connecting: ${r.field}: `));
     expect(await h.store.countFilesByStatus(ids[i])).toMatchObject({ buffered: 0, submitted: 0 });
   }
-  // The failure is final, not retried: a short wait adds no attempt and no connection.
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  // The failure is final, not retried: each workflow has closed, so no attempt can follow,
+  // and the trap (which records a connection, as a probe shows) saw none.
+  for (const id of ids) {
+    await eventually(
+      async () => (await h.client.workflow.getHandle(workflowIdFor(id)).describe()).status.name !== 'RUNNING',
+      30_000,
+      `job ${id}'s workflow closed`,
+    );
+  }
+  await trapRecords();
   expect(connections).toEqual([]);
 });
 
@@ -236,5 +240,6 @@ test('allowed endpoints work in any spelling that normalizes to one (decimal 127
     30_000,
     'the file listed through the allowed endpoint',
   );
+  await trapRecords();
   expect(connections).toEqual([]);
 });

@@ -19,6 +19,7 @@ import { listArchiveIds } from '../../src/executor/archive-reader';
 import type { Db } from '../../src/store/db';
 import { loadSettings, type Settings } from '../../src/config/settings';
 import { createTestBucket, createTestDb } from '../support/stack';
+import { eventually } from '../support/wait';
 import {
   archivesOfJob,
   buildExecutor,
@@ -33,7 +34,7 @@ import {
   spawnExecutor,
   startExecutor,
   tempDir,
-  waitFor,
+  untilLogged,
   waitForJobs,
   withMountRoot,
 } from '../support/executor';
@@ -294,29 +295,42 @@ test('a corrupt or invalid clp_config fails only that job; the next job still su
 
 /** What another executor does once this one's lease has lapsed: it KILLs the job (retried until a renewal does not win). */
 async function expireAndKill(jobId: number): Promise<void> {
-  await waitFor('another executor to KILL the job', async () => {
-    await pool.query('UPDATE compression_executor_leases SET lease_expires_ts = 0 WHERE job_id = ?', [jobId]);
-    return (await killOrphanedJobs(pool)).some((k) => k.jobId === jobId);
-  });
+  await eventually(
+    async () => {
+      await pool.query('UPDATE compression_executor_leases SET lease_expires_ts = 0 WHERE job_id = ?', [
+        jobId,
+      ]);
+      return (await killOrphanedJobs(pool)).some((k) => k.jobId === jobId);
+    },
+    30_000,
+    'another executor to KILL the job',
+    50,
+  );
+}
+
+/**
+ * A job of one object that another executor KILLs while this one (with
+ * `leaseMs`) archives it; returns once this one has logged `noticed` and
+ * stopped, having abandoned the job.
+ */
+async function killedWhileArchiving(key: string, body: Buffer, leaseMs: number, noticed: string) {
+  await put(key, body);
+  const jobId = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
+  const executor = startExecutor(settings, { archivesDir, leaseMs, throttleBytesPerSec: 1024 * 1024 });
+  await untilLogged(executor, 'archiving');
+  await expireAndKill(jobId);
+  await untilLogged(executor, noticed);
+  expect(await executor.stop()).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
+  return jobId;
 }
 
 test('an executor whose job was KILLED under it (its lease lapsed) stops and publishes nothing', async () => {
-  const key = `lease-${Date.now()}/slow.log`;
-  await put(key, generateLogs(2 * 1024 * 1024, 7));
-  const jobId = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
-  const executor = startExecutor(settings, {
-    archivesDir,
-    leaseMs: 600,
-    throttleBytesPerSec: 1024 * 1024,
-  });
-  await waitFor('the job to start archiving', async () => executor.logs.some((r) => r.msg === 'archiving'));
-  await expireAndKill(jobId);
-  await waitFor('the executor to notice', async () =>
-    executor.logs.some((r) => r.msg === 'job abandoned: lease lost'),
+  const jobId = await killedWhileArchiving(
+    `lease-${Date.now()}/slow.log`,
+    generateLogs(2 * 1024 * 1024, 7),
+    600,
+    'job abandoned: lease lost',
   );
-  const stats = await executor.stop();
-
-  expect(stats).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
   const job = await jobRow(pool, jobId);
   expect(job.status).toBe(KILLED); // untouched since: never re-run, never turned into a success
   expect(job.status_msg).toMatch(/^KILLED: the executor holding this job \(.+\) died/);
@@ -325,23 +339,13 @@ test('an executor whose job was KILLED under it (its lease lapsed) stops and pub
 });
 
 test('the finishing transaction refuses to publish for a job KILLED under it unnoticed', async () => {
-  const key = `finish-${Date.now()}/a.log`;
-  await put(key, generateLogs(1024 * 1024, 8));
-  const jobId = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
   // A long lease: no renewal happens before the end, so only the final check can catch it.
-  const executor = startExecutor(settings, {
-    archivesDir,
-    leaseMs: 60_000,
-    throttleBytesPerSec: 1024 * 1024,
-  });
-  await waitFor('the job to start archiving', async () => executor.logs.some((r) => r.msg === 'archiving'));
-  await expireAndKill(jobId);
-  await waitFor('the executor to finish trying', async () =>
-    executor.logs.some((r) => r.msg === 'lease lost before publishing; archive discarded'),
+  const jobId = await killedWhileArchiving(
+    `finish-${Date.now()}/a.log`,
+    generateLogs(1024 * 1024, 8),
+    60_000,
+    'lease lost before publishing; archive discarded',
   );
-  const stats = await executor.stop();
-
-  expect(stats).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
   const job = await jobRow(pool, jobId);
   expect(job.status).toBe(KILLED);
   expect(job.num_tasks_completed).toBe(0);
@@ -363,7 +367,7 @@ test('shutting down mid-job marks it KILLED (as CLP finds it), and no executor r
     throttleBytesPerSec: 512 * 1024,
     executorId: 'exec-stopping',
   });
-  await waitFor('the job to start archiving', async () => first.logs.some((r) => r.msg === 'archiving'));
+  await untilLogged(first, 'archiving');
   expect(await first.stop()).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
   const job = await jobRow(pool, jobId);
   expect(job.status).toBe(KILLED);
@@ -407,13 +411,18 @@ test('a RUNNING job whose executor died (lease expired) becomes KILLED, never re
     'INSERT INTO compression_jobs (status, start_time, clp_config) VALUES (?, NOW(3), ?)',
     [RUNNING, await encodeClpConfig(s3JobConfig(settings, bucket, [key]), 'zstd')],
   );
-  await waitFor('the dead lease to lapse', async () => {
-    const [[r]] = await pool.query<any[]>(
-      'SELECT lease_expires_ts < CAST(ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS SIGNED) AS expired FROM compression_executor_leases WHERE job_id = ?',
-      [dead],
-    );
-    return Number(r.expired) === 1;
-  });
+  await eventually(
+    async () => {
+      const [[r]] = await pool.query<any[]>(
+        'SELECT lease_expires_ts < CAST(ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS SIGNED) AS expired FROM compression_executor_leases WHERE job_id = ?',
+        [dead],
+      );
+      return Number(r.expired) === 1;
+    },
+    30_000,
+    'the dead lease to lapse',
+    50,
+  );
   const later = await insertJob(pool, s3JobConfig(settings, bucket, [key]));
 
   const executor = startExecutor(settings, { archivesDir });
@@ -782,13 +791,18 @@ describe('a compiled executor process', () => {
       ['run'],
       childEnv({ CLP_EXECUTOR_THROTTLE_BYTES_PER_SEC: String(2 << 20) }),
     );
-    const claim = await waitFor('the first executor to start archiving', async () =>
-      first.logs.find((r) => r.msg === 'archiving' && r.compression_job_id === jobId),
+    const claim = await eventually(
+      async () => first.logs.find((r) => r.msg === 'archiving' && r.compression_job_id === jobId),
+      30_000,
+      'the first executor to start archiving',
+      50,
     );
     const stagingData = path.join(archivesDir, STAGING_DIR, String(claim.claim_token), 'archive.data');
-    await waitFor(
-      'compressed bytes in staging',
+    await eventually(
       async () => existsSync(stagingData) && (await stat(stagingData)).size > 0,
+      30_000,
+      'compressed bytes in staging',
+      50,
     );
     first.child.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');

@@ -14,7 +14,9 @@ import type { Activities } from '../../src/activities';
 import { createSqsClient } from '../../src/aws';
 import { TABLES } from '../../src/store/schema';
 import { deleteQueue, newQueue, notification, queueDepth, recordedPaths, sendAll } from '../support/sqs';
-import { eventually, startHarness, stopAndFinish, waitForStatus, type Harness } from '../support/worker';
+import { startHarness, stopAndFinish, waitForStatus, type Harness } from '../support/worker';
+import { eventually, sleep } from '../support/wait';
+import { sqsListenerConfig } from '../support/configs';
 
 const BUCKET = 'flush-deadline-bucket';
 /**
@@ -124,6 +126,21 @@ function expectCallsReturnedAtDeadline(jobId: number, fs: Flush[], timeoutMs: nu
   }
 }
 
+/** Waits until flushes by size have taken the buffer below `threshold`; those flushes, and all once stopped. */
+async function sizeFlushesThenStop(
+  jobId: number,
+  threshold: number,
+): Promise<{ bySize: Flush[]; all: Flush[] }> {
+  await eventually(
+    async () => (await h.store.bufferSnapshot(jobId)).bytes < threshold,
+    30_000,
+    'flushed below the threshold',
+  );
+  const bySize = await flushes(jobId);
+  await stopAndFinish(h, jobId);
+  return { bySize, all: await flushes(jobId) };
+}
+
 async function noFailure(jobId: number): Promise<void> {
   const job = await h.store.requireJob(jobId);
   if (job.status === 'failed') throw new Error(`job failed: ${job.errorMsg}`);
@@ -133,7 +150,7 @@ async function noFailure(jobId: number): Promise<void> {
 async function loneFiles(jobId: number, count: number, add: (i: number) => Promise<void>): Promise<Flush[]> {
   for (let i = 0; i < count; i++) {
     // Let the next call's long poll (or the next scan) be well under way first.
-    await new Promise((r) => setTimeout(r, 1_500));
+    await sleep(1_500);
     await add(i);
     await eventually(
       async () => {
@@ -155,14 +172,14 @@ describe('SQS listener', () => {
     async (listeners) => {
       const queueUrl = await newQueue(sqs);
       const prefix = `lone${listeners}/`;
-      const jobId = await h.create('sqs_listener', {
-        bucket_name: BUCKET,
-        key_prefix: prefix,
-        queue_url: queueUrl,
-        wait_time_sec: 20,
-        num_concurrent_listener_tasks: listeners,
-        buffer_config: { timeout_sec: 3 },
-      });
+      const jobId = await h.create(
+        'sqs_listener',
+        sqsListenerConfig(BUCKET, prefix, queueUrl, {
+          wait_time_sec: 20,
+          num_concurrent_listener_tasks: listeners,
+          buffer_config: { timeout_sec: 3 },
+        }),
+      );
       await waitForStatus(h, jobId, 'running');
       const fs = await loneFiles(jobId, 3, (i) =>
         sendAll(sqs, queueUrl, [notification(BUCKET, `${prefix}f${i}.log`)]),
@@ -177,14 +194,14 @@ describe('SQS listener', () => {
   test('the deadline holds when a receive call recorded a file and its result was lost (the retry returns for it)', async () => {
     const queueUrl = await newQueue(sqs);
     const prefix = 'retried/';
-    const jobId = await h.create('sqs_listener', {
-      bucket_name: BUCKET,
-      key_prefix: prefix,
-      queue_url: queueUrl,
-      wait_time_sec: 20,
-      num_concurrent_listener_tasks: 4,
-      buffer_config: { timeout_sec: 3 },
-    });
+    const jobId = await h.create(
+      'sqs_listener',
+      sqsListenerConfig(BUCKET, prefix, queueUrl, {
+        wait_time_sec: 20,
+        num_concurrent_listener_tasks: 4,
+        buffer_config: { timeout_sec: 3 },
+      }),
+    );
     failFirstReceiveOf.add(jobId);
     await waitForStatus(h, jobId, 'running');
     const [f] = await loneFiles(jobId, 1, () =>
@@ -208,15 +225,15 @@ describe('SQS listener', () => {
     const queueUrl = await newQueue(sqs);
     const prefix = 'size/';
     const keys = Array.from({ length: n }, (_, i) => `${prefix}f${String(i).padStart(3, '0')}.log`);
-    const jobId = await h.create('sqs_listener', {
-      bucket_name: BUCKET,
-      key_prefix: prefix,
-      queue_url: queueUrl,
-      wait_time_sec: 20,
-      num_concurrent_listener_tasks: listeners,
-      // Only the size triggers flushes here (the rest is flushed by the stop).
-      buffer_config: { timeout_sec: 600, flush_threshold_bytes: threshold },
-    });
+    const jobId = await h.create(
+      'sqs_listener',
+      sqsListenerConfig(BUCKET, prefix, queueUrl, {
+        wait_time_sec: 20,
+        num_concurrent_listener_tasks: listeners,
+        // Only the size triggers flushes here (the rest is flushed by the stop).
+        buffer_config: { timeout_sec: 600, flush_threshold_bytes: threshold },
+      }),
+    );
     await waitForStatus(h, jobId, 'running');
     await sendAll(
       sqs,
@@ -225,14 +242,7 @@ describe('SQS listener', () => {
     );
     await eventually(async () => (await queueDepth(sqs, queueUrl)) === 0, 90_000, 'queue drained');
     await eventually(async () => (await recordedPaths(h.pool, jobId)).length === n, 30_000, 'rows');
-    await eventually(
-      async () => (await h.store.bufferSnapshot(jobId)).bytes < threshold,
-      30_000,
-      'flushed below the threshold',
-    );
-    const bySize = await flushes(jobId);
-    await stopAndFinish(h, jobId);
-    const all = await flushes(jobId);
+    const { bySize, all } = await sizeFlushesThenStop(jobId, threshold);
     expect(all.reduce((k, f) => k + f.files, 0)).toBe(n);
     expect(await recordedPaths(h.pool, jobId)).toEqual(keys.map((k) => `${BUCKET}/${k}`));
     // Four listeners polling side by side would take it past by up to four batches of 10
@@ -296,14 +306,7 @@ describe('fs', () => {
       60_000,
       'every file recorded',
     );
-    await eventually(
-      async () => (await h.store.bufferSnapshot(jobId)).bytes < threshold,
-      30_000,
-      'flushed below the threshold',
-    );
-    const bySize = await flushes(jobId);
-    await stopAndFinish(h, jobId);
-    const all = await flushes(jobId);
+    const { bySize, all } = await sizeFlushesThenStop(jobId, threshold);
     expect(await recordedPaths(h.pool, jobId)).toEqual([...files].sort());
     expect(all.reduce((k, f) => k + f.files, 0)).toBe(files.length);
     // Well within one scanning interval: the pass went on right after each flush.

@@ -1,32 +1,38 @@
 /** Local-directory jobs (settle delay, exactly once) and the CLI's create commands, on the real stack. */
-import { execFile } from 'node:child_process';
-import {
-  appendFileSync,
-  existsSync,
-  mkdtempSync,
-  rmSync,
-  utimesSync,
-  writeFileSync,
-  mkdirSync,
-} from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
 import { decodeClpConfig } from '../../src/clp/clp-config';
-import { eventually, startHarness, type Harness, stopAndFinish } from '../support/worker';
-
-const run = promisify(execFile);
-const ROOT = path.join(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'dist', 'client', 'cli.js');
+import { buildCli, runCli } from '../support/cli';
+import { compressionJobsOf } from '../support/stack';
+import { startHarness, type Harness, stopAndFinish } from '../support/worker';
+import { eventually, sleep } from '../support/wait';
 
 let h: Harness;
 let dir: string;
+/** Completed directory scans by job id: a check that a scan found nothing needs scans to have happened. */
+const scans = new Map<number, number>();
+
+/** Waits until `n` more scans of the job have completed. */
+async function moreScans(jobId: number, n: number): Promise<void> {
+  const target = (scans.get(jobId) ?? 0) + n;
+  await eventually(async () => (scans.get(jobId) ?? 0) >= target, 30_000, `${n} more scans`);
+}
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
-  h = await startHarness();
+  await buildCli();
+  h = await startHarness({
+    wrapActivities: (acts) => ({
+      ...acts,
+      scanFsDirectory: async (...args) => {
+        const result = await acts.scanFsDirectory(...args);
+        scans.set(args[0], (scans.get(args[0]) ?? 0) + 1);
+        return result;
+      },
+    }),
+  });
   dir = mkdtempSync(path.join(os.tmpdir(), 'clp-fs-'));
 });
 
@@ -56,43 +62,56 @@ test('a file still being appended is not ingested until it settles; each file is
   ];
   const growing = path.join(dir, 'growing.log');
   writeFileSync(growing, 'start\n');
-  const jobId = await h.create('fs', {
-    directory: dir,
-    glob: '**/*.log',
-    scanning_interval_sec: 0.5,
-    settle_delay_sec: 2,
-    buffer_config: { timeout_sec: 1 },
-  });
-  await eventually(
-    async () => {
-      const job = await h.store.requireJob(jobId);
-      if (job.status === 'failed') throw new Error(`job failed: ${job.errorMsg}`);
-      return (await paths(jobId)).length === 2;
-    },
-    30_000,
-    'settled files',
-  );
-  expect(await paths(jobId)).toEqual(settled.slice(0, 2).sort());
+  // Appended to every 0.5 s from the start (it must not settle before the job's first scans, however slow).
+  let appending = true;
+  let appends = 0;
+  const appender = (async () => {
+    while (appending) {
+      await sleep(500);
+      appendFileSync(growing, `line ${appends++}\n`);
+    }
+  })();
+  let jobId: number;
+  try {
+    jobId = await h.create('fs', {
+      directory: dir,
+      glob: '**/*.log',
+      scanning_interval_sec: 0.5,
+      settle_delay_sec: 2,
+      buffer_config: { timeout_sec: 1 },
+    });
+    await eventually(
+      async () => {
+        const job = await h.store.requireJob(jobId);
+        if (job.status === 'failed') throw new Error(`job failed: ${job.errorMsg}`);
+        return (await paths(jobId)).length === 2;
+      },
+      30_000,
+      'settled files',
+    );
+    expect(await paths(jobId)).toEqual(settled.slice(0, 2).sort());
 
-  // Keep appending for a while: never settled, never ingested.
-  for (let i = 0; i < 8; i++) {
-    appendFileSync(growing, `line ${i}\n`);
-    await new Promise((r) => setTimeout(r, 500));
+    // Keep appending for a while (and over several scans): never settled, never ingested.
+    const [scanTarget, appendTarget] = [(scans.get(jobId) ?? 0) + 3, appends + 8];
+    await eventually(
+      async () => appends >= appendTarget && (scans.get(jobId) ?? 0) >= scanTarget,
+      30_000,
+      'appends over several scans',
+    );
+    expect(await paths(jobId)).not.toContain(growing);
+  } finally {
+    appending = false;
+    await appender;
   }
-  expect(await paths(jobId)).not.toContain(growing);
   // Once it stops changing it settles and is ingested, exactly once over later scans.
   await eventually(async () => (await paths(jobId)).includes(growing), 30_000, 'growing file settled');
-  await new Promise((r) => setTimeout(r, 2_000));
+  await moreScans(jobId, 4);
   expect(await paths(jobId)).toEqual([...settled.slice(0, 2), growing].sort());
   expect((await h.store.requireJob(jobId)).numFilesIngested).toBe(3);
 
   // Compression jobs use CLP's fs input.
   await eventually(async () => (await h.store.countFilesByStatus(jobId)).buffered === 0, 30_000, 'submitted');
-  const [rows] = await h.pool.query<any[]>(
-    `SELECT clp_config FROM compression_jobs WHERE id IN
-       (SELECT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?)`,
-    [jobId],
-  );
+  const rows = await compressionJobsOf(h.pool, jobId);
   const inputs = await Promise.all(
     rows.map(async (r) => ((await decodeClpConfig(r.clp_config)) as any).input),
   );
@@ -116,17 +135,7 @@ test('a missing directory fails the job with a clear message', async () => {
 });
 
 describe('CLI', () => {
-  function cli(args: string[]) {
-    const env = {
-      ...process.env,
-      CLP_DB_NAME: h.settings.db.database,
-      CLP_INGESTOR_TASK_QUEUE: h.taskQueue,
-    };
-    return run('node', [CLI, ...args], { env }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
-    );
-  }
+  const cli = (args: string[]) => runCli(h, args);
 
   test('create-fs and create-sqs-listener create jobs that run; errors are one line and a non-zero exit', async () => {
     const fsDir = mkdtempSync(path.join(os.tmpdir(), 'clp-cli-'));

@@ -12,14 +12,11 @@ import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
 import { createJob, controlJob } from '../../src/client/jobs';
 import { InvalidConfigError } from '../../src/config/job-config';
+import { queueDepth } from '../support/sqs';
 import { createTestBucket, uniqueName } from '../support/stack';
-import {
-  completeCompressionJobs,
-  eventually,
-  startHarness,
-  waitForStatus,
-  type Harness,
-} from '../support/worker';
+import { completeCompressionJobs, startHarness, waitForStatus, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
+import { s3ScannerConfig } from '../support/configs';
 
 let h: Harness;
 let bad: Harness; // a second worker whose AWS credentials are wrong
@@ -42,13 +39,12 @@ async function put(key: string, body = 'line\n'): Promise<void> {
   await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
 }
 
-const scanner = (prefix: string, extra: object = {}) => ({
-  bucket_name: bucket,
-  key_prefix: prefix,
-  scanning_interval_sec: 0.5,
-  buffer_config: { timeout_sec: 0.5 },
-  ...extra,
-});
+const scanner = (prefix: string, extra: object = {}) =>
+  s3ScannerConfig(bucket, prefix, {
+    scanning_interval_sec: 0.5,
+    buffer_config: { timeout_sec: 0.5 },
+    ...extra,
+  });
 
 test('malformed and huge configs are refused with the field named, and nothing is recorded', async () => {
   const before = await jobCount();
@@ -134,6 +130,10 @@ test('invalid UTF-8 and oversized garbage in SQS bodies are counted, never block
     ],
   });
   await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: good }));
+  const sent = outcomes.filter((o) => o === 'sent').length;
+  // The plain-ASCII garbage at least reaches the queue, so the counts below are of something.
+  expect(sent).toBeGreaterThan(0);
+  await eventually(async () => (await queueDepth(sqs, QueueUrl!)) === sent + 1, 10_000, 'messages queued');
   const jobId = await h.create('sqs_listener', {
     bucket_name: bucket,
     key_prefix: 'hq/',
@@ -145,13 +145,17 @@ test('invalid UTF-8 and oversized garbage in SQS bodies are counted, never block
     30_000,
     'good message',
   );
-  const sent = outcomes.filter((o) => o === 'sent').length;
   await eventually(
     async () => (await h.store.requireJob(jobId)).numMessagesIgnored === sent,
     30_000,
     'garbage counted',
   );
-  expect((await h.store.requireJob(jobId)).status).toBe('running');
+  // Every message was received and taken off the queue; only the good one became a file.
+  await eventually(async () => (await queueDepth(sqs, QueueUrl!)) === 0, 30_000, 'queue drained');
+  const job = await h.store.requireJob(jobId);
+  expect(job.status).toBe('running');
+  expect(job.numFilesIngested).toBe(1);
+  expect((await h.store.listFiles(jobId)).map((f) => f.path)).toEqual([`${bucket}/hq/ok.log`]);
   console.log(`hostile SQS bodies: ${outcomes.join('; ')}`);
   await controlJob(h.store, h.client, jobId, 'stop');
   sqs.destroy();

@@ -6,7 +6,6 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import Ajv2020 from 'ajv/dist/2020';
 import type { FastifyInstance, InjectOptions } from 'fastify';
@@ -16,16 +15,12 @@ import { HEALTH_TEXT, routesOf, type ServerOptions } from '../../src/client/http
 import { createPool } from '../../src/store/db';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { CompressionJobStatus } from '../../src/store/schema';
-import { apiServer, terminateOpenWorkflows } from '../support/http';
+import { apiServer } from '../support/http';
 import { TEST_API_TOKENS } from '../support/secrets';
-import { createTestBucket, uniqueName } from '../support/stack';
-import {
-  completeCompressionJobs,
-  eventually,
-  startHarness,
-  waitForStatus,
-  type Harness,
-} from '../support/worker';
+import { createTestBucket, putObjects, uniqueName } from '../support/stack';
+import { completeCompressionJobs, startHarness, waitForStatus, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
+import { s3ScannerConfig, timeoutOnlyBuffer } from '../support/configs';
 
 let h: Harness;
 let bucket: string;
@@ -44,7 +39,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
-  if (h) await terminateOpenWorkflows(h);
   await h?.close();
 });
 
@@ -54,21 +48,10 @@ async function call(opts: InjectOptions, a: FastifyInstance = app) {
   return { status: res.statusCode, body, headers: res.headers };
 }
 
-async function put(keys: string[]): Promise<void> {
-  for (const key of keys) {
-    await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `log line for ${key}\n` }));
-  }
-}
+const put = (keys: string[]) => putObjects(h.s3, bucket, keys);
 
-function s3Config(prefix: string, extra: Record<string, unknown> = {}) {
-  return {
-    bucket_name: bucket,
-    key_prefix: prefix,
-    scanning_interval_sec: 1,
-    buffer_config: { flush_threshold_bytes: 1 << 30, timeout_sec: 1 },
-    ...extra,
-  };
-}
+const s3Config = (prefix: string, extra: Record<string, unknown> = {}) =>
+  s3ScannerConfig(bucket, prefix, { buffer_config: timeoutOnlyBuffer(), ...extra });
 
 async function createS3(prefix: string, extra: Record<string, unknown> = {}): Promise<number> {
   const res = await call({ method: 'POST', url: '/s3_scanner', payload: s3Config(prefix, extra) });

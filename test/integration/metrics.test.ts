@@ -8,11 +8,10 @@
 import { createServer } from 'node:net';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
-import { createJob } from '../../src/client/jobs';
 import { startRig, upload, waitAllCompressed, stopJob, type Rig } from '../fault/support';
 import { deleteQueue, newQueue, notification, sendAll } from '../support/sqs';
 import { createTestBucket } from '../support/stack';
-import { eventually } from '../support/worker';
+import { eventually } from '../support/wait';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -87,19 +86,13 @@ test('files, bytes, flushes, compression outcomes and scan lag move with an S3-s
   const keys = Array.from({ length: 40 }, (_, i) => `m/${String(i).padStart(3, '0')}.log`);
   await upload(rig.s3, bucket, keys); // each body: the key's line, eight times
   const bytes = keys.reduce((n, k) => n + Buffer.byteLength(`2026-11-21T00:00:00Z INFO ${k} ok\n`) * 8, 0);
-  const jobId = await createJob(
-    rig.store,
-    rig.client,
-    's3_scanner',
-    {
-      bucket_name: bucket,
-      key_prefix: 'm/',
-      scanning_interval_sec: 1,
-      settle_delay_sec: 0,
-      buffer_config: { flush_threshold_bytes: 2048, timeout_sec: 1 },
-    },
-    { taskQueue: rig.taskQueue },
-  );
+  const jobId = await rig.create('s3_scanner', {
+    bucket_name: bucket,
+    key_prefix: 'm/',
+    scanning_interval_sec: 1,
+    settle_delay_sec: 0,
+    buffer_config: { flush_threshold_bytes: 2048, timeout_sec: 1 },
+  });
   await waitAllCompressed(rig, jobId, keys.length);
   const [[{ n: compressionJobs }]] = await rig.pool.query<any[]>(
     'SELECT COUNT(*) AS n FROM log_ingestor_compression_submissions WHERE ingestion_job_id = ? AND compression_job_id IS NOT NULL',
@@ -148,19 +141,13 @@ test('an SQS job counts its files under its own kind, and the messages it ignore
       'not an S3 notification',
       '{"Records": "not a list"}',
     ]);
-    const jobId = await createJob(
-      rig.store,
-      rig.client,
-      'sqs_listener',
-      {
-        bucket_name: bucket,
-        key_prefix: 'q/',
-        queue_url: queueUrl,
-        wait_time_sec: 1,
-        buffer_config: { flush_threshold_bytes: 1 << 20, timeout_sec: 1 },
-      },
-      { taskQueue: rig.taskQueue },
-    );
+    const jobId = await rig.create('sqs_listener', {
+      bucket_name: bucket,
+      key_prefix: 'q/',
+      queue_url: queueUrl,
+      wait_time_sec: 1,
+      buffer_config: { flush_threshold_bytes: 1 << 20, timeout_sec: 1 },
+    });
     const after = await eventually(
       async () => {
         const s = await scrape(workerMetrics);

@@ -5,31 +5,26 @@
  * own, with its final counts in the row and every file recorded exactly once;
  * bad lists are refused naming the entries, recording nothing.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import { decodeClpConfig } from '../../src/clp/clp-config';
 import { InvalidConfigError, type JobKind } from '../../src/config/job-config';
 import type { JobProgress } from '../../src/workflows/messages';
 import { workflowIdFor } from '../../src/workflows/messages';
+import { buildCli, runCli } from '../support/cli';
 import { apiServer } from '../support/http';
-import { countersAndRows, createTestBucket, keysOfCompressionJob } from '../support/stack';
 import {
-  completeCompressionJobs,
-  eventually,
-  startHarness,
-  waitForStatus,
-  type Harness,
-} from '../support/worker';
+  compressionJobKeys,
+  compressionJobsOf,
+  countersAndRows,
+  createTestBucket,
+  putObjects,
+} from '../support/stack';
+import { completeCompressionJobs, startHarness, waitForStatus, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 import { controlJob } from '../../src/client/jobs';
-
-const run = promisify(execFile);
-const ROOT = path.join(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'dist', 'client', 'cli.js');
 
 let h: Harness;
 let bucket: string;
@@ -38,7 +33,7 @@ let dir: string;
 
 beforeAll(async () => {
   // The CLI runs from dist/: build this tree's sources (a stale build would miss the new commands).
-  await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  await buildCli(true);
   h = await startHarness();
   bucket = await createTestBucket(h.s3);
   app = await apiServer(h);
@@ -51,18 +46,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function put(keys: string[]): Promise<void> {
-  const queue = [...keys];
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
-        await h.s3.send(
-          new PutObjectCommand({ Bucket: bucket, Key: key, Body: `log line of ${key}\n`.repeat(10) }),
-        );
-      }
-    }),
-  );
-}
+const put = (keys: string[]) =>
+  putObjects(h.s3, bucket, keys, { body: (key) => `log line of ${key}\n`.repeat(10), concurrency: 8 });
 
 const range = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i));
 
@@ -91,23 +76,11 @@ async function expectExactlyOnce(jobId: number, paths: string[], keys?: string[]
   const { counters, rows: fromRows } = await countersAndRows(h.pool, jobId);
   expect(counters).toEqual(fromRows);
   if (!keys) return;
-  const [cjs] = await h.pool.query<any[]>(
-    `SELECT clp_config FROM compression_jobs WHERE id IN
-       (SELECT DISTINCT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?)`,
-    [jobId],
-  );
-  const named: string[] = [];
-  for (const cj of cjs) named.push(...(await keysOfCompressionJob(h.pool, cj.clp_config)));
+  const named = [...(await compressionJobKeys(h.pool, jobId)).values()].flat();
   expect(named.sort()).toEqual([...keys].sort());
 }
 
-function cli(args: string[]) {
-  const env = { ...process.env, CLP_DB_NAME: h.settings.db.database, CLP_INGESTOR_TASK_QUEUE: h.taskQueue };
-  return run('node', [CLI, ...args], { env }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
-  );
-}
+const cli = (args: string[]) => runCli(h, args);
 
 test('S3 prefix once: the job scans to the end, drains its flushes and finishes; later objects are not read', async () => {
   const keys = range(60, (i) => `once/${String(i).padStart(3, '0')}.log`);
@@ -235,12 +208,7 @@ test('URL list (endpoint URLs over REST): percent-encoded keys, the failed objec
     keys,
   );
   // The compression jobs name the list's endpoint.
-  const [cjs] = await h.pool.query<any[]>(
-    `SELECT clp_config FROM compression_jobs WHERE id IN
-       (SELECT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?)`,
-    [jobId],
-  );
-  for (const cj of cjs)
+  for (const cj of await compressionJobsOf(h.pool, jobId))
     expect(((await decodeClpConfig(cj.clp_config)) as any).input).toMatchObject({
       bucket,
       key_prefix: 'rest/',

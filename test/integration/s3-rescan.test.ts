@@ -9,7 +9,9 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { ScanResult } from '../../src/activities/s3-scan';
 import { InvalidConfigError } from '../../src/config/job-config';
 import { createTestBucket } from '../support/stack';
-import { eventually, startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
+import { s3ScannerConfig } from '../support/configs';
 
 let h: Harness;
 let bucket: string;
@@ -43,16 +45,19 @@ async function put(key: string): Promise<void> {
   await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `log line for ${key}\n` }));
 }
 
-function config(prefix: string, extra: Record<string, unknown> = {}) {
-  return {
-    bucket_name: bucket,
-    key_prefix: prefix,
-    scanning_interval_sec: 1,
-    settle_delay_sec: 0,
-    buffer_config: { timeout_sec: 1 },
-    ...extra,
-  };
+/** Waits until each job's cursor (the last key it recorded) is its prefix followed by `key`. */
+async function cursorsAt(jobs: [number, string][], key: string): Promise<void> {
+  for (const [jobId, prefix] of jobs) {
+    await eventually(
+      async () => (await h.store.getScannerCursor(jobId)) === `${prefix}${key}`,
+      30_000,
+      `cursor at ${key}`,
+    );
+  }
 }
+
+const config = (prefix: string, extra: Record<string, unknown> = {}) =>
+  s3ScannerConfig(bucket, prefix, { settle_delay_sec: 0, ...extra });
 
 /** When each of the job's files was recorded (ms), by key; a key recorded twice would show twice. */
 async function recorded(jobId: number): Promise<{ key: string; ts: number }[]> {
@@ -76,16 +81,13 @@ test('a key that sorts before the cursor, uploaded after the cursor passed it, i
   for (const p of [withRescan, without]) for (const k of ['b.log', 'c.log']) await put(`${p}${k}`);
   const on = await h.create('s3_scanner', config(withRescan, { rescan_interval_sec: RESCAN_SEC }));
   const off = await h.create('s3_scanner', config(without));
-  for (const [jobId, p] of [
-    [on, withRescan],
-    [off, without],
-  ] as const) {
-    await eventually(
-      async () => (await h.store.getScannerCursor(jobId)) === `${p}c.log`,
-      30_000,
-      'cursor at c',
-    );
-  }
+  await cursorsAt(
+    [
+      [on, withRescan],
+      [off, without],
+    ],
+    'c.log',
+  );
 
   // a sorts before the cursor (c); d after it. Both jobs get the same uploads.
   const uploadedAt = Date.now();
@@ -93,16 +95,13 @@ test('a key that sorts before the cursor, uploaded after the cursor passed it, i
   for (const p of [withRescan, without]) await put(`${p}d.log`);
 
   // Both cursor passes listed after a existed (they recorded d, uploaded after a) ...
-  for (const [jobId, p] of [
-    [on, withRescan],
-    [off, without],
-  ] as const) {
-    await eventually(
-      async () => (await h.store.getScannerCursor(jobId)) === `${p}d.log`,
-      30_000,
-      'cursor at d',
-    );
-  }
+  await cursorsAt(
+    [
+      [on, withRescan],
+      [off, without],
+    ],
+    'd.log',
+  );
   // ... and the re-list records a within one period (plus a scanning interval and the pass itself).
   const a = await eventually(
     async () => (await recorded(on)).find((r) => r.key === `${withRescan}a.log`),

@@ -1,18 +1,18 @@
 /** S3-scanner ingestion jobs end to end: real worker, Temporal, MariaDB and MinIO. */
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/activity';
 import { controlJob, IllegalRequestError, queryProgress } from '../../src/client/jobs';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestBucket, keysOfCompressionJob } from '../support/stack';
+import { compressionJobKeys, createTestBucket, putObjects } from '../support/stack';
 import {
   completeCompressionJobs,
-  eventually,
   startHarness,
   waitForStatus,
   type Harness,
   stopAndFinish,
 } from '../support/worker';
+import { eventually, sleep } from '../support/wait';
+import { s3ScannerConfig, timeoutOnlyBuffer } from '../support/configs';
 
 let h: Harness;
 let bucket: string;
@@ -43,27 +43,11 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function put(keys: string[], body = (k: string) => `log line for ${k}\n`): Promise<void> {
-  const queue = [...keys];
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
-        await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body(key) }));
-      }
-    }),
-  );
-}
+const put = (keys: string[], body?: (key: string) => string) =>
+  putObjects(h.s3, bucket, keys, { body, concurrency: 16 });
 
-function config(prefix: string, extra: Record<string, unknown> = {}) {
-  return {
-    bucket_name: bucket,
-    key_prefix: prefix,
-    scanning_interval_sec: 1,
-    settle_delay_sec: 0,
-    buffer_config: { flush_threshold_bytes: 1 << 30, timeout_sec: 1 },
-    ...extra,
-  };
-}
+const config = (prefix: string, extra: Record<string, unknown> = {}) =>
+  s3ScannerConfig(bucket, prefix, { settle_delay_sec: 0, buffer_config: timeoutOnlyBuffer(), ...extra });
 
 async function rows(jobId: number): Promise<any[]> {
   const [r] = await h.pool.query<any[]>(
@@ -73,16 +57,7 @@ async function rows(jobId: number): Promise<any[]> {
   return r;
 }
 
-async function decodedJobs(jobId: number): Promise<Map<number, string[]>> {
-  const [r] = await h.pool.query<any[]>(
-    `SELECT id, clp_config FROM compression_jobs WHERE id IN
-       (SELECT DISTINCT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?)`,
-    [jobId],
-  );
-  const out = new Map<number, string[]>();
-  for (const row of r) out.set(row.id, await keysOfCompressionJob(h.pool, row.clp_config));
-  return out;
-}
+const decodedJobs = (jobId: number) => compressionJobKeys(h.pool, jobId);
 
 test('a multi-page listing is ingested exactly once and every file ends compressed', async () => {
   const keys = Array.from({ length: 2345 }, (_, i) => `multi/app-${String(i).padStart(5, '0')}.log`);
@@ -127,9 +102,18 @@ test('pause stops ingestion of new objects; resume picks them up from the cursor
   await waitForStatus(h, jobId, 'paused');
   await expect(controlJob(h.store, h.client, jobId, 'pause')).rejects.toThrow(IllegalRequestError);
   await put(['pause/b-1.log', 'pause/b-2.log', 'pause/b-3.log']);
-  // Several scanning intervals pass: nothing new may be recorded while paused.
-  await new Promise((r) => setTimeout(r, 4_000));
+  // Several scanning intervals pass, long enough for a running job on the same
+  // prefix to record the new objects: nothing new may be recorded while paused.
+  const putAt = Date.now();
+  // (Another dataset: two active jobs may not share a bucket, prefix and dataset.)
+  const control = await h.create('s3_scanner', config('pause/', { dataset: 'pause_control' }));
+  await eventually(
+    async () => (await h.store.requireJob(control)).numFilesIngested === 5 && Date.now() - putAt >= 4_000,
+    30_000,
+    'a running job to record the new objects',
+  );
   expect((await h.store.requireJob(jobId)).numFilesIngested).toBe(2);
+  await stopAndFinish(h, control);
 
   await controlJob(h.store, h.client, jobId, 'resume');
   await waitForStatus(h, jobId, 'running');
@@ -156,8 +140,22 @@ test('stop flushes the buffer, awaits the compression job, then finishes', async
     30_000,
     'submitted',
   );
-  // Still awaiting its compression job: not finished yet.
-  await new Promise((r) => setTimeout(r, 1_500));
+  // The workflow has taken the stop, flushed, and awaits only its compression
+  // job (all it would need to finish), for at least as long as before: not finished yet.
+  const submittedAt = Date.now();
+  await eventually(
+    async () => {
+      const p = await queryProgress(h.client, workflowIdFor(jobId));
+      return (
+        p?.stopRequested &&
+        p.buffer.files === 0 &&
+        p.outstandingCompressionJobs === 1 &&
+        Date.now() - submittedAt >= 1_500
+      );
+    },
+    30_000,
+    'the stopped workflow awaiting its compression job',
+  );
   expect((await h.store.requireJob(jobId)).status).toBe('running');
   await completeCompressionJobs(h.pool);
   const job = await waitForStatus(h, jobId, 'finished');
@@ -233,7 +231,7 @@ test('continue-as-new under a low history threshold keeps ingesting without loss
   );
   for (let i = 0; i < keys.length; i += 5) {
     await put(keys.slice(i, i + 5));
-    await new Promise((r) => setTimeout(r, 700));
+    await sleep(700);
     await completeCompressionJobs(h.pool);
   }
   await eventually(

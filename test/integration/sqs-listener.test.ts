@@ -1,24 +1,42 @@
 /** SQS-listener ingestion jobs on the real stack: goaws (SQS), worker, Temporal, MariaDB. */
-import {
-  CreateQueueCommand,
-  DeleteQueueCommand,
-  GetQueueAttributesCommand,
-  SendMessageBatchCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
 import { controlJob } from '../../src/client/jobs';
-import { uniqueName } from '../support/stack';
-import { eventually, startHarness, waitForStatus, type Harness, stopAndFinish } from '../support/worker';
+import {
+  deleteQueue,
+  newQueue as createQueue,
+  notification as s3Notification,
+  queueDepth as depthOf,
+  recordedPaths,
+  sendAll,
+} from '../support/sqs';
+import { startHarness, waitForStatus, type Harness, stopAndFinish } from '../support/worker';
+import { eventually, sleep } from '../support/wait';
+import { sqsListenerConfig } from '../support/configs';
 
 let h: Harness;
 let sqs: SQSClient;
 let failDeletesLeft = 0;
 const BUCKET = 'sqs-test-bucket';
+/** receiveSqsMessages calls by job id, started and ended: what a paused listener does (nothing) is seen here. */
+const receives = new Map<number, { started: number; ended: number }>();
+const receivesOf = (jobId: number) => receives.get(jobId) ?? { started: 0, ended: 0 };
 
 beforeAll(async () => {
   h = await startHarness({
     settings: { sqsVisibilityTimeoutSec: 3 },
+    wrapActivities: (acts) => ({
+      ...acts,
+      receiveSqsMessages: async (...args) => {
+        const jobId = args[0];
+        receives.set(jobId, { ...receivesOf(jobId), started: receivesOf(jobId).started + 1 });
+        try {
+          return await acts.receiveSqsMessages(...args);
+        } finally {
+          receives.set(jobId, { ...receivesOf(jobId), ended: receivesOf(jobId).ended + 1 });
+        }
+      },
+    }),
     faults: {
       beforeDelete: async () => {
         if (failDeletesLeft > 0) {
@@ -36,77 +54,23 @@ afterAll(async () => {
   await h?.close();
 });
 
-function notification(
-  key: string,
-  opts: { bucket?: string; event?: string; sequencer?: string } = {},
-): string {
-  return JSON.stringify({
-    Records: [
-      {
-        eventVersion: '2.1',
-        eventSource: 'aws:s3',
-        eventName: opts.event ?? 'ObjectCreated:Put',
-        eventTime: '2026-11-21T00:00:00.000Z',
-        s3: {
-          bucket: { name: opts.bucket ?? BUCKET },
-          object: {
-            key: encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/'),
-            size: 100,
-            sequencer: opts.sequencer ?? `seq-${key}`,
-          },
-        },
-      },
-    ],
-  });
-}
+/** A notification for `key` in the test's bucket unless another is named. */
+const notification = (key: string, opts: { bucket?: string; event?: string; sequencer?: string } = {}) =>
+  s3Notification(opts.bucket ?? BUCKET, key, opts);
+const newQueue = () => createQueue(sqs);
+const send = (queueUrl: string, bodies: string[]) => sendAll(sqs, queueUrl, bodies);
+const queueDepth = (queueUrl: string) => depthOf(sqs, queueUrl);
+const paths = (jobId: number) => recordedPaths(h.pool, jobId);
 
-async function newQueue(): Promise<string> {
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('ingest') }));
-  return QueueUrl!;
-}
-
-async function send(queueUrl: string, bodies: string[]): Promise<void> {
-  for (let i = 0; i < bodies.length; i += 10) {
-    await sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: bodies.slice(i, i + 10).map((b, j) => ({ Id: String(j), MessageBody: b })),
-      }),
-    );
-  }
-}
-
-async function queueDepth(queueUrl: string): Promise<number> {
+async function visibleMessages(queueUrl: string): Promise<number> {
   const r = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
   );
-  return (
-    Number(r.Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(r.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
+  return Number(r.Attributes?.ApproximateNumberOfMessages ?? 0);
 }
 
-async function paths(jobId: number): Promise<string[]> {
-  const [r] = await h.pool.query<any[]>(
-    'SELECT path FROM log_ingestor_ingested_files WHERE ingestion_job_id = ? ORDER BY path, id',
-    [jobId],
-  );
-  return r.map((x) => x.path);
-}
-
-function config(queueUrl: string, prefix: string, extra: Record<string, unknown> = {}) {
-  return {
-    bucket_name: BUCKET,
-    key_prefix: prefix,
-    queue_url: queueUrl,
-    wait_time_sec: 1,
-    buffer_config: { timeout_sec: 1 },
-    ...extra,
-  };
-}
+const config = (queueUrl: string, prefix: string, extra: Record<string, unknown> = {}) =>
+  sqsListenerConfig(BUCKET, prefix, queueUrl, extra);
 
 /** The mixed traffic of the issue: relevant, duplicated, irrelevant and garbage messages. */
 function traffic(prefix: string, n: number): { bodies: string[]; expected: string[] } {
@@ -144,7 +108,7 @@ test('exactly the relevant objects become rows, garbage is counted, and the queu
   await send(queueUrl, [notification('mixed/file 000+x.log', { sequencer: 'later-upload' })]);
   await eventually(async () => (await paths(jobId)).length === expected.length + 1, 30_000, 're-upload');
   await stopAndFinish(h, jobId);
-  await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+  await deleteQueue(sqs, queueUrl);
 });
 
 test('a delete that fails after the commit redelivers the messages but creates no duplicate row', async () => {
@@ -161,7 +125,7 @@ test('a delete that fails after the commit redelivers the messages but creates n
   expect(await paths(jobId)).toEqual([...expected].sort());
   expect((await h.store.requireJob(jobId)).numMessagesIgnored).toBe(3);
   await stopAndFinish(h, jobId);
-  await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+  await deleteQueue(sqs, queueUrl);
 });
 
 test('1, 4 and 16 listener tasks give the same final rows', async () => {
@@ -180,7 +144,7 @@ test('1, 4 and 16 listener tasks give the same final rows', async () => {
     expect(got).toEqual([...expected].sort());
     results.push(got.map((p) => p.replace(prefix, '')));
     await stopAndFinish(h, jobId);
-    await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+    await deleteQueue(sqs, queueUrl);
   }
   expect(results[1]).toEqual(results[0]);
   expect(results[2]).toEqual(results[0]);
@@ -193,13 +157,22 @@ test('pause stops receiving (messages stay queued); resume continues', async () 
   await controlJob(h.store, h.client, jobId, 'pause');
   await waitForStatus(h, jobId, 'paused');
   // The receive in flight is cancelled once the pause reaches it.
-  await new Promise((r) => setTimeout(r, 3_000));
+  await eventually(
+    async () => receivesOf(jobId).ended === receivesOf(jobId).started,
+    30_000,
+    'the receive in flight to end',
+  );
+  const startedBeforePause = receivesOf(jobId).started;
   await send(queueUrl, [notification('pause/a.log'), notification('pause/b.log')]);
-  await new Promise((r) => setTimeout(r, 3_000));
+  // Both messages wait visible in the queue for a receiver, longer than a long poll (wait_time_sec).
+  await eventually(async () => (await visibleMessages(queueUrl)) === 2, 10_000, 'messages visible');
+  await sleep(3_000);
+  expect(receivesOf(jobId).started).toBe(startedBeforePause); // no receive while paused
   expect(await paths(jobId)).toEqual([]);
   expect(await queueDepth(queueUrl)).toBe(2);
+  expect(await visibleMessages(queueUrl)).toBe(2);
   await controlJob(h.store, h.client, jobId, 'resume');
   await eventually(async () => (await paths(jobId)).length === 2, 30_000, 'resumed');
   await stopAndFinish(h, jobId);
-  await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+  await deleteQueue(sqs, queueUrl);
 });

@@ -16,8 +16,9 @@ import { InvalidConfigError } from '../../src/config/job-config';
 import { ConflictError } from '../../src/store/ingestion-store';
 import { startExecutor } from '../support/executor';
 import { deleteQueue, newQueue, notification, queueDepth, recordedPaths, sendAll } from '../support/sqs';
-import { createTestBucket, keysOfCompressionJob } from '../support/stack';
-import { eventually, startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { compressionJobsOf, createTestBucket, keysOfCompressionJob } from '../support/stack';
+import { startHarness, stopAndFinish, type Harness } from '../support/worker';
+import { eventually } from '../support/wait';
 
 let h: Harness;
 let sqs: SQSClient;
@@ -95,11 +96,7 @@ test('notifications in each pair become files exactly once, ones outside every p
     60_000,
     'compressed',
   );
-  const [jobs] = await h.pool.query<any[]>(
-    `SELECT id, status, clp_config FROM compression_jobs WHERE id IN
-       (SELECT DISTINCT compression_job_id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?)`,
-    [jobId],
-  );
+  const jobs = await compressionJobsOf(h.pool, jobId);
   const named: string[] = [];
   const buckets = new Set<string>();
   for (const cj of jobs) {

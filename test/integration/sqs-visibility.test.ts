@@ -16,7 +16,8 @@ import { createSqsClient } from '../../src/aws';
 import type { ExtendResult } from '../../src/activities/sqs-visibility';
 import { TABLES } from '../../src/store/schema';
 import { deleteQueue, newQueue, notification, queueDepth, recordedPaths, sendAll } from '../support/sqs';
-import { eventually, startHarness, stopAndFinish, waitForStatus, type Harness } from '../support/worker';
+import { startHarness, stopAndFinish, waitForStatus, type Harness } from '../support/worker';
+import { eventually, sleep } from '../support/wait';
 
 const VISIBILITY_SEC = 3;
 /** The stall: over 3x the visibility timeout, counted from when every message is in flight. */
@@ -92,7 +93,7 @@ async function stall(prefix: string): Promise<StallOutcome> {
     );
     const seen = () => receipts.get(queueUrl) ?? new Map<string, number>();
     await eventually(async () => seen().size === N, 30_000, 'every message received');
-    await new Promise((r) => setTimeout(r, STALL_MS));
+    await sleep(STALL_MS);
     // The listeners that got the messages are still waiting for the lock.
     expect(await recordedPaths(h.pool, jobId)).toEqual([`${BUCKET}/${warmUp}`]);
   } finally {

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { connectClient } from '../../src/client/temporal';
 import { ensureBuilt, ROOT } from '../fault/support';
 import { createTestDb, terminateTaskQueueWorkflows, uniqueName, type TestDb } from '../support/stack';
-import { eventually } from '../support/worker';
+import { eventually } from '../support/wait';
 
 const run = promisify(execFile);
 const STACK_SH = path.join(ROOT, 'scripts', 'stack.sh');

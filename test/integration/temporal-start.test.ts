@@ -8,21 +8,21 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { controlJob, IllegalRequestError } from '../../src/client/jobs';
 import { NotFoundError } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
 import { INGESTION_JOB_WORKFLOW, SA, workflowIdFor } from '../../src/workflows/messages';
-import { createTestBucket, uniqueName } from '../support/stack';
+import { createTestBucket, putObjects, uniqueName } from '../support/stack';
 import {
   completeCompressionJobs,
-  eventually,
   startHarness,
   stopAndFinish,
   waitForStatus,
   type Harness,
 } from '../support/worker';
+import { eventually } from '../support/wait';
+import { s3ScannerConfig } from '../support/configs';
 
 const STACK = path.join(__dirname, '..', '..', 'scripts', 'stack.sh');
 const run = promisify(execFile);
@@ -47,17 +47,13 @@ async function temporal(args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
-async function put(keys: string[]): Promise<void> {
-  for (const Key of keys)
-    await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `log ${Key}\n` }));
-}
+/** `temporal workflow update execute --name <update> --workflow-id <id>` and any further flags. */
+const update = (name: string, workflowId: string, ...more: string[]) =>
+  temporal(['workflow', 'update', 'execute', '--name', name, '--workflow-id', workflowId, ...more]);
 
-const s3Config = (prefix: string) => ({
-  bucket_name: bucket,
-  key_prefix: prefix,
-  scanning_interval_sec: 0.5,
-  buffer_config: { timeout_sec: 1 },
-});
+const put = (keys: string[]) => putObjects(h.s3, bucket, keys, { body: (key) => `log ${key}\n` });
+
+const s3Config = (prefix: string) => s3ScannerConfig(bucket, prefix, { scanning_interval_sec: 0.5 });
 
 async function jobsOfWorkflow(workflowId: string): Promise<number[]> {
   const [rows] = await h.pool.query<any[]>(`SELECT id FROM ${TABLES.ingestionJobs} WHERE workflow_id = ?`, [
@@ -105,29 +101,11 @@ test('a job started with `temporal workflow start` records itself, ingests end t
     'files',
   );
   // A refused Update from the CLI says why.
-  const refused = await temporal([
-    'workflow',
-    'update',
-    'execute',
-    '--name',
-    'resume',
-    '--workflow-id',
-    workflowId,
-  ]);
+  const refused = await update('resume', workflowId);
   expect(refused.code).not.toBe(0);
   expect(refused.stderr).toContain(`job ${job.id} is running; only a paused job can be resumed`);
 
-  const stopped = await temporal([
-    'workflow',
-    'update',
-    'execute',
-    '--name',
-    'stop',
-    '--workflow-id',
-    workflowId,
-    '-o',
-    'json',
-  ]);
+  const stopped = await update('stop', workflowId, '-o', 'json');
   expect(stopped).toMatchObject({ code: 0 });
   expect(JSON.parse(stopped.stdout).result).toMatchObject({ jobId: job.id, stopRequested: true });
   await eventually(
@@ -203,15 +181,7 @@ test('pause, resume and stop are Updates: refused with the reason when illegal, 
   );
 
   // From the pinned Temporal CLI, by the job's workflow id.
-  const resumed = await temporal([
-    'workflow',
-    'update',
-    'execute',
-    '--name',
-    'resume',
-    '--workflow-id',
-    workflowIdFor(jobId),
-  ]);
+  const resumed = await update('resume', workflowIdFor(jobId));
   expect(resumed).toMatchObject({ code: 0 });
   expect((await h.store.requireJob(jobId)).status).toBe('running');
 

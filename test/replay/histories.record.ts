@@ -6,22 +6,22 @@
 import { writeFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createSqsClient } from '../../src/aws';
 import { controlJob } from '../../src/client/jobs';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestBucket, uniqueName } from '../support/stack';
+import { createTestBucket, putObjects, uniqueName } from '../support/stack';
 import {
   completeCompressionJobs,
-  eventually,
   startHarness,
   waitForStatus,
   type Harness,
   stopAndFinish,
 } from '../support/worker';
+import { eventually, sleep } from '../support/wait';
+import { s3ScannerConfig, sqsListenerConfig } from '../support/configs';
 
 const OUT = path.join(__dirname, '..', 'fixtures', 'histories');
 const STACK = path.join(__dirname, '..', '..', 'scripts', 'stack.sh');
@@ -36,10 +36,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-async function put(keys: string[]): Promise<void> {
-  for (const Key of keys)
-    await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `log ${Key}\n`.repeat(20) }));
-}
+const put = (keys: string[]) => putObjects(h.s3, bucket, keys, { body: (key) => `log ${key}\n`.repeat(20) });
 
 /** Saves a run's history as `temporal workflow show -o json` prints it (the format replay loads). */
 async function save(name: string, job: number | string, runId?: string): Promise<void> {
@@ -53,13 +50,12 @@ async function save(name: string, job: number | string, runId?: string): Promise
   writeFileSync(path.join(OUT, `${name}${tag}.json`), stdout);
 }
 
-const s3Config = (prefix: string, extra: object = {}) => ({
-  bucket_name: bucket,
-  key_prefix: prefix,
-  scanning_interval_sec: 0.5,
-  buffer_config: { flush_threshold_bytes: 2000, timeout_sec: 1 },
-  ...extra,
-});
+const s3Config = (prefix: string, extra: object = {}) =>
+  s3ScannerConfig(bucket, prefix, {
+    scanning_interval_sec: 0.5,
+    buffer_config: { flush_threshold_bytes: 2000, timeout_sec: 1 },
+    ...extra,
+  });
 
 test('scan with several flushes, then stop', async () => {
   const jobId = await h.create('s3_scanner', s3Config('flushes/'));
@@ -104,7 +100,7 @@ test('continue-as-new', async () => {
   const firstRunId = (await h.client.workflow.getHandle(workflowIdFor(jobId)).describe()).runId;
   for (let i = 0; i < 6; i++) {
     await put([`can/f${i}.log`]);
-    await new Promise((r) => setTimeout(r, 800));
+    await sleep(800);
     await completeCompressionJobs(h.pool);
   }
   await stopAndFinish(h, jobId);
@@ -115,13 +111,7 @@ test('continue-as-new', async () => {
 test('an SQS-listener job', async () => {
   const sqs = createSqsClient(h.settings.aws);
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('history') }));
-  const jobId = await h.create('sqs_listener', {
-    bucket_name: bucket,
-    key_prefix: 'sqs/',
-    queue_url: QueueUrl,
-    wait_time_sec: 1,
-    buffer_config: { timeout_sec: 1 },
-  });
+  const jobId = await h.create('sqs_listener', sqsListenerConfig(bucket, 'sqs/', QueueUrl!));
   for (const key of ['sqs/a.log', 'sqs/b.log']) {
     const body = JSON.stringify({
       Records: [

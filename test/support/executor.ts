@@ -15,6 +15,7 @@ import { runExecutor, type ExecutorOptions, type ExecutorStats } from '../../src
 import { createLogger, type LogFields } from '../../src/executor/log';
 import { rolePool } from './stack';
 import type { Db } from '../../src/store/db';
+import { eventually } from './wait';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -138,29 +139,20 @@ export async function jobRow(pool: Db, id: number): Promise<any> {
 
 /** Polls until every job has left PENDING/RUNNING; returns their rows by id. */
 export async function waitForJobs(pool: Db, ids: number[], timeoutMs = 60_000): Promise<Map<number, any>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [rows] = await pool.query<any[]>('SELECT * FROM compression_jobs WHERE id IN (?)', [ids]);
-    if (rows.length === ids.length && rows.every((r) => r.status >= 2)) {
-      return new Map(rows.map((r) => [r.id, r]));
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `jobs not done in ${timeoutMs} ms: ${JSON.stringify(rows.map((r) => [r.id, r.status]))}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let rows: any[] = [];
+  const done = async () => {
+    [rows] = await pool.query<any[]>('SELECT * FROM compression_jobs WHERE id IN (?)', [ids]);
+    return rows.length === ids.length && rows.every((r) => r.status >= 2);
+  };
+  await eventually(done, timeoutMs, 'jobs done', 100).catch(() => {
+    throw new Error(`jobs not done in ${timeoutMs} ms: ${JSON.stringify(rows.map((r) => [r.id, r.status]))}`);
+  });
+  return new Map(rows.map((r) => [r.id, r]));
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Waits until the executor has logged `msg`. */
+export function untilLogged(executor: { logs: LogFields[] }, msg: string, timeoutMs = 30_000) {
+  return eventually(async () => executor.logs.some((r) => r.msg === msg), timeoutMs, `"${msg}" logged`, 50);
 }
 
 export async function tempDir(prefix: string): Promise<string> {

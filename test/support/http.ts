@@ -1,5 +1,4 @@
 /** Helpers for the REST API and dashboard tests. */
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { buildServer, type ServerOptions } from '../../src/client/http/server';
 import type { Harness } from './worker';
@@ -14,15 +13,4 @@ export function apiServer(h: Harness, extra: Partial<ServerOptions> = {}): Promi
     authToken: '',
     ...extra,
   });
-}
-
-/** Closes the workflows of this suite's unfinished jobs, so none outlives its task queue. */
-export async function terminateOpenWorkflows(h: Harness): Promise<void> {
-  for (const job of await h.store.listJobs({ status: ['requested', 'running', 'paused'] })) {
-    try {
-      await h.client.workflow.getHandle(job.workflowId).terminate('test suite finished');
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-    }
-  }
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection, type Client } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
+import { sleep } from './wait';
 
 const CONFIG = path.join(__dirname, '..', '..', 'temporal-config');
 
@@ -69,7 +70,7 @@ export async function ensureNamespace(
     } catch (err) {
       // A namespace just registered takes a moment to reach every service.
       if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   }
   return created ? 'created' : 'existed';

@@ -13,14 +13,14 @@ import { uniqueName } from './stack';
 export function notification(
   bucket: string,
   key: string,
-  opts: { size?: number; sequencer?: string } = {},
+  opts: { size?: number; sequencer?: string; event?: string } = {},
 ): string {
   return JSON.stringify({
     Records: [
       {
         eventVersion: '2.1',
         eventSource: 'aws:s3',
-        eventName: 'ObjectCreated:Put',
+        eventName: opts.event ?? 'ObjectCreated:Put',
         eventTime: new Date().toISOString(),
         s3: {
           bucket: { name: bucket },

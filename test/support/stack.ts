@@ -1,117 +1,48 @@
-/** Test helpers for the real local stack: throwaway databases, buckets and queues. */
-import { randomBytes, randomInt } from 'node:crypto';
-import mysql from 'mysql2/promise';
-import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Client } from '@temporalio/client';
+/** Test helpers for the real local stack: throwaway databases, buckets and queues, and CLP's tables read back. */
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { decodeClpConfig } from '../../src/clp/clp-config';
-import { dbFor, loadSettings, type DbRole, type Settings } from '../../src/config/settings';
-import { createPool, type Db } from '../../src/store/db';
-import { applyGrants, configuredGrantees, revokeGrants } from '../../src/store/grants';
-import { migrate, TABLES } from '../../src/store/schema';
+import type { Db } from '../../src/store/db';
+import { TABLES } from '../../src/store/schema';
+import { uniqueName } from '../../support/stack';
 
-/**
- * This test run's tag: set by the global setup (test/global-setup.ts) for
- * every test file and child process of one jest run, else one per process.
- * Every name below carries it, so the run's task queues (and the workflows on
- * them) can be told from a concurrent run's in the shared test namespace.
- */
-export function testRunTag(): string {
-  return (process.env.CLP_INGESTOR_TEST_RUN ??= newRunTag());
-}
-
-export function newRunTag(): string {
-  return `r${Date.now().toString(36)}${randomBytes(1).toString('hex')}`;
-}
-
-/** prefix-<run tag>-<random>: lower case, fit for buckets, queues, task queues and (with _) databases. */
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${testRunTag()}-${randomBytes(3).toString('hex')}`;
-}
-
-/**
- * Terminates every workflow still running on a task queue (a suite's own):
- * a job's row can read `finished` while its workflow still needs one more
- * workflow task, so closing by job status alone left workflows behind.
- */
-export async function terminateTaskQueueWorkflows(
-  client: Client,
-  taskQueue: string,
-  reason = 'test finished',
-): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const wf of client.workflow.list({
-    query: `TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running"`,
-  })) {
-    await client.workflow
-      .getHandle(wf.workflowId, wf.runId)
-      .terminate(reason)
-      .then(() => ids.push(wf.workflowId))
-      .catch(() => undefined); // it ended meanwhile
-  }
-  return ids;
-}
-
-export interface TestDb {
-  settings: Settings;
-  /** The schema owner's (CLP_DB_USER): for the test's own setup and assertions. */
-  pool: Db;
-  drop: () => Promise<void>;
-}
-
-/**
- * A pool as one of the ingestor's processes connects: with that role's own
- * least-privilege user (config/local.env names them), granted only what
- * src/store/grants.ts lists.
- */
-export function rolePool(settings: Settings, role: DbRole): Db {
-  return createPool(dbFor(settings, role));
-}
-
-/** A fresh, empty database (clp_test_*) with the server's defaults, and settings pointing at it. */
-export async function createEmptyTestDb(): Promise<TestDb> {
-  const base = loadSettings();
-  const database = uniqueName('clp_test').replace(/-/g, '_');
-  const admin = await mysql.createConnection({
-    host: base.db.host,
-    port: base.db.port,
-    user: base.db.user,
-    password: base.db.password,
-  });
-  await admin.query(`CREATE DATABASE \`${database}\``);
-  await admin.end();
-  const settings: Settings = { ...base, db: { ...base.db, database } };
-  const pool = createPool(settings.db);
-  return {
-    settings,
-    pool,
-    drop: async () => {
-      // Table grants outlive their database: take back what createTestDb gave.
-      await revokeGrants(pool, configuredGrantees(settings), settings.dbGranteeHost).catch(() => undefined);
-      await pool.query(`DROP DATABASE \`${database}\``);
-      await pool.end();
-    },
-  };
-}
-
-/** A fresh, migrated database (clp_test_*) with settings pointing at it and job ids of its own. */
-export async function createTestDb(): Promise<TestDb> {
-  const db = await createEmptyTestDb();
-  const { pool } = db;
-  await migrate(pool);
-  // As `clp-ingestor migrate` does: the worker's, executor's and API's users get their grants.
-  await applyGrants(pool, configuredGrantees(db.settings), db.settings.dbGranteeHost);
-  // Every throwaway DB would number its jobs from 1, but workflow ids (one per
-  // job id) share one Temporal namespace: start this DB's ids somewhere unused.
-  await pool.query(`ALTER TABLE ${TABLES.ingestionJobs} AUTO_INCREMENT = ?`, [
-    randomInt(1_000_000, 2_000_000_000),
-  ]);
-  return db;
-}
+export {
+  createEmptyTestDb,
+  createTestDb,
+  newRunTag,
+  rolePool,
+  terminateOpenJobs,
+  terminateTaskQueueWorkflows,
+  terminateWorkflow,
+  testRunTag,
+  uniqueName,
+  type TestDb,
+} from '../../support/stack';
 
 export async function createTestBucket(s3: S3Client): Promise<string> {
   const bucket = uniqueName('test').toLowerCase();
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   return bucket;
+}
+
+/**
+ * Uploads objects, one at a time in the order given unless `concurrency`
+ * says otherwise (a scanner resumes after the last key it recorded, so a
+ * running job must see keys arrive in order); the body is made from the key.
+ */
+export async function putObjects(
+  s3: S3Client,
+  bucket: string,
+  keys: string[],
+  { body = (key: string) => `log line for ${key}\n`, concurrency = 1 } = {},
+): Promise<void> {
+  const queue = [...keys];
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body(key) }));
+      }
+    }),
+  );
 }
 
 /** The keys a compression job names: its key list, or (s3_object_metadata) its ids resolved as CLP does. */
@@ -128,6 +59,25 @@ export async function keysOfCompressionJob(pool: Db, clpConfig: Buffer): Promise
     );
   }
   return rows.map((r) => r.key as string);
+}
+
+/** The compression jobs holding the job's files (id, status, status_msg, clp_config), by id. */
+export async function compressionJobsOf(pool: Db, jobId: number): Promise<any[]> {
+  const [rows] = await pool.query<any[]>(
+    `SELECT id, status, status_msg, clp_config FROM compression_jobs WHERE id IN
+       (SELECT compression_job_id FROM ${TABLES.ingestedFiles} WHERE ingestion_job_id = ?) ORDER BY id`,
+    [jobId],
+  );
+  return rows;
+}
+
+/** The keys each of the job's compression jobs names, by compression job id. */
+export async function compressionJobKeys(pool: Db, jobId: number): Promise<Map<number, string[]>> {
+  const out = new Map<number, string[]>();
+  for (const cj of await compressionJobsOf(pool, jobId)) {
+    out.set(cj.id, await keysOfCompressionJob(pool, cj.clp_config));
+  }
+  return out;
 }
 
 /** The job row's counters (kept by each writing transaction) against the rows they summarise. */

@@ -12,7 +12,8 @@ import type { Db } from '../../src/store/db';
 import { IngestionStore, type JobStatus } from '../../src/store/ingestion-store';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { createWorker } from '../../src/worker';
-import { createTestDb, rolePool, terminateTaskQueueWorkflows, uniqueName } from './stack';
+import { eventually } from './wait';
+import { createTestDb, rolePool, terminateOpenJobs, uniqueName } from './stack';
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -24,7 +25,8 @@ function quietRuntime(): void {
   });
 }
 
-export interface Harness {
+/** What a test holds of a running ingestor: its settings and DB, the clients, and its task queue. */
+export interface JobHost {
   settings: Settings;
   /** The schema owner's pool, for the test's own setup and assertions. */
   pool: Db;
@@ -33,7 +35,44 @@ export interface Harness {
   client: Client;
   s3: S3Client;
   taskQueue: string;
+  /** Creates a job whose workflow runs on the task queue. */
   create(kind: JobKind, config: unknown, opts?: Partial<StartOptions>): Promise<number>;
+}
+
+/**
+ * Connects a test to the ingestor on `taskQueue` over `db`: a Temporal client, the
+ * API's store and an S3 client. `disconnect` first closes the workflows of unfinished jobs.
+ */
+export async function connectJobHost(
+  db: { settings: Settings; pool: Db },
+  taskQueue: string,
+  reason = 'test finished',
+): Promise<{ host: JobHost; disconnect: () => Promise<void> }> {
+  const client = await connectClient();
+  const apiPool = rolePool(db.settings, 'api');
+  const store = new IngestionStore(apiPool);
+  const s3 = createS3Client(db.settings.aws);
+  return {
+    host: {
+      settings: db.settings,
+      pool: db.pool,
+      store,
+      client,
+      s3,
+      taskQueue,
+      create: (kind, config, o) => createJob(store, client, kind, config, { taskQueue, ...o }),
+    },
+    disconnect: async () => {
+      await terminateOpenJobs(store, client, taskQueue, reason);
+      await client.connection.close();
+      s3.destroy();
+      await apiPool.end();
+    },
+  };
+}
+
+/** A worker in this process (createWorker) on its own task queue and throwaway database. */
+export interface Harness extends JobHost {
   close(): Promise<void>;
 }
 
@@ -58,60 +97,19 @@ export async function startHarness(
     faults: opts.faults,
   });
   const running = worker.run();
-  const client = await connectClient();
-  const apiPool = rolePool(settings, 'api');
-  const store = new IngestionStore(apiPool);
-  const s3 = createS3Client(settings.aws);
+  const { host, disconnect } = await connectJobHost({ settings, pool: db.pool }, taskQueue);
   return {
-    settings,
-    pool: db.pool,
-    store,
-    client,
-    s3,
-    taskQueue,
-    create: (kind, config, o) => createJob(store, client, kind, config, { taskQueue, ...o }),
+    ...host,
     close: async () => {
-      // Close the workflows of unfinished jobs so none outlives its task queue: by
-      // job status (a workflow started a moment ago), and every workflow still
-      // running on the queue (a job row reads finished before its workflow ends).
-      for (const job of await store.listJobs({ status: ['requested', 'running', 'paused'] })) {
-        await client.workflow
-          .getHandle(job.workflowId)
-          .terminate('test finished')
-          .catch(() => undefined);
-      }
-      await terminateTaskQueueWorkflows(client, taskQueue);
+      // Every workflow closed before the worker stops: none may outlive its task queue.
+      await disconnect();
       worker.shutdown();
       await running;
       await workerPool.end();
-      await apiPool.end();
       await connection.close();
-      await client.connection.close();
-      s3.destroy();
       await db.drop();
     },
   };
-}
-
-/** Polls until `check` returns a truthy value or the timeout passes. */
-export async function eventually<T>(
-  check: () => Promise<T>,
-  timeoutMs = 60_000,
-  what = 'condition',
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 export async function waitForStatus(h: Harness, jobId: number, status: JobStatus, timeoutMs = 60_000) {

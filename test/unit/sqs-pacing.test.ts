@@ -1,5 +1,6 @@
 /** The SQS listeners' pacing near the size threshold (src/activities/sqs-pacing.ts). */
 import { ThresholdPacer } from '../../src/activities/sqs-pacing';
+import { sleep } from '../support/wait';
 
 test('far below the threshold, listeners poll side by side for full batches', async () => {
   const p = new ThresholdPacer(1_000_000, 4, { bytes: 1_000, files: 10 });
@@ -25,7 +26,7 @@ test('near it, one listener at a time receives and records, asking for about as 
     events.push('second has its turn');
     return release;
   });
-  await new Promise((r) => setTimeout(r, 10));
+  await sleep(10);
   events.push('first records');
   p.update({ bytes: 900, files: 9 });
   first();

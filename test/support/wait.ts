@@ -1,0 +1,2 @@
+/** Polling and sleeping for tests (shared with bench/ through support/wait.ts). */
+export { eventually, sleep } from '../../support/wait';
