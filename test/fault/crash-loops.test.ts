@@ -144,8 +144,7 @@ test(`one-time URL list: the worker is SIGKILLed up to ${CYCLES} times mid-way; 
 
 test(`SQS listener: the worker dies ${CYCLES} times, often between commit and delete`, async () => {
   const rig = await startRig({
-    // Every 4th batch a worker commits: each restart is fed 4 batches' worth, so
-    // deaths between commit and delete are certain, not left to chance.
+    // Every 4th batch a worker commits, it dies before deleting the batch's messages.
     CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE: '4',
     CLP_SQS_VISIBILITY_TIMEOUT_SEC: '5',
   });
@@ -171,6 +170,15 @@ test(`SQS listener: the worker dies ${CYCLES} times, often between commit and de
       num_concurrent_listener_tasks: 4,
       buffer_config: { flush_threshold_bytes: 8 * 1024, timeout_sec: 2 },
     });
+    // A death between commit and delete is certain, not left to the loop's timing (its kills
+    // come 0.5-3 s after each recovery, often before a fourth batch on a loaded machine): the
+    // first worker is left alone with the 300 waiting messages until its fourth batch kills it.
+    await eventually(
+      async () => rig.worker.exits >= 1,
+      RECOVERY_BOUND_MS,
+      'the first worker killing itself between commit and delete',
+    );
+    rig.worker.ensureRunning();
     // The executor cannot fetch these objects (there are none): compression jobs
     // fail, which is still a terminal fate for every file; count those instead.
     const recoveries = await crashLoop(rig, rig.worker, jobId, (cycle) =>

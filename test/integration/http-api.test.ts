@@ -436,6 +436,13 @@ describe('inspection and control', () => {
     }
     await call({ method: 'POST', url: `/job/${id}/terminate` });
     await waitForStatus(h, id, 'finished');
+    // The row reads finished one workflow task before the workflow closes; live progress ends with the workflow.
+    await eventually(
+      async () =>
+        (await h.client.workflow.getHandle(`clp-ingestion-job-${id}`).describe()).status.name !== 'RUNNING',
+      30_000,
+      `the workflow of job ${id} closed`,
+    );
     const closed = await call({ method: 'GET', url: `/job/${id}` });
     expect([closed.body.job.status, closed.body.progress]).toEqual(['finished', null]);
     expectDocumented('/job/{job_id}', 'get', 200, closed.body);
