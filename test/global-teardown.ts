@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { connectConfig, temporalAddress } from '../src/client/temporal';
 import { probeTcp } from '../src/dependencies';
 import { openWorkflowsOfRun } from './support/namespace';
+import { terminateWorkflow } from './support/stack';
 
 export default async function globalTeardown(): Promise<void> {
   const run = process.env.CLP_INGESTOR_TEST_RUN;
@@ -24,10 +25,7 @@ export default async function globalTeardown(): Promise<void> {
     const client = new Client({ connection, namespace });
     const open = await openWorkflowsOfRun(client, run);
     for (const wf of open) {
-      await client.workflow
-        .getHandle(wf.workflowId, wf.runId)
-        .terminate(`left running by test run ${run}`)
-        .catch(() => undefined);
+      await terminateWorkflow(client, wf.workflowId, `left running by test run ${run}`, wf.runId);
     }
     if (open.length > 0) {
       const lines = open.map(

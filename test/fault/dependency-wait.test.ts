@@ -226,13 +226,14 @@ test('an executor started without the CLP DB waits for it, then runs jobs; losin
     return insertJob(db.pool, fsJobConfig([MOUNT + path.join(dir, name)], MOUNT + dir));
   };
   try {
-    await logged(
+    // Four waits (0.5 + 1 + 2 s apart): still up and waiting 3.5 s after the first.
+    await loggedTimes(
       executor,
       new RegExp(
         `^CLP DB at 127\\.0\\.0\\.1:${dbGate.port} not reachable \\(ECONNREFUSED\\); retrying in [\\d.]+ s$`,
       ),
+      4,
     );
-    await sleep(3_000);
     expect(alive(executor)).toBe(true);
     const first = await job('first.log');
 
