@@ -9,8 +9,6 @@
  * and every published archive is read back and compared byte for byte with
  * what was uploaded.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
 import { archivesOfJob, extractAll } from '../support/executor';
@@ -23,7 +21,7 @@ import {
   progressMark,
   randomBetween,
   report,
-  ROOT,
+  serverPid,
   startRig,
   stopJob,
   upload,
@@ -41,10 +39,6 @@ const WORKER_FREEZE_MS: [number, number] = [35_000, 50_000];
 const RECOVERY_BOUND_MS = 90_000;
 
 const body = (key: string) => `2026-11-21T00:00:00Z INFO ${key} ok\n`.repeat(8);
-
-function serverPid(name: 'mariadb' | 'temporal' | 'minio'): number {
-  return Number(readFileSync(path.join(ROOT, '.stack', 'run', `${name}.pid`), 'utf8'));
-}
 
 /** Freezes a stack server; the returned function thaws it (idempotent, also called on failure). */
 function freezeServer(name: 'mariadb' | 'temporal' | 'minio'): () => void {

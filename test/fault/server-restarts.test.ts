@@ -5,19 +5,18 @@
  * and the end state is the same as without the crash.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { s3ScannerConfig } from '../support/configs';
 import { createTestBucket } from '../support/stack';
 import { eventually, sleep } from '../support/wait';
-import { expectExactlyOnceThenStop, progressMark, ROOT, startRig, upload } from './support';
+import { expectExactlyOnceThenStop, progressMark, ROOT, serverPid, startRig, upload } from './support';
 
 const run = promisify(execFile);
 jest.setTimeout(20 * 60_000);
 
 async function killServer(name: 'temporal' | 'mariadb'): Promise<void> {
-  const pid = Number(readFileSync(path.join(ROOT, '.stack', 'run', `${name}.pid`), 'utf8'));
+  const pid = serverPid(name);
   process.kill(pid, 'SIGKILL');
   await eventually(
     async () => {

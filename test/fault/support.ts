@@ -4,7 +4,7 @@
  * end-state assertions every crash test shares and a recovery-time report.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,8 +17,15 @@ import { compressionJobKeys, countersAndRows, createTestDb, putObjects, uniqueNa
 
 const run = promisify(execFile);
 export const ROOT = path.join(__dirname, '..', '..');
-const LOGS = path.join(ROOT, '.stack', 'logs', 'fault');
-const REPORTS = path.join(ROOT, '.stack', 'fault-reports');
+/** The stack's data directory, as scripts/stack.sh takes it (CLP_INGESTOR_STACK_DIR, default .stack). */
+const STACK_DIR = process.env.CLP_INGESTOR_STACK_DIR ?? path.join(ROOT, '.stack');
+const LOGS = path.join(STACK_DIR, 'logs', 'fault');
+const REPORTS = path.join(STACK_DIR, 'fault-reports');
+
+/** The PID of a server scripts/stack.sh started (its run/<name>.pid). */
+export function serverPid(name: 'mariadb' | 'temporal' | 'minio'): number {
+  return Number(readFileSync(path.join(STACK_DIR, 'run', `${name}.pid`), 'utf8'));
+}
 
 export const CYCLES = Number(process.env.FAULT_CYCLES ?? 15);
 
