@@ -46,10 +46,17 @@ TEMPORAL_VERSION=v1.5.1
 # `go install github.com/minio/minio@latest` resolved to this on 2026-11-21.
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 GOAWS_VERSION=v0.5.4
+# CLP's clp-s, from CLP's PyPI wheel (the binary and its bundled libraries),
+# checked against this sha256 before it is unpacked. src/clp/clp-s.ts names the same version.
+CLP_CORE_VERSION=0.12.1b0
+CLP_CORE_WHEEL=yscope_clp_core-$CLP_CORE_VERSION-py3-none-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl
+CLP_CORE_SHA256=3761e3d1201b512dcc660f0a959fd552868a81ae970eef16fcacd55891c5dfd9
 
 TEMPORAL_BIN="$TOOLS/temporal-$TEMPORAL_VERSION"
 MINIO_BIN="$TOOLS/minio-$MINIO_VERSION"
 GOAWS_BIN="$TOOLS/goaws-loopback-$GOAWS_VERSION"
+CLP_CORE_DIR="$TOOLS/yscope-clp-core-$CLP_CORE_VERSION"
+CLP_S_BIN="$CLP_CORE_DIR/yscope_clp_core/bin/clp-s"
 
 TEMPORAL_PORT=$(port_of "$TEMPORAL_ADDRESS")
 MARIADB_PORT=$CLP_DB_PORT
@@ -93,6 +100,28 @@ install_mariadb() {
   # Debian's package may start its own server on 3306; ours runs separately.
 }
 
+# The wheel is downloaded once with pip (from PyPI), checked, and unpacked as
+# it is: clp-s finds its libraries in ../../yscope_clp_core.libs by its RPATH.
+install_clp_s() {
+  if [ -x "$CLP_S_BIN" ] && "$CLP_S_BIN" --help >/dev/null 2>&1; then return 0; fi
+  command -v python3 >/dev/null 2>&1 || fail "install: python3 not found (needed to download CLP's clp-s wheel)"
+  say "installing clp-s from yscope-clp-core $CLP_CORE_VERSION (one time; cached in $TOOLS)"
+  local tmp; tmp=$(mktemp -d)
+  if ! python3 -m pip download --no-deps --only-binary=:all: --platform manylinux_2_28_x86_64 \
+      --python-version 3.11 -d "$tmp" "yscope-clp-core==$CLP_CORE_VERSION" >"$LOGS/install-clp-s.log" 2>&1; then
+    rm -rf "$tmp"; fail "install: downloading yscope-clp-core $CLP_CORE_VERSION failed; see $LOGS/install-clp-s.log"
+  fi
+  local got; got=$(sha256sum "$tmp/$CLP_CORE_WHEEL" 2>/dev/null | cut -d' ' -f1)
+  if [ "$got" != "$CLP_CORE_SHA256" ]; then
+    rm -rf "$tmp"; fail "install: $CLP_CORE_WHEEL has sha256 ${got:-(missing)}, expected $CLP_CORE_SHA256"
+  fi
+  rm -rf "$CLP_CORE_DIR.tmp" && mkdir -p "$CLP_CORE_DIR.tmp"
+  python3 -m zipfile -e "$tmp/$CLP_CORE_WHEEL" "$CLP_CORE_DIR.tmp" || { rm -rf "$tmp"; fail "install: unpacking $CLP_CORE_WHEEL failed"; }
+  chmod +x "$CLP_CORE_DIR.tmp/yscope_clp_core/bin/clp-s"
+  rm -rf "$tmp" "$CLP_CORE_DIR" && mv "$CLP_CORE_DIR.tmp" "$CLP_CORE_DIR"
+  "$CLP_S_BIN" --help >/dev/null 2>&1 || fail "install: $CLP_S_BIN does not run; try: $CLP_S_BIN --help"
+}
+
 cmd_install() {
   mkdir -p "$TOOLS" "$LOGS" "$RUN"
   install_mariadb
@@ -102,6 +131,7 @@ cmd_install() {
   # network (the proxy answers 403 for the module's version list, which go
   # install reads to check deprecation), and goaws binds 0.0.0.0. The module in
   # scripts/go-tools/goaws pins the same v0.5.4 packages and binds loopback.
+  install_clp_s
   go_build goaws "$GOAWS_BIN" bash -c "cd '$ROOT/scripts/go-tools/goaws' && go build -o \"\$GOBIN/goaws-loopback\" ."
 }
 

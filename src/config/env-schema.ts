@@ -91,14 +91,25 @@ export const envSchema = z.object({
   AWS_SECRET_ACCESS_KEY: z.string().optional(),
   AWS_SESSION_TOKEN: z.string().optional(),
 
-  /** Where the compression executor publishes archives (one directory per archive). */
+  /**
+   * Where the compression worker keeps clp-s archives: `<dir>/<dataset>/<archive id>`
+   * (CLP's archive_output.directory), and its staging area (`<dir>/.staging`).
+   */
   CLP_ARCHIVE_DIR: z.string().min(1).optional(),
+  /** Archives go to this S3 bucket instead, at `<prefix><dataset>/<archive id>` (CLP's S3 archive storage). */
+  CLP_ARCHIVE_S3_BUCKET: z.string().min(1).optional(),
+  CLP_ARCHIVE_S3_KEY_PREFIX: z.string().default(''),
+  /** CLP's clp-s binary; default: the one scripts/stack.sh installs from the pinned yscope-clp-core wheel. */
+  CLP_S_PATH: z.string().min(1).optional(),
   /** How often an idle executor looks for PENDING compression jobs. */
   CLP_EXECUTOR_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
   /** How long a claimed job stays an executor's without renewal before another may take it over. */
   CLP_EXECUTOR_LEASE_MS: z.coerce.number().int().min(300).max(3_600_000).default(30_000),
-  /** Test-only: caps how fast the executor reads each input, so a crash can be staged mid-archive. */
-  CLP_EXECUTOR_THROTTLE_BYTES_PER_SEC: z.coerce.number().int().positive().optional(),
+  /**
+   * Test-only fault hook: the executor SIGKILLs itself at this step of a task
+   * (src/executor/fault.ts names the steps), so tests can stage a crash at each.
+   */
+  CLP_EXECUTOR_CRASH_AT: z.string().min(1).optional(),
   /**
    * Whether the executor may read a job whose endpoint_url is null from AWS S3
    * (null means AWS, as in CLP). False fails such jobs without connecting

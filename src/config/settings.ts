@@ -14,6 +14,7 @@
  * (db-settings.ts) and CLP's (clp-settings.ts).
  */
 import path from 'node:path';
+import { defaultClpSPath } from '../clp/clp-s';
 import { EndpointAllowList } from '../security/endpoints';
 import { clpOutputSettings, clpSettings, type ClpOutputSettings, type ClpSettings } from './clp-settings';
 import { dbSettings, type DbCredentials, type DbRole, type DbSettings } from './db-settings';
@@ -59,7 +60,12 @@ export interface ExecutorSettings {
   archiveDir: string;
   pollIntervalMs: number;
   leaseMs: number;
-  throttleBytesPerSec?: number;
+  /** clp-s (CLP_S_PATH). */
+  clpS: string;
+  /** CLP_ARCHIVE_S3_BUCKET / _KEY_PREFIX: archives go to S3 instead of archiveDir (staging stays local). */
+  archiveS3?: { bucket: string; keyPrefix: string };
+  /** CLP_EXECUTOR_CRASH_AT (tests only). */
+  crashAt?: string;
   /** CLP_EXECUTOR_ALLOW_AWS: a job with a null endpoint_url may read from AWS S3. */
   allowAws: boolean;
 }
@@ -113,7 +119,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       archiveDir: path.resolve(process.cwd(), e.CLP_ARCHIVE_DIR ?? '.stack/archives'),
       pollIntervalMs: e.CLP_EXECUTOR_POLL_INTERVAL_MS,
       leaseMs: e.CLP_EXECUTOR_LEASE_MS,
-      throttleBytesPerSec: e.CLP_EXECUTOR_THROTTLE_BYTES_PER_SEC,
+      clpS: e.CLP_S_PATH ?? defaultClpSPath(env),
+      archiveS3: e.CLP_ARCHIVE_S3_BUCKET
+        ? { bucket: e.CLP_ARCHIVE_S3_BUCKET, keyPrefix: e.CLP_ARCHIVE_S3_KEY_PREFIX }
+        : undefined,
+      crashAt: e.CLP_EXECUTOR_CRASH_AT,
       allowAws: e.CLP_EXECUTOR_ALLOW_AWS,
     },
     http: {

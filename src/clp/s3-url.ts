@@ -1,0 +1,32 @@
+/**
+ * The URL CLP's compression worker hands clp-s for an S3 object, built from a
+ * job's endpoint_url and region_code exactly as CLP builds it
+ * (clp_py_utils.s3_utils.generate_s3_url): with a custom endpoint, a
+ * region_code goes into the host name (`http://us-east-1.127.0.0.1:9000/...`),
+ * so jobs for an S3-compatible store must carry a null region_code.
+ */
+const ENDPOINT = /^(?<scheme>https?):\/\/(?<s3>s3\.)?(?<endpoint>[a-z0-9.-]+(:[0-9]+)?)\/?$/;
+
+export class S3UrlError extends Error {
+  override name = 'S3UrlError';
+}
+
+export function clpS3Url(
+  endpointUrl: string | null | undefined,
+  regionCode: string | null | undefined,
+  bucket: string,
+  key: string,
+): string {
+  if (!bucket) throw new S3UrlError('Bucket name is not specified');
+  if (!key) throw new S3UrlError('Object key is not specified');
+  if (endpointUrl == null) {
+    return regionCode == null
+      ? `https://${bucket}.s3.amazonaws.com/${key}`
+      : `https://${bucket}.s3.${regionCode}.amazonaws.com/${key}`;
+  }
+  const m = ENDPOINT.exec(endpointUrl);
+  if (!m?.groups) throw new S3UrlError(`Unsupported endpoint URL format: ${endpointUrl}`);
+  const { scheme, s3, endpoint } = m.groups;
+  const host = regionCode == null ? endpoint : `${regionCode}.${endpoint}`;
+  return `${scheme}://${s3 ?? ''}${host}/${bucket}/${key}`;
+}
