@@ -9,6 +9,8 @@ import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 /** CLP's CLP_METADATA_TABLE_PREFIX. */
 export const TABLE_PREFIX = 'clp_';
 export const DATASETS_TABLE = `${TABLE_PREFIX}datasets`;
+/** The schema owner's procedure that adds a dataset (src/store/migrations/datasets.ts). */
+export const ADD_DATASET_PROCEDURE = 'log_ingestor_add_dataset';
 
 /** CLP's rule for dataset names (table names carry them): letters, digits and underscores. */
 const DATASET_NAME = /^[A-Za-z0-9_]+$/;
@@ -99,22 +101,14 @@ export async function findDataset(db: Pool | PoolConnection, dataset: string): P
 /**
  * Registers the dataset as CLP's package does the first time a job names it:
  * its row (storage directory `<archive root>/<dataset>`, or the S3 key prefix
- * `<prefix><dataset>`) and its tables. Idempotent; concurrent callers agree
- * (INSERT IGNORE; the DDL is IF NOT EXISTS). DDL commits implicitly, so this
- * runs outside any transaction.
+ * `<prefix><dataset>`) and its tables, through the schema owner's procedure
+ * (src/store/migrations/datasets.ts), which also grants the ingestor's users
+ * what they need on them. Idempotent, and concurrent callers agree.
  */
-export async function ensureDataset(
-  db: Pool,
-  dataset: string,
-  storageDirectory: string,
-): Promise<DatasetRow> {
+export async function ensureDataset(db: Pool, dataset: string, storageDirectory: string): Promise<DatasetRow> {
+  checkDatasetName(dataset);
   const existing = await findDataset(db, dataset);
   if (existing) return existing;
-  await db.query(DATASETS_DDL);
-  for (const ddl of datasetDdl(dataset)) await db.query(ddl);
-  await db.query(`INSERT IGNORE INTO \`${DATASETS_TABLE}\` (name, archive_storage_directory) VALUES (?, ?)`, [
-    dataset,
-    storageDirectory,
-  ]);
+  await db.query(`CALL ${ADD_DATASET_PROCEDURE}(?, ?)`, [dataset, storageDirectory]);
   return (await findDataset(db, dataset))!;
 }

@@ -70,15 +70,35 @@ const fsInput = z.object({
   ...common,
 });
 
+const MiB = 1024 * 1024;
+/** CLP's OutputConfig, with its defaults. */
 const output = z.looseObject({
-  // clp_config speaks zstd levels (1-19); the archive codec maps them to its own range.
   compression_level: z.number().int().min(1).max(19).default(3),
-  target_archive_size: z.number().int().positive().optional(),
+  target_archive_size: z
+    .number()
+    .int()
+    .positive()
+    .default(256 * MiB),
+  target_dictionaries_size: z
+    .number()
+    .int()
+    .positive()
+    .default(32 * MiB),
+  target_encoded_file_size: z
+    .number()
+    .int()
+    .positive()
+    .default(256 * MiB),
+  target_segment_size: z
+    .number()
+    .int()
+    .positive()
+    .default(256 * MiB),
 });
 
 const clpJobConfig = z.object({
   input: z.discriminatedUnion('type', [s3Input, s3ObjectMetadataInput, fsInput]),
-  output: output.default({ compression_level: 3 }),
+  output: output.default(() => output.parse({})),
 });
 
 export type ClpJobConfig = z.infer<typeof clpJobConfig>;

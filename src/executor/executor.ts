@@ -12,7 +12,15 @@ import type { Settings } from '../config/settings';
 import { Backoff, dbClassifier, dbDependency, dependencyFields, waitMessage } from '../dependencies';
 import type { Db } from '../store/db';
 import { noExecutorMetrics, type ExecutorMetrics } from '../metrics';
-import { stagingRoot } from './archive';
+import {
+  DirectoryArchiveStore,
+  S3ArchiveStore,
+  stagingRoot,
+  sweepUnregistered,
+  type ArchiveStore,
+} from './archive-store';
+import { createS3Client } from '../aws';
+import { checkClpS } from '../clp/clp-s';
 import { cleanStaleStaging, killOrphans } from './housekeeping';
 import { claimNextJob, type Claim } from './job-store';
 import { createLogger, errorFields, type Logger } from './log';
@@ -29,7 +37,6 @@ export interface ExecutorOptions {
   executorId?: string;
   /** Jobs run at once by this executor (each its own claim). */
   concurrency?: number;
-  throttleBytesPerSec?: number;
   logger?: Logger;
   metrics?: ExecutorMetrics;
 }
@@ -55,6 +62,22 @@ function defaultExecutorId(): string {
   return `${os.hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
 }
 
+/** Archives go where CLP keeps them: the archive directory, or the S3 archive bucket. */
+export function archiveStoreFor(settings: Settings, archivesDir: string): ArchiveStore {
+  const s3 = settings.executor.archiveS3;
+  if (!s3) return new DirectoryArchiveStore(archivesDir);
+  return new S3ArchiveStore(createS3Client(settings.aws), s3.bucket, s3.keyPrefix);
+}
+
+/**
+ * An archive placed but not registered is a leftover once no registration of
+ * it can still commit: registrations check a live lease, so after many lease
+ * periods (and at least an hour) it is certainly dead.
+ */
+export function unregisteredGraceMs(leaseMs: number): number {
+  return Math.max(60 * 60 * 1000, 10 * leaseMs);
+}
+
 export async function runExecutor(options: ExecutorOptions): Promise<ExecutorStats> {
   const { settings, pool } = options;
   const executorId = options.executorId ?? defaultExecutorId();
@@ -66,16 +89,25 @@ export async function runExecutor(options: ExecutorOptions): Promise<ExecutorSta
     archivesDir: options.archivesDir ?? settings.executor.archiveDir,
     pollIntervalMs: options.pollIntervalMs ?? settings.executor.pollIntervalMs,
     leaseMs: options.leaseMs ?? settings.executor.leaseMs,
-    throttleBytesPerSec: options.throttleBytesPerSec ?? settings.executor.throttleBytesPerSec,
+    archiveStore: archiveStoreFor(settings, options.archivesDir ?? settings.executor.archiveDir),
     log: (options.logger ?? createLogger()).child({ executor_id: executorId }),
     metrics: options.metrics ?? noExecutorMetrics,
     running: 0,
   };
+  // A missing or broken clp-s stops start-up with one line naming it.
+  await checkClpS(settings.executor.clpS);
   await mkdir(stagingRoot(ctx.archivesDir), { recursive: true });
   // Housekeeping: if the DB is gone again already, the claim loop waits for it.
   await cleanStaleStaging(pool, ctx.archivesDir, ctx.log).catch((err) =>
     ctx.log.warn('removing stale staging directories failed', errorFields(err)),
   );
+  if (ctx.archiveStore instanceof DirectoryArchiveStore) {
+    await sweepUnregistered(pool, ctx.archiveStore, unregisteredGraceMs(ctx.leaseMs))
+      .then(
+        (removed) => removed.length && ctx.log.warn('removed unregistered archives', { archives: removed }),
+      )
+      .catch((err) => ctx.log.warn('removing unregistered archives failed', errorFields(err)));
+  }
   ctx.log.info('executor started', {
     archives_dir: ctx.archivesDir,
     lease_ms: ctx.leaseMs,

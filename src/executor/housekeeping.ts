@@ -6,7 +6,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Classifier } from '../dependencies';
 import type { Db } from '../store/db';
-import { stagingRoot } from './archive';
+import { stagingRoot } from './archive-store';
 import { killOrphanedJobs, liveClaimTokens } from './job-store';
 import { errorFields, type Logger } from './log';
 

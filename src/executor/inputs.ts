@@ -8,12 +8,13 @@ import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { RowDataPacket } from 'mysql2/promise';
 import { createJobS3Client, type JobS3Target } from '../aws';
 import type { AwsSettings } from '../config/settings';
 import type { Db } from '../store/db';
 import { TABLES } from '../store/schema';
+import { clpS3Url } from '../clp/s3-url';
 import {
   compareCodePoints,
   type FsJobInput,
@@ -22,18 +23,21 @@ import {
 } from './clp-job-config';
 
 export interface InputFile {
-  /** The name the archive stores it under. */
-  name: string;
-  /** Where it is read from, as an operator would write it. */
+  /** The path CLP's task records for it: the object key, or the path as CLP's workers see it. */
+  clpPath: string;
+  /** What clp-s reads: the object's URL (CLP's rule) or the local path. */
+  location: string;
+  /** Where it is read from, as an operator would write it (s3://bucket/key or the path). */
   source: string;
-  /** Size known before reading (local files); S3 sizes are learnt while streaming. */
-  knownSize?: number;
-  /** The file's bytes; errors are InputErrors. */
+  size: number;
+  /** The file's bytes (text logs are converted before clp-s reads them); errors are InputErrors. */
   read(signal?: AbortSignal): AsyncIterable<Buffer>;
 }
 
 export interface JobInputs {
   files: InputFile[];
+  /** For S3 inputs: the credentials clp-s gets (`--auth s3`), resolved as the job's aws_authentication says. */
+  s3Credentials?: () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
   close(): void;
 }
 
@@ -125,21 +129,85 @@ export interface S3InputOptions {
   allowAws: boolean;
 }
 
-/** The objects `keys` (already in CLP's order) at the job's S3 location, read through the job's own endpoint. */
-export function s3Inputs(loc: S3Location, keys: string[], options: S3InputOptions): JobInputs {
-  const s3: S3Client = createJobS3Client(s3Target(loc, options.aws, options.allowAws));
-  const files = keys.map((key): InputFile => ({
-    name: key,
-    source: `s3://${loc.bucket}/${key}`,
-    read: (signal) =>
-      guarded(`s3://${loc.bucket}/${key}`, async () => {
-        const res = await s3.send(new GetObjectCommand({ Bucket: loc.bucket, Key: key }), {
+/** How many HEAD requests an `s3` job's key check keeps in flight. */
+const HEAD_CONCURRENCY = 16;
+
+/**
+ * The sizes of `keys` (an `s3` job names keys only), each checked to exist:
+ * CLP's scheduler fails the whole job when one no longer does.
+ */
+async function headSizes(
+  s3: S3Client,
+  bucket: string,
+  keys: string[],
+  signal?: AbortSignal,
+): Promise<number[]> {
+  const sizes = new Array<number>(keys.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const i = next++;
+      try {
+        const res = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: keys[i] }), {
           abortSignal: signal,
         });
-        return res.Body as Readable;
-      }),
-  }));
-  return { files, close: () => s3.destroy() };
+        sizes[i] = Number(res.ContentLength ?? 0);
+      } catch (err) {
+        if ((err as { name?: string }).name === 'NotFound' || (err as { name?: string }).name === 'NoSuchKey')
+          throw new JobRejectedError(`s3://${bucket}/${keys[i]} does not exist`);
+        throw new InputError(`s3://${bucket}/${keys[i]}`, err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HEAD_CONCURRENCY, keys.length) }, worker));
+  return sizes;
+}
+
+/**
+ * The objects `keys` (already in CLP's order) at the job's S3 location: the
+ * URLs clp-s reads them from (CLP's rule, so a job CLP could not read fails
+ * here too), and reads through the job's own endpoint for text conversion.
+ * `sizes` come from ingested_s3_object_metadata; without them each key is HEADed.
+ */
+export async function s3Inputs(
+  loc: S3Location,
+  keys: string[],
+  options: S3InputOptions,
+  sizes?: number[],
+  signal?: AbortSignal,
+): Promise<JobInputs> {
+  const s3: S3Client = createJobS3Client(s3Target(loc, options.aws, options.allowAws));
+  try {
+    const urls = keys.map((key) => {
+      try {
+        return clpS3Url(loc.endpoint_url, loc.region_code, loc.bucket, key);
+      } catch (err) {
+        throw new JobRejectedError((err as Error).message);
+      }
+    });
+    const known = sizes ?? (await headSizes(s3, loc.bucket, keys, signal));
+    const files = keys.map((key, i): InputFile => ({
+      clpPath: key,
+      location: urls[i],
+      source: `s3://${loc.bucket}/${key}`,
+      size: known[i],
+      read: (sig) =>
+        guarded(`s3://${loc.bucket}/${key}`, async () => {
+          const res = await s3.send(new GetObjectCommand({ Bucket: loc.bucket, Key: key }), {
+            abortSignal: sig,
+          });
+          return res.Body as Readable;
+        }),
+    }));
+    const s3Credentials = async () => {
+      const c = await s3.config.credentials();
+      return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken };
+    };
+    return { files, s3Credentials, close: () => s3.destroy() };
+  } catch (err) {
+    s3.destroy();
+    throw err;
+  }
 }
 
 export interface ObjectMetadataRow {
@@ -164,7 +232,10 @@ export async function queryObjectMetadata(
  * CLP's rules on what the query returned: every id, and every key under
  * key_prefix, or the whole job fails. Returns the keys in CLP's order.
  */
-export function checkObjectMetadata(input: S3ObjectMetadataJobInput, rows: ObjectMetadataRow[]): string[] {
+export function checkObjectMetadata(
+  input: S3ObjectMetadataJobInput,
+  rows: ObjectMetadataRow[],
+): { keys: string[]; sizes: number[] } {
   const found = new Set(rows.map((r) => r.id));
   const missing = input.s3_object_metadata_ids.filter((id) => !found.has(id));
   if (missing.length) {
@@ -180,15 +251,8 @@ export function checkObjectMetadata(input: S3ObjectMetadataJobInput, rows: Objec
       `s3_object_metadata id ${outside.id}: key ${outside.key} does not start with key_prefix "${input.key_prefix}"`,
     );
   }
-  return rows.map((r) => r.key).sort(compareCodePoints);
-}
-
-/** The name stored for a local path: path_prefix_to_remove stripped, never absolute. */
-export function storedName(filePath: string, prefix: string | null | undefined): string {
-  let name = filePath;
-  if (prefix && name.startsWith(prefix)) name = name.slice(prefix.length);
-  name = name.replace(/^\/+/, '');
-  return name || path.basename(filePath);
+  const sorted = [...rows].sort((a, b) => compareCodePoints(a.key, b.key));
+  return { keys: sorted.map((r) => r.key), sizes: sorted.map((r) => r.size) };
 }
 
 /**
@@ -241,12 +305,11 @@ export async function fsInputs(input: FsJobInput, mountRoot: string): Promise<Jo
     await walk(host, p, found, true);
   }
   if (found.length === 0) throw new InputError(input.paths_to_compress.join(', '), 'no files to compress');
-  // Stripped from the host path, the prefix gives the names it gives CLP from the mounted path.
-  const prefix = input.path_prefix_to_remove ? hostPathOf(input.path_prefix_to_remove, mountRoot) : null;
   const files = found.map((f): InputFile => ({
-    name: storedName(f.hostPath, prefix),
+    clpPath: f.clpPath,
+    location: f.hostPath,
     source: f.clpPath,
-    knownSize: f.size,
+    size: f.size,
     read: (signal) => guarded(f.clpPath, async () => createReadStream(f.hostPath, { signal })),
   }));
   return { files, close: () => undefined };

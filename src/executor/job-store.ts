@@ -13,10 +13,10 @@
  *    claim_token, so an executor that lost its lease changes nothing.
  */
 import { randomUUID } from 'node:crypto';
-import { encode } from '@msgpack/msgpack';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { withTransaction, type Db, type Tx } from '../store/db';
 import { CompressionJobStatus, CompressionTaskStatus, TABLES } from '../store/schema';
+import type { ArchiveStats } from './clp-s-run';
 
 const LEASES = TABLES.executorLeases;
 const JOBS = TABLES.compressionJobs;
@@ -176,11 +176,11 @@ async function holdsLease(tx: Tx, claim: Claim): Promise<boolean> {
   );
 }
 
-/** Records the one task this executor runs for the job; null if the lease was lost. */
+/** Records a task of the job (its files in CLP's clp_paths_to_compress form), RUNNING; null if the lease was lost. */
 export async function startTask(
   db: Db,
   claim: Claim,
-  paths: string[],
+  clpPathsToCompress: Buffer,
   originalSize: number,
 ): Promise<number | null> {
   return withTransaction(db, async (tx) => {
@@ -188,84 +188,80 @@ export async function startTask(
     const [res] = await tx.query<ResultSetHeader>(
       `INSERT INTO ${TASKS} (status, start_time, job_id, clp_paths_to_compress, partition_original_size)
        VALUES (?, NOW(3), ?, ?, ?)`,
-      [CompressionTaskStatus.RUNNING, claim.jobId, Buffer.from(encode({ file_paths: paths })), originalSize],
+      [CompressionTaskStatus.RUNNING, claim.jobId, clpPathsToCompress, originalSize],
     );
+    await tx.query(`UPDATE ${JOBS} SET num_tasks = num_tasks + 1 WHERE id = ?`, [claim.jobId]);
     return res.insertId;
   });
 }
 
-export interface JobSizes {
-  originalSize: number;
-  uncompressedSize: number;
-  compressedSize: number;
-}
-
-export type Outcome =
-  | ({ status: 'succeeded'; taskId: number } & JobSizes)
-  | ({ status: 'failed'; taskId: number | null; message: string } & Partial<JobSizes>);
-
 /**
- * Records the outcome if this claim still holds the job. For a success,
- * `publish` (the archive's rename into place) runs inside the transaction,
- * after the ownership check; if the commit then fails, `unpublish` puts it
- * back, so a published archive always belongs to a SUCCEEDED job.
- * Returns false (having changed nothing) when the lease was lost.
+ * The idempotency key of archiving: a task's archives are registered in
+ * CLP's archives table in the same transaction that marks the task
+ * SUCCEEDED and adds their sizes to the job, under the lease check. So a
+ * task's files are in the table once (or not at all, and the task is not
+ * SUCCEEDED); the submitter leaves the files of SUCCEEDED tasks out when it
+ * resubmits a KILLED job. Returns false (having changed nothing) when the
+ * lease was lost.
  */
-export async function finishJob(
+export async function commitTask(
   db: Db,
   claim: Claim,
-  outcome: Outcome,
-  publish?: { publish(): Promise<void>; unpublish(): Promise<void> },
+  taskId: number,
+  archivesTable: string,
+  archives: ArchiveStats[],
 ): Promise<boolean> {
-  let published = false;
-  try {
-    return await withTransaction(db, async (tx) => {
-      // A retried transaction starts from scratch: nothing may stay published.
-      if (published && publish) {
-        await publish.unpublish();
-        published = false;
-      }
-      if (!(await holdsLease(tx, claim))) return false;
-      const ok = outcome.status === 'succeeded';
-      if (outcome.taskId !== null) {
-        await tx.query(
-          `UPDATE ${TASKS} SET status = ?, duration = TIMESTAMPDIFF(MICROSECOND, start_time, NOW(3)) / 1e6,
-             partition_original_size = ?, partition_uncompressed_size = ?, partition_compressed_size = ?
-           WHERE id = ?`,
-          [
-            ok ? CompressionTaskStatus.SUCCEEDED : CompressionTaskStatus.FAILED,
-            outcome.originalSize ?? 0,
-            outcome.uncompressedSize ?? null,
-            outcome.compressedSize ?? null,
-            outcome.taskId,
-          ],
-        );
-      }
+  return withTransaction(db, async (tx) => {
+    if (!(await holdsLease(tx, claim))) return false;
+    if (archives.length) {
       await tx.query(
-        `UPDATE ${JOBS} SET status = ?, status_msg = ?,
-           duration = TIMESTAMPDIFF(MICROSECOND, start_time, NOW(3)) / 1e6,
-           original_size = ?, uncompressed_size = ?, compressed_size = ?,
-           num_tasks = ?, num_tasks_completed = ?
-         WHERE id = ?`,
-        [
-          ok ? CompressionJobStatus.SUCCEEDED : CompressionJobStatus.FAILED,
-          ok ? '' : truncateStatusMsg(outcome.message),
-          outcome.originalSize ?? 0,
-          outcome.uncompressedSize ?? 0,
-          outcome.compressedSize ?? 0,
-          outcome.taskId === null ? 0 : 1,
-          ok ? 1 : 0,
-          claim.jobId,
-        ],
+        `INSERT INTO \`${archivesTable}\`
+           (id, begin_timestamp, end_timestamp, uncompressed_size, size, creator_id, creation_ix) VALUES ?`,
+        [archives.map((a) => [a.id, a.begin_timestamp, a.end_timestamp, a.uncompressed_size, a.size, '', 0])],
       );
-      if (publish && !published) {
-        await publish.publish();
-        published = true;
-      }
-      return true;
-    });
-  } catch (err) {
-    if (published && publish) await publish.unpublish();
-    throw err;
-  }
+    }
+    const uncompressed = archives.reduce((n, a) => n + a.uncompressed_size, 0);
+    const compressed = archives.reduce((n, a) => n + a.size, 0);
+    await tx.query(
+      `UPDATE ${TASKS} SET status = ?, duration = TIMESTAMPDIFF(MICROSECOND, start_time, NOW(3)) / 1e6,
+         partition_uncompressed_size = ?, partition_compressed_size = ? WHERE id = ?`,
+      [CompressionTaskStatus.SUCCEEDED, uncompressed, compressed, taskId],
+    );
+    await tx.query(
+      `UPDATE ${JOBS} SET uncompressed_size = uncompressed_size + ?, compressed_size = compressed_size + ?,
+         num_tasks_completed = num_tasks_completed + 1 WHERE id = ?`,
+      [uncompressed, compressed, claim.jobId],
+    );
+    return true;
+  });
+}
+
+export type Outcome = { status: 'succeeded' } | { status: 'failed'; taskId: number | null; message: string };
+
+/**
+ * Records the job's outcome if this claim still holds it (a failed task too).
+ * Returns false (having changed nothing) when the lease was lost.
+ */
+export async function finishJob(db: Db, claim: Claim, outcome: Outcome): Promise<boolean> {
+  return withTransaction(db, async (tx) => {
+    if (!(await holdsLease(tx, claim))) return false;
+    const ok = outcome.status === 'succeeded';
+    if (!ok && outcome.taskId !== null) {
+      await tx.query(
+        `UPDATE ${TASKS} SET status = ?, duration = TIMESTAMPDIFF(MICROSECOND, start_time, NOW(3)) / 1e6
+         WHERE id = ? AND status = ?`,
+        [CompressionTaskStatus.FAILED, outcome.taskId, CompressionTaskStatus.RUNNING],
+      );
+    }
+    await tx.query(
+      `UPDATE ${JOBS} SET status = ?, status_msg = ?, duration = TIMESTAMPDIFF(MICROSECOND, start_time, NOW(3)) / 1e6
+       WHERE id = ?`,
+      [
+        ok ? CompressionJobStatus.SUCCEEDED : CompressionJobStatus.FAILED,
+        ok ? '' : truncateStatusMsg(outcome.message),
+        claim.jobId,
+      ],
+    );
+    return true;
+  });
 }

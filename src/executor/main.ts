@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 /**
- * clp-executor: `run` the compression executor until SIGINT/SIGTERM, `ls` an
- * archive's index, or `extract` one file from an archive byte for byte.
+ * clp-executor: `run` the compression worker (CLP's clp-s) until SIGINT/SIGTERM.
  * Settings come from the environment (and CLP_INGESTOR_ENV_FILE).
  */
 import { Command, InvalidArgumentError } from 'commander';
@@ -10,13 +9,7 @@ import { dbClassifier, dbDependency, untilAvailable } from '../dependencies';
 import { executorMetrics, noExecutorMetrics, prometheusMetrics } from '../metrics';
 import { createPool } from '../store/db';
 import { ensureSchema } from '../store/schema';
-import {
-  extractEntry,
-  extractToFile,
-  findEntry,
-  readArchiveIndex,
-  resolveArchiveDir,
-} from './archive-reader';
+import { checkClpS } from '../clp/clp-s';
 import { runExecutor } from './executor';
 import { createLogger } from './log';
 
@@ -34,6 +27,8 @@ function settings() {
 async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs?: number }): Promise<void> {
   const s = settings();
   const log = createLogger();
+  // A missing or broken clp-s stops start-up with one line naming it (runExecutor checks again).
+  await checkClpS(s.executor.clpS);
   // The executor runs no Temporal worker; the SDK's Core runtime only serves its metrics (loaded
   // only then: it takes a second to load, and a slow start misses an early SIGTERM).
   const runtime = s.metrics.executor ? (await import('@temporalio/worker')).Runtime : undefined;
@@ -77,28 +72,8 @@ async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs
   }
 }
 
-async function ls(archive: string, opts: { json?: boolean }): Promise<void> {
-  const dir = resolveArchiveDir(archive, settings().executor.archiveDir);
-  const index = await readArchiveIndex(dir);
-  if (opts.json) {
-    process.stdout.write(JSON.stringify(index, null, 2) + '\n');
-    return;
-  }
-  for (const f of index.files) {
-    process.stdout.write(`${f.original_size}\t${f.length}\t${f.sha256}\t${f.name}\n`);
-  }
-}
-
-async function extract(archive: string, name: string, opts: { out?: string }): Promise<void> {
-  const dir = resolveArchiveDir(archive, settings().executor.archiveDir);
-  const entry = findEntry(await readArchiveIndex(dir), name);
-  if (!entry) throw new Error(`${name}: not in archive ${dir}`);
-  if (opts.out) await extractToFile(dir, entry, opts.out);
-  else await extractEntry(dir, entry, process.stdout, { end: false });
-}
-
 const program = new Command('clp-executor')
-  .description('A CLP-compatible compression executor: runs compression_jobs into archives')
+  .description("A CLP compression worker: runs compression_jobs with CLP's clp-s into CLP archives")
   .showHelpAfterError();
 
 program
@@ -108,21 +83,6 @@ program
   .option('--poll-interval-ms <ms>', 'overrides CLP_EXECUTOR_POLL_INTERVAL_MS', positiveInt)
   .option('--lease-ms <ms>', 'overrides CLP_EXECUTOR_LEASE_MS', positiveInt)
   .action(run);
-
-program
-  .command('ls')
-  .description("list an archive's files: original size, compressed length, sha256, name")
-  .argument('<archive>', 'archive id (in CLP_ARCHIVE_DIR) or archive directory')
-  .option('--json', 'print the whole index as JSON')
-  .action(ls);
-
-program
-  .command('extract')
-  .description('write one file of an archive, verified against its sha256')
-  .argument('<archive>', 'archive id (in CLP_ARCHIVE_DIR) or archive directory')
-  .argument('<file-name>', 'the name the file is stored under (see ls)')
-  .option('--out <path>', 'write here instead of to stdout')
-  .action(extract);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`clp-executor: ${(err as Error).message ?? String(err)}\n`);

@@ -14,10 +14,15 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { DB_ROLES, type DbRole, type Settings } from '../config/settings';
 import type { Db } from './db';
 import { TABLES } from './schema';
+import { DATASETS_TABLE } from '../clp/metadata';
+import { ADD_DATASET_PROCEDURE, DATASET_GRANTS } from './migrations/datasets';
 
 export { DB_ROLES, type DbRole };
 
-export type Privilege = 'SELECT' | 'INSERT' | 'UPDATE';
+export type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'EXECUTE';
+
+/** ROLE_GRANTS keys of this form name a stored procedure, not a table. */
+const PROCEDURE = 'PROCEDURE ';
 
 export const ROLE_GRANTS: Record<DbRole, Partial<Record<string, Privilege[]>>> = {
   /**
@@ -43,6 +48,9 @@ export const ROLE_GRANTS: Record<DbRole, Partial<Record<string, Privilege[]>>> =
     [TABLES.compressionTasks]: ['SELECT', 'INSERT', 'UPDATE'],
     [TABLES.executorLeases]: ['SELECT', 'INSERT', 'UPDATE'],
     [TABLES.clpObjectMetadata]: ['SELECT'],
+    // CLP's metadata: a dataset's tables are created (and granted) by the procedure, run as the schema owner.
+    [DATASETS_TABLE]: ['SELECT'],
+    [`${PROCEDURE}${ADD_DATASET_PROCEDURE}`]: ['EXECUTE'],
   },
   /** The CLI and the REST API: create jobs, change their status, read what they recorded. */
   api: {
@@ -52,6 +60,8 @@ export const ROLE_GRANTS: Record<DbRole, Partial<Record<string, Privilege[]>>> =
     [TABLES.ignoredMessages]: ['SELECT'],
     [TABLES.submissions]: ['SELECT'],
     [TABLES.attempts]: ['SELECT'],
+    // Search: the datasets' archives tables are granted per dataset by the procedure.
+    [DATASETS_TABLE]: ['SELECT'],
   },
 };
 
@@ -80,10 +90,21 @@ function statements(
   database: string,
   grantee: string,
 ): string[] {
-  return Object.entries(ROLE_GRANTS[role]).map(
-    ([table, privileges]) =>
-      `${verb} ${privileges!.join(', ')} ON ${ident(database)}.${ident(table)} ${preposition} ${grantee}`,
-  );
+  return Object.entries(ROLE_GRANTS[role]).map(([target, privileges]) => {
+    const on = target.startsWith(PROCEDURE)
+      ? `PROCEDURE ${ident(database)}.${ident(target.slice(PROCEDURE.length))}`
+      : `${ident(database)}.${ident(target)}`;
+    return `${verb} ${privileges!.join(', ')} ON ${on} ${preposition} ${grantee}`;
+  });
+}
+
+/** The datasets CLP's clp_datasets lists (none before the table exists). */
+async function datasetNames(db: Db): Promise<string[]> {
+  const [rows] = await db.query<RowDataPacket[]>(`SELECT name FROM ${DATASETS_TABLE}`).catch((err) => {
+    if ((err as { code?: string }).code === 'ER_NO_SUCH_TABLE') return [[] as RowDataPacket[]];
+    throw err;
+  });
+  return rows.map((r) => String(r.name));
 }
 
 export interface Grantee {
@@ -117,7 +138,20 @@ export async function applyGrants(db: Db, grantees: Grantee[], host: string): Pr
         );
       }
     }
+    await db.query(
+      `INSERT INTO ${TABLES.dbAccounts} (role, user, host) VALUES (?, ?, ?)
+       ON DUPLICATE KEY UPDATE user = VALUES(user), host = VALUES(host)`,
+      [g.role, g.user, host],
+    );
     done.push(`${g.role}: ${account(g.user, host)}`);
+  }
+  // Datasets added before (or before this user existed): the procedure grants again, idempotently.
+  for (const name of await datasetNames(db)) {
+    const [[row]] = await db.query<RowDataPacket[]>(
+      `SELECT archive_storage_directory AS dir FROM ${DATASETS_TABLE} WHERE name = ?`,
+      [name],
+    );
+    await db.query(`CALL ${ADD_DATASET_PROCEDURE}(?, ?)`, [name, row.dir]);
   }
   return done;
 }
@@ -125,11 +159,18 @@ export async function applyGrants(db: Db, grantees: Grantee[], host: string): Pr
 /** Takes back what applyGrants gave (before a database is dropped for good). */
 export async function revokeGrants(db: Db, grantees: Grantee[], host: string): Promise<void> {
   const database = await currentDatabase(db);
+  const datasets = await datasetNames(db);
   for (const g of grantees) {
-    for (const sql of revokeStatements(g.role, database, account(g.user, host))) {
+    const perDataset = datasets.flatMap((ds) =>
+      Object.entries(DATASET_GRANTS[g.role] ?? {}).map(
+        ([table, privileges]) =>
+          `REVOKE ${privileges!.join(', ')} ON ${ident(database)}.${ident(`clp_${ds}_${table}`)} FROM ${account(g.user, host)}`,
+      ),
+    );
+    for (const sql of [...revokeStatements(g.role, database, account(g.user, host)), ...perDataset]) {
       // Idempotent: a grant already gone (or never given) is what we want.
       await db.query(sql).catch((err: { code?: string }) => {
-        if (err.code !== 'ER_NONEXISTING_TABLE_GRANT') throw err;
+        if (err.code !== 'ER_NONEXISTING_TABLE_GRANT' && err.code !== 'ER_NONEXISTING_PROC_GRANT') throw err;
       });
     }
   }

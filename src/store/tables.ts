@@ -23,6 +23,8 @@ export const TABLES = {
   ignoredMessages: 'log_ingestor_ignored_messages',
   executorLeases: 'compression_executor_leases',
   attempts: 'log_ingestor_compression_attempts',
+  /** The ingestor's own DB users by role (written by migrate), for grants on CLP's per-dataset tables. */
+  dbAccounts: 'log_ingestor_db_accounts',
   /** CLP head's name for S3 file records: a view of ingestedFiles. */
   clpObjectMetadata: 'ingested_s3_object_metadata',
 } as const;

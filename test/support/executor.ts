@@ -6,11 +6,9 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { Writable } from 'node:stream';
 import type { Settings } from '../../src/config/settings';
 import { encodeClpConfig, type ClpConfig, type ClpConfigCodec } from '../../src/clp/clp-config';
-import { listArchiveIds, readArchiveIndex, extractEntry } from '../../src/executor/archive-reader';
-import type { ArchiveIndex } from '../../src/executor/archive';
+import { datasetTables, findDataset } from '../../src/clp/metadata';
 import { runExecutor, type ExecutorOptions, type ExecutorStats } from '../../src/executor/executor';
 import { createLogger, type LogFields } from '../../src/executor/log';
 import { rolePool } from './stack';
@@ -189,31 +187,70 @@ export function startExecutor(
   };
 }
 
-/** Published archives (by index) that belong to the given job. */
-export async function archivesOfJob(archivesDir: string, jobId: number): Promise<ArchiveIndex[]> {
-  const out: ArchiveIndex[] = [];
-  for (const id of await listArchiveIds(archivesDir)) {
-    const index = await readArchiveIndex(path.join(archivesDir, id));
-    if (index.compression_job_id === jobId) out.push(index);
+/** A registered archive of a dataset, with every event clp-s finds in it. */
+export interface DatasetArchive {
+  id: string;
+  begin_timestamp: number;
+  end_timestamp: number;
+  size: number;
+  uncompressed_size: number;
+  events: Record<string, unknown>[];
+}
+
+/**
+ * Every archive CLP's archives table registers for `dataset`, each searched
+ * with the real clp-s ('*' matches every event), so a test counts events as a
+ * CLP user finds them. Only registered archives count, as in CLP.
+ */
+export async function datasetArchives(pool: Db, settings: Settings, dataset: string): Promise<DatasetArchive[]> {
+  const found = await findDataset(pool, dataset);
+  if (!found) return [];
+  const [rows] = await pool.query<any[]>(
+    `SELECT id, begin_timestamp, end_timestamp, size, uncompressed_size FROM \`${datasetTables(dataset).archives}\` ORDER BY pagination_id`,
+  );
+  const out: DatasetArchive[] = [];
+  for (const r of rows) {
+    const stdout = execFileSync(
+      settings.executor.clpS,
+      ['s', found.archiveStorageDirectory, '*', '--archive-id', r.id],
+      { maxBuffer: 1 << 30 },
+    ).toString('utf8');
+    const events = stdout
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l));
+    out.push({
+      id: r.id,
+      begin_timestamp: Number(r.begin_timestamp),
+      end_timestamp: Number(r.end_timestamp),
+      size: Number(r.size),
+      uncompressed_size: Number(r.uncompressed_size),
+      events,
+    });
   }
   return out;
 }
 
-/** Every file of an archive, extracted (and checksum-verified) into memory. */
-export async function extractAll(archivesDir: string, index: ArchiveIndex): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  for (const entry of index.files) {
-    const parts: Buffer[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        parts.push(chunk);
-        cb();
-      },
-    });
-    await extractEntry(path.join(archivesDir, index.archive_id), entry, sink);
-    files.set(entry.name, Buffer.concat(parts));
+/** Every event of the dataset's registered archives. */
+export async function datasetEvents(pool: Db, settings: Settings, dataset: string): Promise<Record<string, unknown>[]> {
+  return (await datasetArchives(pool, settings, dataset)).flatMap((a) => a.events);
+}
+
+/** JSON log lines with a unique `seq` per event (`from` onwards), for exactly-once counts by search. */
+export function jsonLogLines(count: number, from = 0, tag = 'e'): Buffer {
+  const lines: string[] = [];
+  for (let i = from; i < from + count; i++) {
+    lines.push(
+      JSON.stringify({
+        ts: Date.UTC(2024, 4, 17) + i * 1000,
+        level: i % 10 === 0 ? 'ERROR' : 'INFO',
+        msg: i % 10 === 0 ? `request ${i} failed: timeout` : `request ${i} ok`,
+        tag,
+        seq: i,
+      }),
+    );
   }
-  return files;
+  return Buffer.from(lines.join('\n') + '\n');
 }
 
 /**

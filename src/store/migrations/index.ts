@@ -13,6 +13,7 @@ import {
   unlessColumn,
   type Migration,
 } from './steps';
+import { DATASET_MIGRATION_STATEMENTS } from './datasets';
 
 export const MIGRATIONS: Migration[] = [
   {
@@ -269,5 +270,11 @@ export const MIGRATIONS: Migration[] = [
       ),
       `UPDATE ${TABLES.ingestionJobs} SET workflow_id = CONCAT('clp-ingestion-job-', id) WHERE workflow_id IS NULL`,
     ],
+  },
+  {
+    version: 11,
+    description:
+      "CLP's clp_datasets, and the procedure that creates a dataset's metadata tables with the grants each role needs",
+    statements: DATASET_MIGRATION_STATEMENTS,
   },
 ];
