@@ -24,6 +24,7 @@ import {
   terminateTaskQueueWorkflows,
   uniqueName,
   type TestDb,
+  jsonEvents,
 } from '../support/stack';
 import { TcpGate } from '../support/tcp-gate';
 import { eventually, sleep } from '../support/wait';
@@ -146,7 +147,7 @@ test('a worker started without the CLP DB and Temporal waits for both, then runs
       const bucket = await createTestBucket(s3);
       const put = async (keys: string[]) => {
         for (const Key of keys)
-          await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `${Key}\n` }));
+          await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: jsonEvents(Key, 1) }));
       };
       await put(['w/a-1.log', 'w/a-2.log', 'w/a-3.log']);
       const jobId = await createJob(

@@ -6,7 +6,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { INGESTION_JOB_WORKFLOW } from '../../src/workflows/messages';
 import { TABLES } from '../../src/store/schema';
-import { createTestBucket, uniqueName } from '../support/stack';
+import { createTestBucket, uniqueName, jsonEvents } from '../support/stack';
 import { eventually } from '../support/wait';
 import { startRig, stopJob, waitAllCompressed, type Rig } from './support';
 
@@ -23,7 +23,7 @@ afterAll(() => rig?.close());
 
 test('a worker killed between the job row insert and the workflow next step leaves exactly one job, which ingests', async () => {
   for (const Key of ['reg/a.log', 'reg/b.log'])
-    await rig.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `log ${Key}\n` }));
+    await rig.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: jsonEvents(Key, 1) }));
   const workflowId = uniqueName('registered');
   const exited = rig.worker.exits;
   await rig.client.workflow.start(INGESTION_JOB_WORKFLOW, {

@@ -13,7 +13,8 @@ import { controlJob } from '../../src/client/jobs';
 import type { Db } from '../../src/store/db';
 import { eventually } from '../support/wait';
 import { connectJobHost, type JobHost } from '../support/worker';
-import { compressionJobKeys, countersAndRows, createTestDb, putObjects, uniqueName } from '../support/stack';
+import { countersAndRows, createTestDb, jsonEvents, putObjects, uniqueName } from '../support/stack';
+import { datasetEvents } from '../support/executor';
 
 const run = promisify(execFile);
 export const ROOT = path.join(__dirname, '..', '..');
@@ -84,6 +85,11 @@ export class Proc {
     if (!this.alive) this.start();
   }
 
+  /** Another process of the same program, with these changes to its environment (not started). */
+  derive(name: string, changes: NodeJS.ProcessEnv): Proc {
+    return new Proc(name, this.args, { ...this.env, ...changes });
+  }
+
   /** Changes the environment of the next start (e.g. to end an injected fault). */
   setEnv(changes: NodeJS.ProcessEnv): void {
     Object.assign(this.env, changes);
@@ -152,12 +158,34 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
   };
 }
 
-/** Uploads keys 16 at a time; small log-like bodies. */
+/** Log events in each uploaded object: the end state finds each of them exactly once by search. */
+export const EVENTS_PER_OBJECT = 8;
+
+/** Uploads keys 16 at a time; each object is EVENTS_PER_OBJECT JSON log events naming its key. */
 export function upload(s3: S3Client, bucket: string, keys: string[]): Promise<void> {
-  return putObjects(s3, bucket, keys, {
-    body: (key) => `2026-11-21T00:00:00Z INFO ${key} ok\n`.repeat(8),
-    concurrency: 16,
-  });
+  return putObjects(s3, bucket, keys, { body: (key) => jsonEvents(key, EVENTS_PER_OBJECT), concurrency: 16 });
+}
+
+/**
+ * Every uploaded object's events found in the dataset's CLP archives (by
+ * clp-s's search) exactly once: none missing, none extra, none twice.
+ */
+export async function assertEventsOnce(
+  rig: Rig,
+  dataset: string,
+  keys: string[],
+  perKey = EVENTS_PER_OBJECT,
+) {
+  const events = await datasetEvents(rig.pool, rig.settings, dataset);
+  const seen = new Map<string, number>();
+  for (const e of events) {
+    const id = `${String(e.key)}#${String(e.i)}`;
+    seen.set(id, (seen.get(id) ?? 0) + 1);
+  }
+  const expected = keys.flatMap((k) => Array.from({ length: perKey }, (_, i) => `${k}#${i}`)).sort();
+  expect([...seen.keys()].sort()).toEqual(expected); // none missing, none extra
+  expect([...seen.entries()].filter(([, n]) => n !== 1)).toEqual([]); // none twice
+  expect(events.length).toBe(expected.length);
 }
 
 export const randomBetween = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
@@ -228,9 +256,8 @@ export async function assertExactlyOnce(rig: Rig, jobId: number, bucket: string,
   expect(job.numFilesCompressed).toBe(rows.length);
   expect(job.numFilesFailed).toBe(0);
 
-  const keys = [...(await compressionJobKeys(rig.pool, jobId)).values()].flat();
-  expect(keys.length).toBe(new Set(keys).size); // disjoint
-  expect(keys.sort()).toEqual(expected); // union is the uploaded set
+  // Counted in log events, as a CLP user finds them: each uploaded event exactly once.
+  await assertEventsOnce(rig, (await rig.store.requireJob(jobId)).dataset, expectedKeys);
   // Every compression job is one flush's attempt (none a duplicate flush), and
   // a flush moved to a new attempt only because CLP killed the one before.
   const [[orphans]] = await rig.pool.query<any[]>(

@@ -83,15 +83,22 @@ test('an s3_object_metadata job for MinIO: archives registered for the dataset, 
     // Where CLP keeps them: <archive dir>/<dataset>/<archive id>.
     const ds = await findDataset(pool, 'ds_one');
     expect(ds?.archiveStorageDirectory).toBe(path.join(archivesDir, 'ds_one'));
-    expect((await readdir(path.join(archivesDir, 'ds_one'))).sort()).toEqual(archives.map((a) => a.id).sort());
+    expect((await readdir(path.join(archivesDir, 'ds_one'))).sort()).toEqual(
+      archives.map((a) => a.id).sort(),
+    );
     // The job's sizes are the archives' sums; its one task names the keys as CLP's task rows do.
     expect(Number(row.uncompressed_size)).toBe(archives.reduce((n, a) => n + a.uncompressed_size, 0));
     expect(Number(row.compressed_size)).toBe(archives.reduce((n, a) => n + a.size, 0));
     expect(Number(row.compressed_size)).toBeLessThan(Number(row.uncompressed_size));
     expect([row.num_tasks, row.num_tasks_completed]).toEqual([1, 1]);
-    const [tasks] = await pool.query<any[]>('SELECT status, clp_paths_to_compress FROM compression_tasks WHERE job_id = ?', [id]);
+    const [tasks] = await pool.query<any[]>(
+      'SELECT status, clp_paths_to_compress FROM compression_tasks WHERE job_id = ?',
+      [id],
+    );
     expect(tasks.map((t) => t.status)).toEqual([SUCCEEDED]);
-    expect((await decodeTaskPaths(tasks[0].clp_paths_to_compress)).file_paths.sort()).toEqual([...keys].sort());
+    expect((await decodeTaskPaths(tasks[0].clp_paths_to_compress)).file_paths.sort()).toEqual(
+      [...keys].sort(),
+    );
   } finally {
     await executor.stop();
   }
@@ -99,7 +106,10 @@ test('an s3_object_metadata job for MinIO: archives registered for the dataset, 
 
 test("a job whose region_code names a custom endpoint's host fails as it does on CLP (the host does not resolve)", async () => {
   await put('region/a.jsonl', jsonLogLines(5));
-  const id = await insertJob(pool, s3JobConfig(settings, bucket, ['region/a.jsonl'], { region_code: 'us-east-1', dataset: 'ds_region' }));
+  const id = await insertJob(
+    pool,
+    s3JobConfig(settings, bucket, ['region/a.jsonl'], { region_code: 'us-east-1', dataset: 'ds_region' }),
+  );
   const executor = startExecutor(settings, { archivesDir });
   try {
     const row = (await waitForJobs(pool, [id])).get(id);
@@ -113,7 +123,10 @@ test("a job whose region_code names a custom endpoint's host fails as it does on
 
 test('a key CLP puts into its URL unencoded (a space) fails the job as it does on CLP, naming the URL', async () => {
   await put('odd/a b.jsonl', jsonLogLines(5));
-  const id = await insertJob(pool, s3JobConfig(settings, bucket, ['odd/a b.jsonl'], { region_code: null, dataset: 'ds_odd' }));
+  const id = await insertJob(
+    pool,
+    s3JobConfig(settings, bucket, ['odd/a b.jsonl'], { region_code: null, dataset: 'ds_odd' }),
+  );
   const executor = startExecutor(settings, { archivesDir });
   try {
     const row = (await waitForJobs(pool, [id])).get(id);
@@ -127,7 +140,8 @@ test('a key CLP puts into its URL unencoded (a space) fails the job as it does o
 test('a job larger than target_archive_size becomes several tasks, one archive set each; fs inputs under the mount root', async () => {
   const root = await tempDir('clp-fs');
   await mkdir(path.join(root, 'logs'));
-  for (let i = 0; i < 4; i++) await writeFile(path.join(root, 'logs', `f${i}.jsonl`), jsonLogLines(50, i * 50, `f${i}`));
+  for (let i = 0; i < 4; i++)
+    await writeFile(path.join(root, 'logs', `f${i}.jsonl`), jsonLogLines(50, i * 50, `f${i}`));
   const config = fsJobConfig([`/mnt/logs${root}/logs`], `/mnt/logs${root}`);
   config.input.dataset = 'ds_fs';
   // Two files fill a task.
@@ -149,7 +163,10 @@ test('a job larger than target_archive_size becomes several tasks, one archive s
 
 test('input clp-s cannot parse (text in a JSON job) fails the job with clp-s’s reason and registers nothing', async () => {
   await put('bad/a.log', 'this is not JSON\n');
-  const id = await insertJob(pool, s3JobConfig(settings, bucket, ['bad/a.log'], { region_code: null, dataset: 'ds_bad' }));
+  const id = await insertJob(
+    pool,
+    s3JobConfig(settings, bucket, ['bad/a.log'], { region_code: null, dataset: 'ds_bad' }),
+  );
   const executor = startExecutor(settings, { archivesDir });
   try {
     const row = (await waitForJobs(pool, [id])).get(id);

@@ -16,7 +16,7 @@ import { ApiTokens } from '../../src/client/http/auth';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { apiServer } from '../support/http';
 import { TEST_API_TOKENS } from '../support/secrets';
-import { createTestBucket, putObjects } from '../support/stack';
+import { createTestBucket, putObjects, jsonEvents } from '../support/stack';
 import { completeCompressionJobs, startHarness, waitForStatus, type Harness } from '../support/worker';
 import { eventually, sleep } from '../support/wait';
 import { s3ScannerConfig, timeoutOnlyBuffer } from '../support/configs';
@@ -47,8 +47,7 @@ async function post(url: string, body?: unknown, token?: string): Promise<any> {
   return json;
 }
 
-const put = (keys: string[]) =>
-  putObjects(h.s3, bucket, keys, { body: (key) => `log line for ${key}\n`.repeat(20) });
+const put = (keys: string[]) => putObjects(h.s3, bucket, keys, { body: (key) => jsonEvents(key, 20) });
 
 const s3Job = (prefix: string, extra: Record<string, unknown> = {}) =>
   s3ScannerConfig(bucket, prefix, { buffer_config: timeoutOnlyBuffer(), ...extra });

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { DB_ROLES, dbFor, type DbRole } from '../../src/config/settings';
 import type { Db } from '../../src/store/db';
 import { ROLE_GRANTS } from '../../src/store/grants';
+import { ADD_DATASET_PROCEDURE, datasetTables, ensureDataset } from '../../src/clp/metadata';
 import { ensureSchema, TABLES } from '../../src/store/schema';
 import { ensureBuilt } from '../fault/support';
 import { createEmptyTestDb, createTestDb, rolePool, type TestDb } from '../support/stack';
@@ -24,10 +25,10 @@ async function grantsOf(pool: Db, database: string): Promise<Record<string, stri
   for (const row of rows) {
     const line = String(Object.values(row)[0]);
     if (/^GRANT USAGE ON \*\.\*/.test(line)) continue;
-    const m = /^GRANT (.+) ON `([^`]+)`\.`([^`]+)` TO /.exec(line);
-    if (!m) throw new Error(`a grant beyond single tables: ${line}`);
-    if (m[2].replace(/\\_/g, '_') !== database) continue; // another test's database
-    out[m[3]] = m[1].split(', ').sort();
+    const m = /^GRANT (.+) ON (PROCEDURE )?`([^`]+)`\.`([^`]+)` TO /.exec(line);
+    if (!m) throw new Error(`a grant beyond single tables and procedures: ${line}`);
+    if (m[3].replace(/\\_/g, '_') !== database) continue; // another test's database
+    out[`${m[2] ?? ''}${m[4]}`] = m[1].split(', ').sort();
   }
   return out;
 }
@@ -80,6 +81,40 @@ test('each role is refused what it was not granted: DDL, deletes, other roles’
     if (!/^(INSERT|DROP|ALTER)/.test(sql)) await db.pool.query(sql); // the owner may
     await refused(role, sql);
   }
+});
+
+test("a dataset's CLP tables come from the owner's procedure: the executor may add rows, the API read them, neither alter them", async () => {
+  await ensureDataset(pools.executor!, 'lp_dataset', '/archives/lp_dataset');
+  const t = datasetTables('lp_dataset');
+  await pools.executor!.query(
+    `INSERT INTO ${t.archives} (id, begin_timestamp, end_timestamp, uncompressed_size, size, creator_id, creation_ix)
+     VALUES ('a1', 0, 0, 10, 5, '', 0)`,
+  );
+  const [rows] = await pools.api!.query<any[]>(`SELECT id FROM ${t.archives}`);
+  expect(rows.map((r) => r.id)).toEqual(['a1']);
+  expect((await grantsOf(pools.executor!, db.settings.db.database))[t.archives]).toEqual([
+    'INSERT',
+    'SELECT',
+  ]);
+  expect((await grantsOf(pools.api!, db.settings.db.database))[t.archives]).toEqual(['SELECT']);
+  for (const role of ['executor', 'api'] as const) {
+    await expect(pools[role]!.query(`ALTER TABLE ${t.archives} COMMENT = 'x'`)).rejects.toMatchObject({
+      code: 'ER_TABLEACCESS_DENIED_ERROR',
+    });
+    await expect(pools[role]!.query(`DELETE FROM ${t.archives}`)).rejects.toMatchObject({
+      code: 'ER_TABLEACCESS_DENIED_ERROR',
+    });
+  }
+  await expect(pools.api!.query(`CALL ${ADD_DATASET_PROCEDURE}('x', 'y')`)).rejects.toMatchObject({
+    code: 'ER_PROCACCESS_DENIED_ERROR',
+  });
+  // The procedure checks the name itself: nothing but a CLP dataset name reaches its SQL.
+  await expect(
+    pools.executor!.query(`CALL ${ADD_DATASET_PROCEDURE}(?, 'y')`, [
+      'x_archives` (id INT); DROP TABLE compression_jobs; --',
+    ]),
+  ).rejects.toThrow(/invalid CLP dataset name/);
+  await expect(db.pool.query('SELECT 1 FROM compression_jobs LIMIT 1')).resolves.toBeDefined(); // not dropped
 });
 
 test('a least-privilege worker facing a schema behind its build says who must migrate', async () => {

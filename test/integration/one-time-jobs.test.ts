@@ -21,6 +21,7 @@ import {
   countersAndRows,
   createTestBucket,
   putObjects,
+  jsonEvents,
 } from '../support/stack';
 import { completeCompressionJobs, startHarness, waitForStatus, type Harness } from '../support/worker';
 import { eventually } from '../support/wait';
@@ -47,7 +48,7 @@ afterAll(async () => {
 });
 
 const put = (keys: string[]) =>
-  putObjects(h.s3, bucket, keys, { body: (key) => `log line of ${key}\n`.repeat(10), concurrency: 8 });
+  putObjects(h.s3, bucket, keys, { body: (key) => jsonEvents(key, 10), concurrency: 8 });
 
 const range = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i));
 

@@ -8,7 +8,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ScanResult } from '../../src/activities/s3-scan';
 import { InvalidConfigError } from '../../src/config/job-config';
-import { createTestBucket } from '../support/stack';
+import { createTestBucket, jsonEvents } from '../support/stack';
 import { startHarness, stopAndFinish, type Harness } from '../support/worker';
 import { eventually } from '../support/wait';
 import { s3ScannerConfig } from '../support/configs';
@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 async function put(key: string): Promise<void> {
-  await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `log line for ${key}\n` }));
+  await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: jsonEvents(key, 1) }));
 }
 
 /** Waits until each job's cursor (the last key it recorded) is its prefix followed by `key`. */

@@ -13,7 +13,7 @@ import { controlJob, IllegalRequestError } from '../../src/client/jobs';
 import { NotFoundError } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
 import { INGESTION_JOB_WORKFLOW, SA, workflowIdFor } from '../../src/workflows/messages';
-import { createTestBucket, putObjects, uniqueName } from '../support/stack';
+import { createTestBucket, putObjects, uniqueName, jsonEvents } from '../support/stack';
 import {
   completeCompressionJobs,
   startHarness,
@@ -51,7 +51,7 @@ async function temporal(args: string[]): Promise<{ code: number; stdout: string;
 const update = (name: string, workflowId: string, ...more: string[]) =>
   temporal(['workflow', 'update', 'execute', '--name', name, '--workflow-id', workflowId, ...more]);
 
-const put = (keys: string[]) => putObjects(h.s3, bucket, keys, { body: (key) => `log ${key}\n` });
+const put = (keys: string[]) => putObjects(h.s3, bucket, keys, { body: (key) => jsonEvents(key, 1) });
 
 const s3Config = (prefix: string) => s3ScannerConfig(bucket, prefix, { scanning_interval_sec: 0.5 });
 

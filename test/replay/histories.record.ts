@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { createSqsClient } from '../../src/aws';
 import { controlJob } from '../../src/client/jobs';
 import { workflowIdFor } from '../../src/workflows/messages';
-import { createTestBucket, putObjects, uniqueName } from '../support/stack';
+import { createTestBucket, putObjects, uniqueName, jsonEvents } from '../support/stack';
 import {
   completeCompressionJobs,
   startHarness,
@@ -36,7 +36,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-const put = (keys: string[]) => putObjects(h.s3, bucket, keys, { body: (key) => `log ${key}\n`.repeat(20) });
+const put = (keys: string[]) => putObjects(h.s3, bucket, keys, { body: (key) => jsonEvents(key, 20) });
 
 /** Saves a run's history as `temporal workflow show -o json` prints it (the format replay loads). */
 async function save(name: string, job: number | string, runId?: string): Promise<void> {

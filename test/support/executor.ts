@@ -202,7 +202,11 @@ export interface DatasetArchive {
  * with the real clp-s ('*' matches every event), so a test counts events as a
  * CLP user finds them. Only registered archives count, as in CLP.
  */
-export async function datasetArchives(pool: Db, settings: Settings, dataset: string): Promise<DatasetArchive[]> {
+export async function datasetArchives(
+  pool: Db,
+  settings: Settings,
+  dataset: string,
+): Promise<DatasetArchive[]> {
   const found = await findDataset(pool, dataset);
   if (!found) return [];
   const [rows] = await pool.query<any[]>(
@@ -232,7 +236,11 @@ export async function datasetArchives(pool: Db, settings: Settings, dataset: str
 }
 
 /** Every event of the dataset's registered archives. */
-export async function datasetEvents(pool: Db, settings: Settings, dataset: string): Promise<Record<string, unknown>[]> {
+export async function datasetEvents(
+  pool: Db,
+  settings: Settings,
+  dataset: string,
+): Promise<Record<string, unknown>[]> {
   return (await datasetArchives(pool, settings, dataset)).flatMap((a) => a.events);
 }
 

@@ -33,7 +33,7 @@ export async function putObjects(
   s3: S3Client,
   bucket: string,
   keys: string[],
-  { body = (key: string) => `log line for ${key}\n`, concurrency = 1 } = {},
+  { body = (key: string) => jsonEvents(key, 1), concurrency = 1 } = {},
 ): Promise<void> {
   const queue = [...keys];
   await Promise.all(
@@ -43,6 +43,17 @@ export async function putObjects(
       }
     }),
   );
+}
+
+/** `n` JSON log events naming `key` (fields ts, level, key, i, msg): what clp-s compresses and search finds. */
+export function jsonEvents(key: string, n: number): string {
+  let out = '';
+  for (let i = 0; i < n; i++) {
+    out +=
+      JSON.stringify({ ts: Date.UTC(2026, 10, 21) + i, level: 'INFO', key, i, msg: `request ${i} ok` }) +
+      '\n';
+  }
+  return out;
 }
 
 /** The keys a compression job names: its key list, or (s3_object_metadata) its ids resolved as CLP does. */
