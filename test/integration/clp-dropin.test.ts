@@ -1,7 +1,7 @@
 /**
  * The ingestor never submits a compression job CLP would refuse, proved end to
- * end on the real stack with the stand-in executor, which holds every job to
- * CLP's rules (../shared/docs/clp-contract.md): the endpoint only in the
+ * end on the real stack with the compression worker, which runs every job as
+ * CLP's does, with CLP's clp-s (../shared/docs/clp-contract.md): the endpoint only in the
  * worker's environment, a key uploaded twice under an SQS job, an fs job's
  * host paths, and both CLP release lines' job formats.
  */
@@ -14,8 +14,14 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { createSqsClient } from '../../src/aws';
 import { decodeClpConfig } from '../../src/clp/clp-config';
 import { clpCompat } from '../../src/clp/compat';
-import { archivesOfJob, extractAll, startExecutor } from '../support/executor';
-import { compressionJobsOf, createTestBucket, keysOfCompressionJob, uniqueName } from '../support/stack';
+import { datasetEvents, startExecutor } from '../support/executor';
+import {
+  compressionJobsOf,
+  createTestBucket,
+  jsonEvents,
+  keysOfCompressionJob,
+  uniqueName,
+} from '../support/stack';
 import { startHarness, stopAndFinish, type Harness } from '../support/worker';
 import { eventually } from '../support/wait';
 import { controlJob } from '../../src/client/jobs';
@@ -52,8 +58,9 @@ async function finish(jobId: number): Promise<void> {
 
 test('S3 scanner, endpoint only in the worker’s environment: every compression job names it, and CLP’s rules pass', async () => {
   expect(h.settings.aws.s3Endpoint).toMatch(/^http:\/\/127\.0\.0\.1:/);
-  const keys = ['ep/a.log', 'ep/b c+d.log', 'ep/ü.log'];
-  for (const k of keys) await put(k, `${k}\n`.repeat(100));
+  // Names CLP's unencoded URLs still read (a space or a %XX would not be: see the README).
+  const keys = ['ep/a.log', 'ep/b+c=d.log', 'ep/ü.log'];
+  for (const k of keys) await put(k, jsonEvents(k, 100));
   // No endpoint_url in the job: the worker lists MinIO through AWS_ENDPOINT_URL_S3.
   const jobId = await h.create('s3_scanner', s3ScannerConfig(bucket, 'ep/', { settle_delay_sec: 0 }));
   await eventually(
@@ -75,8 +82,8 @@ test('SQS job with a key uploaded twice: each compression job names it once, and
   const sqs: SQSClient = createSqsClient(h.settings.aws);
   try {
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('dropin') }));
-    await put('twice/x.log', 'second upload\n');
-    await put('twice/y.log', 'y\n');
+    await put('twice/x.log', jsonEvents('twice/x.log', 1));
+    await put('twice/y.log', jsonEvents('twice/y.log', 1));
     const note = (key: string, sequencer: string) =>
       JSON.stringify({
         Records: [
@@ -122,12 +129,12 @@ test('SQS job with a key uploaded twice: each compression job names it once, and
   }
 });
 
-test('fs job: host paths go to CLP under its mount root, and come back out of the archive by their relative names', async () => {
+test('fs job: host paths go to CLP under its mount root, and every event is found once by search', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'clp-dropin-fs-'));
   try {
     await mkdir(path.join(dir, 'sub'));
-    await writeFile(path.join(dir, 'a.log'), 'a\n'.repeat(50));
-    await writeFile(path.join(dir, 'sub', 'b.log'), 'b\n'.repeat(50));
+    await writeFile(path.join(dir, 'a.log'), jsonEvents('fs-a', 50));
+    await writeFile(path.join(dir, 'sub', 'b.log'), jsonEvents('fs-b', 50));
     const jobId = await h.create('fs', {
       directory: dir,
       scanning_interval_sec: 1,
@@ -142,8 +149,13 @@ test('fs job: host paths go to CLP under its mount root, and come back out of th
     const [cj] = await compressionJobsOf(h.pool, jobId);
     const { input } = (await decodeClpConfig(cj.clp_config)) as { input: any };
     expect(input.paths_to_compress.every((p: string) => p.startsWith(`/mnt/logs${dir}/`))).toBe(true);
-    const [archive] = await archivesOfJob(archivesDir, Number(cj.id));
-    expect([...(await extractAll(archivesDir, archive)).keys()].sort()).toEqual(['a.log', 'sub/b.log']);
+    // clp-s read them from this host, and search finds each of their events once.
+    const events = (await datasetEvents(h.pool, h.settings, 'default')).filter((e) =>
+      String(e.key).startsWith('fs-'),
+    );
+    expect(events.map((e) => `${e.key}#${e.i}`).sort()).toEqual(
+      ['fs-a', 'fs-b'].flatMap((k) => Array.from({ length: 50 }, (_, i) => `${k}#${i}`)).sort(),
+    );
     await finish(jobId);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -165,8 +177,8 @@ describe('CLP v0.13 (brotli, s3 key lists)', () => {
   });
 
   test('an S3-scanner job’s compression jobs are brotli key lists that a v0.13 scheduler runs', async () => {
-    await put('old/a.log', 'a\n');
-    await put('old/b.log', 'b\n');
+    await put('old/a.log', jsonEvents('old/a.log', 1));
+    await put('old/b.log', jsonEvents('old/b.log', 1));
     const jobId = await old.create('s3_scanner', s3ScannerConfig(bucket, 'old/', { settle_delay_sec: 0 }));
     await eventually(
       async () => (await old.store.countFilesByStatus(jobId)).compressed === 2,

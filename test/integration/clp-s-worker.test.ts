@@ -18,7 +18,6 @@ import {
   fsJobConfig,
   insertIngestedObjects,
   insertJob,
-  jobRow,
   jsonLogLines,
   s3JobConfig,
   s3ObjectMetadataJobConfig,

@@ -1,13 +1,14 @@
 /**
  * The whole pipeline on the real stack: S3-scanner job -> compression jobs ->
- * the executor -> archives, and each file's fate back in the ingestor's record.
+ * the compression worker (CLP's clp-s) -> CLP archives, each file's fate back
+ * in the ingestor's record, and every event found by search exactly once.
  */
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { archivesOfJob, extractAll, startExecutor } from '../support/executor';
-import { createTestBucket } from '../support/stack';
+import { datasetEvents, startExecutor } from '../support/executor';
+import { createTestBucket, jsonEvents } from '../support/stack';
 import { startHarness, type Harness } from '../support/worker';
 import { eventually } from '../support/wait';
 import { controlJob } from '../../src/client/jobs';
@@ -29,17 +30,21 @@ afterAll(async () => {
   await h?.close();
 });
 
-test('objects come out of the archives byte for byte; a missing object fails exactly its compression job’s files', async () => {
+test('every event is found by search exactly once; a missing object fails exactly its compression job’s files', async () => {
   const bodies = new Map<string, string>();
   for (const name of ['a', 'b', 'c', 'd']) {
     const key = `e2e/${name}.log`;
-    const body = `${name}: ${'2026-11-21T00:00:00Z INFO request served in 3 ms\n'.repeat(500 + name.charCodeAt(0))}`;
+    const body = jsonEvents(key, 500 + name.charCodeAt(0));
     bodies.set(key, body);
     await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
   }
   const jobId = await h.create(
     's3_scanner',
-    s3ScannerConfig(bucket, 'e2e/', { settle_delay_sec: 0, buffer_config: { timeout_sec: 3600 } }),
+    s3ScannerConfig(bucket, 'e2e/', {
+      settle_delay_sec: 0,
+      dataset: 'e2e',
+      buffer_config: { timeout_sec: 3600 },
+    }),
   );
   await eventually(async () => (await h.store.countFilesByStatus(jobId)).buffered === 4, 30_000, 'buffered');
   // b disappears before compression; then stop flushes [a, b] and [c, d].
@@ -72,9 +77,15 @@ test('objects come out of the archives byte for byte; a missing object fails exa
   expect(job.numFilesCompressed).toBe(2);
   expect(job.numFilesFailed).toBe(2);
 
-  // What went in comes out, byte for byte.
-  const [archive] = await archivesOfJob(archivesDir, fate['e2e/c.log'].compressionJobId!);
-  const extracted = await extractAll(archivesDir, archive);
-  expect([...extracted.keys()].sort()).toEqual(['e2e/c.log', 'e2e/d.log']);
-  for (const [name, data] of extracted) expect(data.equals(Buffer.from(bodies.get(name)!))).toBe(true);
+  // What went in is found by search: every event of c and d exactly once, nothing of a or b
+  // (a's job failed as a whole: CLP registers nothing of a task clp-s failed).
+  const events = await datasetEvents(h.pool, h.settings, 'e2e');
+  const found = new Map<string, number>();
+  for (const e of events) found.set(`${e.key}#${e.i}`, (found.get(`${e.key}#${e.i}`) ?? 0) + 1);
+  const expected = ['e2e/c.log', 'e2e/d.log'].flatMap((k) =>
+    Array.from({ length: 500 + k.charCodeAt(4) }, (_, i) => `${k}#${i}`),
+  );
+  expect([...found.keys()].sort()).toEqual(expected.sort());
+  expect([...found.values()].every((n) => n === 1)).toBe(true);
+  expect(bodies.size).toBe(4);
 });
