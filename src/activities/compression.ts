@@ -62,8 +62,9 @@ export function clpPath(hostPath: string, mountRoot: string): string {
 /**
  * CLP's compression-job config for `files` (one per distinct path), in the
  * shape the configured CLP release decodes. Every S3 job names the endpoint
- * and region the ingestor itself listed the objects with, because CLP uses
- * only what the job says (null means AWS). A job's endpoint_url outside the
+ * the ingestor itself listed the objects with, because CLP uses only what the
+ * job says (null means AWS); the region only for AWS (region_code is null
+ * with a custom endpoint, see clpS3Url). A job's endpoint_url outside the
  * endpoint allow-list fails non-retryably: CLP never gets sent there.
  */
 export function buildClpConfig(
@@ -91,11 +92,16 @@ export function buildClpConfig(
   const c = job.config;
   refuseNonRetryably(() => checkJobEndpoints(job, allowListOf(settings.aws)));
   const where = s3Location(job, files);
+  const endpointUrl = c.endpoint_url ?? settings.aws.s3Endpoint ?? null;
   const base = {
     bucket: where.bucket,
-    region_code: c.region ?? settings.aws.region,
+    // CLP's workers build each object's URL from these two fields (clpS3Url):
+    // with a custom endpoint a region_code becomes part of the host name
+    // (http://us-east-1.127.0.0.1:9000/...), so it is null there. CLP's own
+    // log-ingestor likewise writes only the job's own region, never a default.
+    region_code: endpointUrl === null ? (c.region ?? settings.aws.region) : null,
     key_prefix: where.keyPrefix,
-    endpoint_url: c.endpoint_url ?? settings.aws.s3Endpoint ?? null,
+    endpoint_url: endpointUrl,
     aws_authentication: awsAuthentication(settings),
     dataset: c.dataset,
     timestamp_key: c.timestamp_key ?? null,
