@@ -7,6 +7,7 @@ import { allowListOf, checkJobEndpoints, refuseNonRetryably } from '../security/
 import type {
   BufferSnapshot,
   CompressionRecords,
+  CompressionRetry,
   FileRecords,
   FileToCompress,
   FinalizedCompressionJob,
@@ -57,6 +58,16 @@ function awsAuthentication(settings: Settings): AwsAuthentication {
 /** A host path as CLP's compression workers see it: under the mount root of CLP's package. */
 export function clpPath(hostPath: string, mountRoot: string): string {
   return mountRoot ? `${mountRoot}${hostPath}` : hostPath;
+}
+
+/**
+ * The path CLP's scheduler writes into a compression task for `file` (before
+ * its pathlib normalization, which the store applies to both sides): the
+ * object key of an S3 file (S3 rows always have one, fs rows never), else the
+ * path under CLP's mount root, as paths_to_compress named it.
+ */
+export function clpTaskPath(file: FileToCompress, mountRoot: string): string {
+  return file.key !== null ? file.key : clpPath(file.path, mountRoot);
 }
 
 /**
@@ -188,12 +199,14 @@ export function compressionActivities({
       let backoff = Math.min(Math.max(backoffMs, MIN_POLL_MS), MAX_POLL_MS);
       // A KILLED job is resubmitted with the job's current config (read only then).
       let job: JobConfig | undefined;
-      const retry = {
+      const retry: CompressionRetry = {
         maxAttempts: settings.clp.maxCompressionAttempts,
         buildClpConfig: async (files: FileToCompress[]) => {
           const current = (job ??= (await store.requireJob(jobId)).config);
           return encodeClpConfig(buildClpConfig(jobId, current, files, settings), settings.clp.compat.codec);
         },
+        // To leave out the files of a KILLED job's SUCCEEDED tasks, matched by the paths CLP gave them.
+        taskPathOf: (file) => clpTaskPath(file, settings.clp.fsMountRoot),
       };
       for (;;) {
         const outstanding = await store.outstandingCompressionJobs(jobId);
