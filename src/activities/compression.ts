@@ -7,6 +7,7 @@ import { allowListOf, checkJobEndpoints, refuseNonRetryably } from '../security/
 import type {
   BufferSnapshot,
   CompressionRecords,
+  CompressionRetry,
   FileRecords,
   FileToCompress,
   FinalizedCompressionJob,
@@ -60,10 +61,21 @@ export function clpPath(hostPath: string, mountRoot: string): string {
 }
 
 /**
+ * The path CLP's scheduler writes into a compression task for `file` (before
+ * its pathlib normalization, which the store applies to both sides): the
+ * object key of an S3 file (S3 rows always have one, fs rows never), else the
+ * path under CLP's mount root, as paths_to_compress named it.
+ */
+export function clpTaskPath(file: FileToCompress, mountRoot: string): string {
+  return file.key !== null ? file.key : clpPath(file.path, mountRoot);
+}
+
+/**
  * CLP's compression-job config for `files` (one per distinct path), in the
  * shape the configured CLP release decodes. Every S3 job names the endpoint
- * and region the ingestor itself listed the objects with, because CLP uses
- * only what the job says (null means AWS). A job's endpoint_url outside the
+ * the ingestor itself listed the objects with, because CLP uses only what the
+ * job says (null means AWS); the region only for AWS (region_code is null
+ * with a custom endpoint, see clpS3Url). A job's endpoint_url outside the
  * endpoint allow-list fails non-retryably: CLP never gets sent there.
  */
 export function buildClpConfig(
@@ -91,11 +103,16 @@ export function buildClpConfig(
   const c = job.config;
   refuseNonRetryably(() => checkJobEndpoints(job, allowListOf(settings.aws)));
   const where = s3Location(job, files);
+  const endpointUrl = c.endpoint_url ?? settings.aws.s3Endpoint ?? null;
   const base = {
     bucket: where.bucket,
-    region_code: c.region ?? settings.aws.region,
+    // CLP's workers build each object's URL from these two fields (clpS3Url):
+    // with a custom endpoint a region_code becomes part of the host name
+    // (http://us-east-1.127.0.0.1:9000/...), so it is null there. CLP's own
+    // log-ingestor likewise writes only the job's own region, never a default.
+    region_code: endpointUrl === null ? (c.region ?? settings.aws.region) : null,
     key_prefix: where.keyPrefix,
-    endpoint_url: c.endpoint_url ?? settings.aws.s3Endpoint ?? null,
+    endpoint_url: endpointUrl,
     aws_authentication: awsAuthentication(settings),
     dataset: c.dataset,
     timestamp_key: c.timestamp_key ?? null,
@@ -182,12 +199,14 @@ export function compressionActivities({
       let backoff = Math.min(Math.max(backoffMs, MIN_POLL_MS), MAX_POLL_MS);
       // A KILLED job is resubmitted with the job's current config (read only then).
       let job: JobConfig | undefined;
-      const retry = {
+      const retry: CompressionRetry = {
         maxAttempts: settings.clp.maxCompressionAttempts,
         buildClpConfig: async (files: FileToCompress[]) => {
           const current = (job ??= (await store.requireJob(jobId)).config);
           return encodeClpConfig(buildClpConfig(jobId, current, files, settings), settings.clp.compat.codec);
         },
+        // To leave out the files of a KILLED job's SUCCEEDED tasks, matched by the paths CLP gave them.
+        taskPathOf: (file) => clpTaskPath(file, settings.clp.fsMountRoot),
       };
       for (;;) {
         const outstanding = await store.outstandingCompressionJobs(jobId);

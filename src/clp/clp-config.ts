@@ -23,7 +23,11 @@ export type AwsAuthentication =
 /** The fields every S3 input type shares. */
 interface S3InputBase {
   bucket: string;
-  region_code: string;
+  /**
+   * Null whenever endpoint_url is set: CLP's workers put a region_code into
+   * the endpoint's host name (see clpS3Url), which breaks custom endpoints.
+   */
+  region_code: string | null;
   key_prefix: string;
   endpoint_url: string | null;
   aws_authentication: AwsAuthentication;

@@ -40,3 +40,21 @@ export async function decodeTaskPaths(blob: Buffer): Promise<PathsToCompress> {
   }
   return value as PathsToCompress;
 }
+
+/**
+ * A path as CLP's scheduler writes it into a task: `str(pathlib.Path(p))`.
+ * Both an fs path and an S3 key pass through pathlib there, which collapses
+ * repeated slashes (two leading slashes stay two), drops `.` components and
+ * a trailing slash, and keeps `..`. Comparing a file's path with a task's
+ * therefore compares both in this form.
+ */
+export function normalizeTaskPath(p: string): string {
+  let root = '';
+  let rest = p;
+  if (p.startsWith('/')) {
+    root = p.startsWith('//') && !p.startsWith('///') ? '//' : '/';
+    rest = p.slice(root.length);
+  }
+  const parts = rest.split('/').filter((x) => x !== '' && x !== '.');
+  return root + parts.join('/') || '.';
+}

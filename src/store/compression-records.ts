@@ -7,6 +7,7 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { withTransaction } from './db';
 import type {
   BuildClpConfig,
+  CompressionRetry,
   FinalizedCompressionJob,
   ResubmittedCompressionJob,
   Submission,
@@ -160,15 +161,17 @@ export class SqlCompressionRecords implements CompressionRecords {
    * For each of `compressionJobIds` that reached a terminal state, in one
    * transaction: SUCCEEDED moves its files to `compressed`, FAILED to
    * `failed`, and both grow the job's counters. KILLED (CLP's compression
-   * cluster failed, not the data) puts the same files into a new compression
-   * job, until a flush has had `maxAttempts` jobs; then they are `failed`.
-   * Only `submitted` files move and a resubmission happens once per killed
-   * job (its submission row is checked under lock), so a repeat is harmless.
+   * cluster failed, not the data) moves the files of its SUCCEEDED tasks to
+   * `compressed` (their archives exist) and puts the others into a new
+   * compression job, until a flush has had `maxAttempts` jobs; then they are
+   * `failed`. Only `submitted` files move and a KILLED job's outcome is
+   * recorded once (its submission row is checked under lock), so a repeat is
+   * harmless.
    */
   async finalizeCompressionJobs(
     jobId: number,
     compressionJobIds: number[],
-    retry: { maxAttempts: number; buildClpConfig: BuildClpConfig },
+    retry: CompressionRetry,
   ): Promise<{ finalized: FinalizedCompressionJob[]; resubmitted: ResubmittedCompressionJob[] }> {
     const none = { finalized: [], resubmitted: [] };
     if (compressionJobIds.length === 0) return none;
@@ -190,22 +193,33 @@ export class SqlCompressionRecords implements CompressionRecords {
         const ts = this.core.now();
         for (const cj of terminal) {
           const id = Number(cj.id);
+          let status: 'compressed' | 'failed' =
+            Number(cj.status) === CompressionJobStatus.SUCCEEDED ? 'compressed' : 'failed';
+          // Files a KILLED job's SUCCEEDED tasks compressed, when they are all of its files.
+          let tasksCompressed = 0;
           if (Number(cj.status) === CompressionJobStatus.KILLED) {
-            const again = await resubmitKilled(
-              tx,
-              this.core.now,
-              jobId,
-              id,
-              retry.maxAttempts,
-              retry.buildClpConfig,
-            );
-            if (again === 'already') continue;
-            if (again) {
-              resubmitted.push(again);
-              continue;
+            const killed = await resubmitKilled(tx, this.core.now, jobId, id, retry);
+            if (killed === 'already') continue;
+            compressed += killed.compressed;
+            if (killed.resubmitted || killed.remaining > 0) {
+              // The rest went into a new compression job, or (the flush's last attempt) fail below.
+              if (killed.compressed)
+                finalized.push({
+                  compressionJobId: id,
+                  status: 'compressed',
+                  numFiles: killed.compressed,
+                  partial: true,
+                });
+              if (killed.resubmitted) {
+                resubmitted.push(killed.resubmitted);
+                continue;
+              }
+            } else {
+              // Every file was in a SUCCEEDED task: the flush ends compressed.
+              status = 'compressed';
+              tasksCompressed = killed.compressed;
             }
           }
-          const status = Number(cj.status) === CompressionJobStatus.SUCCEEDED ? 'compressed' : 'failed';
           const [res] = await tx.query<ResultSetHeader>(
             `UPDATE ${F} SET status = ?, last_update_ts = ?
            WHERE compression_job_id = ? AND ingestion_job_id = ? AND status = 'submitted'`,
@@ -213,7 +227,7 @@ export class SqlCompressionRecords implements CompressionRecords {
           );
           if (status === 'compressed') compressed += res.affectedRows;
           else failed += res.affectedRows;
-          finalized.push({ compressionJobId: id, status, numFiles: res.affectedRows });
+          finalized.push({ compressionJobId: id, status, numFiles: res.affectedRows + tasksCompressed });
           const [sub] = await tx.query<ResultSetHeader>(
             `UPDATE ${SUB} SET finalized = 1 WHERE ingestion_job_id = ? AND compression_job_id = ? AND finalized = 0`,
             [jobId, id],
@@ -238,13 +252,14 @@ export class SqlCompressionRecords implements CompressionRecords {
 
   private reportFinalized(finalized: FinalizedCompressionJob[], resubmitted: number): void {
     // A repeat (a retried or zombie call) moved no files: numFiles 0, nothing counted twice.
+    // A partial entry (a KILLED job's SUCCEEDED tasks) counts its files, but ends no compression job.
     for (const outcome of ['compressed', 'failed'] as const) {
       const ended = finalized.filter((f) => f.status === outcome && f.numFiles > 0);
       const files = ended.reduce((n, f) => n + f.numFiles, 0);
       if (ended.length)
         this.core.metrics.compressionJobsEnded(
           outcome === 'compressed' ? 'succeeded' : 'failed',
-          ended.length,
+          ended.filter((f) => !f.partial).length,
           files,
         );
     }

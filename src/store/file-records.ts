@@ -43,6 +43,7 @@ export class SqlFileRecords implements FileRecords {
       `SELECT f.id, f.path, f.size, f.status, f.compression_job_id, f.failure_reason,
          (SELECT GROUP_CONCAT(a2.compression_job_id ORDER BY a2.attempt) FROM ${A} a1
             JOIN ${A} a2 ON a2.ingestion_job_id = a1.ingestion_job_id AND a2.flush_seq = a1.flush_seq
+              AND a2.attempt <= a1.attempt
           WHERE a1.compression_job_id = f.compression_job_id) AS trail
        FROM ${F} f
        WHERE f.ingestion_job_id = ? ${opts.status ? 'AND f.status = ?' : ''} AND f.id > ? ORDER BY f.id LIMIT ?`,

@@ -38,6 +38,8 @@ export const ROLE_GRANTS: Record<DbRole, Partial<Record<string, Privilege[]>>> =
     [TABLES.submissions]: ['SELECT', 'INSERT', 'UPDATE'],
     [TABLES.attempts]: ['SELECT', 'INSERT'],
     [TABLES.compressionJobs]: ['SELECT', 'INSERT'],
+    // Which files a KILLED compression job's SUCCEEDED tasks compressed (they are not resubmitted).
+    [TABLES.compressionTasks]: ['SELECT'],
     // Only to see that the view is ours (CLP_S3_INPUT_TYPE=s3_object_metadata).
     [TABLES.clpObjectMetadata]: ['SELECT'],
   },

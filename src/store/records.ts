@@ -89,6 +89,12 @@ export interface FinalizedCompressionJob {
   compressionJobId: number;
   status: 'compressed' | 'failed';
   numFiles: number;
+  /**
+   * Set on the files of a KILLED job's SUCCEEDED tasks when the job's other
+   * files went into a new compression job or failed (reported on their own):
+   * a share of the job's files, not the end of a compression job.
+   */
+  partial?: true;
 }
 
 /** A KILLED compression job whose files went into a new one. */
@@ -112,13 +118,34 @@ export interface FileToCompress {
 /** Builds a compression job's clp_config for its files (the files as the job names them). */
 export type BuildClpConfig = (files: FileToCompress[]) => Promise<Buffer>;
 
+/**
+ * The path a CLP compression task (compression_tasks.clp_paths_to_compress)
+ * names `file` by: its object key for S3 inputs, the path CLP's workers see
+ * for fs inputs. The store compares both sides as CLP writes them
+ * (normalizeTaskPath), so this need not normalize.
+ */
+export type TaskPathOf = (file: FileToCompress) => string;
+
+/** What finalizing needs to resubmit a KILLED compression job's files. */
+export interface CompressionRetry {
+  /** Compression jobs per flush, the first included; a KILLED last attempt fails its files. */
+  maxAttempts: number;
+  buildClpConfig: BuildClpConfig;
+  /** To leave out the files of the KILLED job's SUCCEEDED tasks (their archives exist). */
+  taskPathOf: TaskPathOf;
+}
+
 export interface FileRow {
   id: number;
   path: string;
   size: number;
   status: FileStatus;
   compressionJobId: number | null;
-  /** Every compression job the file went through, oldest first (more than one after KILLED jobs). */
+  /**
+   * Every compression job the file went through, oldest first (more than one
+   * after KILLED jobs), up to its own: a file a KILLED job's SUCCEEDED task
+   * compressed stays on that job, and its flush's later attempts are not its.
+   */
   compressionJobIds: number[];
   /** Why a file failed without a compression job (e.g. a listed object that does not exist); else null. */
   error: string | null;

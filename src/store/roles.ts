@@ -13,6 +13,7 @@ import type { JobStatus } from '../lifecycle';
 import type {
   BufferSnapshot,
   BuildClpConfig,
+  CompressionRetry,
   FailedFile,
   FileRow,
   FileStatus,
@@ -129,13 +130,14 @@ export interface CompressionRecords {
   outstandingCompressionJobs(jobId: number): Promise<number[]>;
   /**
    * Records the outcome of those of `compressionJobIds` that reached a
-   * terminal state; a KILLED one's files go into a new compression job, up
-   * to `retry.maxAttempts` per flush. A repeat is harmless.
+   * terminal state; a KILLED one's files that its SUCCEEDED tasks did not
+   * cover go into a new compression job, up to `retry.maxAttempts` per
+   * flush. A repeat is harmless.
    */
   finalizeCompressionJobs(
     jobId: number,
     compressionJobIds: number[],
-    retry: { maxAttempts: number; buildClpConfig: BuildClpConfig },
+    retry: CompressionRetry,
   ): Promise<{ finalized: FinalizedCompressionJob[]; resubmitted: ResubmittedCompressionJob[] }>;
 }
 

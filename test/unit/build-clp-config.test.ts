@@ -1,9 +1,11 @@
 /**
- * What the ingestor writes into clp_config, per CLP's rules: the endpoint and
- * region the ingestor itself used, file ids or sorted distinct keys, fs paths
- * as CLP's containers see them, the authentication the release knows.
+ * What the ingestor writes into clp_config, per CLP's rules: the endpoint the
+ * ingestor itself used (and the region only for AWS), file ids or sorted
+ * distinct keys, fs paths as CLP's containers see them, the authentication
+ * the release knows.
  */
 import { buildClpConfig, clpPath } from '../../src/activities/compression';
+import { clpS3Url } from '../../src/clp/s3-url';
 import { parseJobConfig } from '../../src/config/job-config';
 import { loadSettings } from '../../src/config/settings';
 
@@ -19,13 +21,14 @@ const files = [
   { id: 10, path: 'logs/app/a.log', key: 'app/a.log', size: 1 },
 ];
 
-test('CLP head: s3_object_metadata with the ids, the worker’s endpoint and region (the job named neither)', () => {
+test('CLP head: s3_object_metadata with the ids and the worker’s endpoint, no region (the job named neither)', () => {
   const config = buildClpConfig(7, s3Job, files, loadSettings(env));
   expect(config.input).toEqual({
     type: 's3_object_metadata',
     bucket: 'logs',
     key_prefix: 'app/',
-    region_code: 'eu-west-3',
+    // A custom endpoint: CLP would put a region into its host name.
+    region_code: null,
     endpoint_url: 'http://127.0.0.1:9000',
     aws_authentication: { type: 'default' },
     dataset: 'default',
@@ -37,7 +40,9 @@ test('CLP head: s3_object_metadata with the ids, the worker’s endpoint and reg
   expect(config.input).not.toHaveProperty('keys');
 });
 
-test('the job’s own endpoint and region win over the worker’s', () => {
+type S3Fields = { endpoint_url: string | null; region_code: string | null; bucket: string };
+
+test('the job’s own endpoint wins over the worker’s; with it, region_code is null even when the job names a region', () => {
   const job = parseJobConfig('s3_scanner', {
     bucket_name: 'logs',
     key_prefix: 'app/',
@@ -46,21 +51,34 @@ test('the job’s own endpoint and region win over the worker’s', () => {
   });
   // (an endpoint of its own must be in the allow-list: test/unit/endpoints.test.ts)
   const settings = loadSettings({ ...env, CLP_ALLOWED_ENDPOINTS: 'http://127.0.0.1:9100' });
-  const input = buildClpConfig(7, job, files, settings).input as unknown as {
-    endpoint_url: string;
-    region_code: string;
-  };
+  const input = buildClpConfig(7, job, files, settings).input as unknown as S3Fields;
   expect(input.endpoint_url).toBe('http://127.0.0.1:9100');
-  expect(input.region_code).toBe('ap-south-1');
+  expect(input.region_code).toBeNull();
 });
 
-test('no endpoint anywhere: null, which CLP reads as AWS', () => {
+test('a MinIO job: the URL CLP’s workers build from its endpoint_url and region_code reaches MinIO', () => {
+  for (const s3InputType of ['s3_object_metadata', 's3']) {
+    const settings = loadSettings({ ...env, CLP_S3_INPUT_TYPE: s3InputType });
+    const input = buildClpConfig(7, s3Job, files, settings).input as unknown as S3Fields;
+    expect(clpS3Url(input.endpoint_url, input.region_code, input.bucket, 'app/a.log')).toBe(
+      'http://127.0.0.1:9000/logs/app/a.log',
+    );
+  }
+});
+
+test('no endpoint anywhere: null, which CLP reads as AWS, with the job’s region or else the worker’s', () => {
   const aws: Record<string, string> = { ...env };
   delete aws.AWS_ENDPOINT_URL_S3;
-  const input = buildClpConfig(7, s3Job, files, loadSettings(aws)).input as unknown as {
-    endpoint_url: string | null;
-  };
+  const input = buildClpConfig(7, s3Job, files, loadSettings(aws)).input as unknown as S3Fields;
   expect(input.endpoint_url).toBeNull();
+  expect(input.region_code).toBe('eu-west-3');
+  expect(clpS3Url(input.endpoint_url, input.region_code, input.bucket, 'app/a.log')).toBe(
+    'https://logs.s3.eu-west-3.amazonaws.com/app/a.log',
+  );
+  const own = parseJobConfig('s3_scanner', { bucket_name: 'logs', key_prefix: 'app/', region: 'ap-south-1' });
+  const ownInput = buildClpConfig(7, own, files, loadSettings(aws)).input as unknown as S3Fields;
+  expect(ownInput.endpoint_url).toBeNull();
+  expect(ownInput.region_code).toBe('ap-south-1');
 });
 
 test('CLP v0.13: sorted keys and credentials authentication', () => {
