@@ -30,3 +30,23 @@ export function clpS3Url(
   const host = regionCode == null ? endpoint : `${regionCode}.${endpoint}`;
   return `${scheme}://${s3 ?? ''}${host}/${bucket}/${key}`;
 }
+
+/**
+ * Why CLP's compression worker cannot read the object `key` (null: it can).
+ * CLP puts keys into URLs unencoded and curl sends them as they are, so a key
+ * with a space, `#` (a fragment), `?` (a query), `%` (read as an escape) or a
+ * control character names another object, or none. Measured with clp-s
+ * against MinIO: every other printable ASCII character and UTF-8 work.
+ */
+export function clpUnreadableKeyReason(key: string): string | null {
+  const bad = /[\u0000-\u0020#?%\u007f]/.exec(key);
+  if (!bad) return null;
+  const ch = bad[0];
+  const shown =
+    ch === ' '
+      ? 'a space'
+      : ch < ' ' || ch === '\u007f'
+        ? `control character U+${ch.charCodeAt(0).toString(16).padStart(4, '0')}`
+        : `"${ch}"`;
+  return `CLP cannot read this object: its key contains ${shown}, and CLP's compression worker puts keys into URLs unencoded (rename the object to ingest it)`;
+}

@@ -10,6 +10,7 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { JobKind } from '../config/job-config';
 import { noIngestorMetrics, type IngestorMetrics } from '../metrics';
 import type { Db, Tx } from './db';
+import { clpUnreadableKeyReason } from '../clp/s3-url';
 import type { FailedFile, NewFile } from './records';
 import { TABLES } from './tables';
 
@@ -94,7 +95,20 @@ export class StoreCore {
    * job with an id from the first insert's on is one of ours: when some were
    * already recorded, their bytes are summed from that id range (O(page)).
    */
-  async insertFiles(tx: Tx, jobId: number, files: NewFile[]): Promise<Inserted> {
+  async insertFiles(tx: Tx, jobId: number, all: NewFile[]): Promise<Inserted> {
+    // An object CLP's worker cannot read would fail the whole compression job it joined: it is
+    // recorded as failed now, with the reason, and never submitted.
+    let files = all;
+    if (all.some((f) => 's3' in f && clpUnreadableKeyReason(f.s3.key))) {
+      const unreadable: FailedFile[] = [];
+      files = [];
+      for (const f of all) {
+        const reason = 's3' in f ? clpUnreadableKeyReason(f.s3.key) : null;
+        if (reason) unreadable.push({ ...f, reason });
+        else files.push(f);
+      }
+      await this.insertFailedFiles(tx, jobId, unreadable);
+    }
     const ts = this.now();
     let inserted = 0;
     let bytes = 0;

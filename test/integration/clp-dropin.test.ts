@@ -79,6 +79,41 @@ test('S3 scanner, endpoint only in the worker’s environment: every compression
   await finish(jobId);
 });
 
+test('objects CLP cannot read by URL (a space, #, ?, %) are recorded failed with the reason, and the rest compress', async () => {
+  const good = ['odd/a.log', 'odd/b+c.log'];
+  const bad = ['odd/with space.log', 'odd/hash#.log', 'odd/q?.log', 'odd/pct%41.log'];
+  for (const k of [...good, ...bad]) await put(k, jsonEvents(k, 3));
+  const jobId = await h.create(
+    's3_scanner',
+    s3ScannerConfig(bucket, 'odd/', { settle_delay_sec: 0, dataset: 'odd' }),
+  );
+  await eventually(
+    async () => {
+      const c = await h.store.countFilesByStatus(jobId);
+      return c.compressed === good.length && c.failed === bad.length;
+    },
+    60_000,
+    'fates',
+  );
+  const files = await h.store.listFiles(jobId);
+  for (const f of files.filter((f) => f.status === 'failed')) {
+    expect(f.error).toMatch(/CLP cannot read this object: its key contains .*unencoded/);
+    expect(f.compressionJobId).toBeNull(); // never submitted: no compression job failed for it
+  }
+  expect(
+    files
+      .filter((f) => f.status === 'failed')
+      .map((f) => f.path.replace(`${bucket}/`, ''))
+      .sort(),
+  ).toEqual([...bad].sort());
+  const events = await datasetEvents(h.pool, h.settings, 'odd');
+  expect(events.map((e) => `${e.key}#${e.i}`).sort()).toEqual(
+    good.flatMap((k) => [0, 1, 2].map((i) => `${k}#${i}`)).sort(),
+  );
+  for (const cj of await compressionJobsOf(h.pool, jobId)) expect(cj.status).toBe(2);
+  await finish(jobId);
+});
+
 test('SQS job with a key uploaded twice: each compression job names it once, and both records get its fate', async () => {
   const sqs: SQSClient = createSqsClient(h.settings.aws);
   try {
