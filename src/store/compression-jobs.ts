@@ -76,6 +76,54 @@ async function succeededTaskPaths(tx: Tx, compressionJobId: number): Promise<Map
   return paths;
 }
 
+/**
+ * Of `rows` (the compression job's `submitted` files, locked by the caller),
+ * those the job's SUCCEEDED tasks name become `compressed`: their archives
+ * are registered, whatever became of the job (KILLED, or FAILED in a later
+ * task). Returns how many, and the rows left. Throws KilledJobTasksError when
+ * a SUCCEEDED task cannot be read or names a path none of the rows has.
+ */
+export async function compressSucceededTaskFiles(
+  tx: Tx,
+  compressionJobId: number,
+  rows: RowDataPacket[],
+  retry: Pick<CompressionRetry, 'taskPathOf'>,
+  ts: number,
+): Promise<{ compressed: number; remaining: RowDataPacket[] }> {
+  const done = await succeededTaskPaths(tx, compressionJobId);
+  if (done.size === 0) return { compressed: 0, remaining: rows };
+  const matched = new Set<string>();
+  const covered: RowDataPacket[] = [];
+  const remaining: RowDataPacket[] = [];
+  for (const r of rows) {
+    const taskPath = normalizeTaskPath(retry.taskPathOf(fileOf(r)));
+    if (done.has(taskPath)) {
+      matched.add(taskPath);
+      covered.push(r);
+    } else remaining.push(r);
+  }
+  const unknown = [...done.keys()].filter((p) => !matched.has(p));
+  if (unknown.length > 0) {
+    throw new KilledJobTasksError(
+      `compression job ${compressionJobId} has a SUCCEEDED task (${done.get(unknown[0])}) naming ${unknown.length} path(s) none of its submitted files has (first: ${JSON.stringify(unknown[0])}; CLP_FS_MOUNT_ROOT changed since the job was submitted?): nothing was changed`,
+    );
+  }
+  let compressed = 0;
+  for (let i = 0; i < covered.length; i += INSERT_CHUNK) {
+    const [res] = await tx.query<ResultSetHeader>(
+      `UPDATE ${F} SET status = 'compressed', last_update_ts = ? WHERE id IN (?) AND status = 'submitted'`,
+      [ts, covered.slice(i, i + INSERT_CHUNK).map((r) => r.id)],
+    );
+    compressed += res.affectedRows;
+  }
+  // The rows are locked by this transaction: none can have moved under it.
+  if (compressed !== covered.length)
+    throw new Error(
+      `compression job ${compressionJobId}: ${covered.length - compressed} files moved under it`,
+    );
+  return { compressed, remaining };
+}
+
 /** What became of a KILLED compression job's files. */
 export interface KilledOutcome {
   /** Files its SUCCEEDED tasks covered, moved to `compressed` now. */
@@ -132,37 +180,7 @@ export async function resubmitKilled(
   const ts = now();
 
   // The files of SUCCEEDED tasks are in archives: compressed, never resubmitted.
-  const done = await succeededTaskPaths(tx, killedId);
-  let remaining = rows;
-  let compressed = 0;
-  if (done.size > 0) {
-    const matched = new Set<string>();
-    const covered: RowDataPacket[] = [];
-    remaining = [];
-    for (const r of rows) {
-      const taskPath = normalizeTaskPath(retry.taskPathOf(fileOf(r)));
-      if (done.has(taskPath)) {
-        matched.add(taskPath);
-        covered.push(r);
-      } else remaining.push(r);
-    }
-    const unknown = [...done.keys()].filter((p) => !matched.has(p));
-    if (unknown.length > 0) {
-      throw new KilledJobTasksError(
-        `compression job ${killedId} was KILLED, and its SUCCEEDED task ${done.get(unknown[0])} names ${unknown.length} path(s) none of its submitted files has (first: ${JSON.stringify(unknown[0])}; CLP_FS_MOUNT_ROOT changed since the job was submitted?): nothing was changed`,
-      );
-    }
-    for (let i = 0; i < covered.length; i += INSERT_CHUNK) {
-      const [res] = await tx.query<ResultSetHeader>(
-        `UPDATE ${F} SET status = 'compressed', last_update_ts = ? WHERE id IN (?) AND status = 'submitted'`,
-        [ts, covered.slice(i, i + INSERT_CHUNK).map((r) => r.id)],
-      );
-      compressed += res.affectedRows;
-    }
-    // The rows are locked by this transaction: none can have moved under it.
-    if (compressed !== covered.length)
-      throw new Error(`compression job ${killedId}: ${covered.length - compressed} files moved under it`);
-  }
+  const { compressed, remaining } = await compressSucceededTaskFiles(tx, killedId, rows, retry, ts);
   if (remaining.length === 0) return { compressed, remaining: 0, resubmitted: null };
 
   const attempts = Number(sub.attempts ?? 1);

@@ -12,7 +12,12 @@ import type {
   ResubmittedCompressionJob,
   Submission,
 } from './records';
-import { distinctPaths, insertCompressionJob, resubmitKilled } from './compression-jobs';
+import {
+  compressSucceededTaskFiles,
+  distinctPaths,
+  insertCompressionJob,
+  resubmitKilled,
+} from './compression-jobs';
 import type { CompressionRecords } from './roles';
 import { CompressionJobStatus } from './tables';
 import { A, F, INSERT_CHUNK, J, lockJob, SUB, type StoreCore } from './store-core';
@@ -218,6 +223,31 @@ export class SqlCompressionRecords implements CompressionRecords {
               // Every file was in a SUCCEEDED task: the flush ends compressed.
               status = 'compressed';
               tasksCompressed = killed.compressed;
+            }
+          }
+          if (Number(cj.status) === CompressionJobStatus.FAILED) {
+            // A job fails as a whole, but the archives of its SUCCEEDED tasks are registered: those files
+            // are compressed. A repeat finds the submission finalized and moves nothing.
+            const [[open]] = await tx.query<RowDataPacket[]>(
+              `SELECT 1 AS x FROM ${SUB} WHERE ingestion_job_id = ? AND compression_job_id = ? AND finalized = 0 FOR UPDATE`,
+              [jobId, id],
+            );
+            if (open) {
+              const [rows] = await tx.query<RowDataPacket[]>(
+                `SELECT id, path, bucket, object_key, size FROM ${F}
+                 WHERE compression_job_id = ? AND ingestion_job_id = ? AND status = 'submitted' ORDER BY id FOR UPDATE`,
+                [id, jobId],
+              );
+              tasksCompressed = (await compressSucceededTaskFiles(tx, id, rows, retry, ts)).compressed;
+              compressed += tasksCompressed;
+              if (tasksCompressed)
+                finalized.push({
+                  compressionJobId: id,
+                  status: 'compressed',
+                  numFiles: tasksCompressed,
+                  partial: true,
+                });
+              tasksCompressed = 0;
             }
           }
           const [res] = await tx.query<ResultSetHeader>(

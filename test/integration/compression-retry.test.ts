@@ -335,6 +335,36 @@ test('the last attempt KILLED: its SUCCEEDED task’s files are compressed, the 
   expect(counters).toEqual(rows);
 });
 
+test('a FAILED job with a SUCCEEDED task (a later task failed): that task’s files are compressed, the others fail; a repeat changes nothing', async () => {
+  const { jobId, compressionJobId: cj } = await jobWithSubmittedFiles(4);
+  const files = await s3Files(jobId);
+  await addTask(cj, CompressionTaskStatus.SUCCEEDED, [files[0].key, files[1].key]);
+  await addTask(cj, CompressionTaskStatus.FAILED, [files[2].key, files[3].key]);
+  await setStatus(cj, CompressionJobStatus.FAILED);
+  const retry = retryOf(jobId);
+  const r = await store.finalizeCompressionJobs(jobId, [cj], retry);
+  expect(r.resubmitted).toEqual([]);
+  expect(r.finalized).toEqual([
+    { compressionJobId: cj, status: 'compressed', numFiles: 2, partial: true },
+    { compressionJobId: cj, status: 'failed', numFiles: 2 },
+  ]);
+  expect((await store.listFiles(jobId)).map((f) => f.status)).toEqual([
+    'compressed',
+    'compressed',
+    'failed',
+    'failed',
+  ]);
+  const before = await stateOf(jobId);
+  // A repeat moves nothing (as for any ended job, it reports 0 files).
+  expect(await store.finalizeCompressionJobs(jobId, [cj], retry)).toEqual({
+    finalized: [{ compressionJobId: cj, status: 'failed', numFiles: 0 }],
+    resubmitted: [],
+  });
+  expect(await stateOf(jobId)).toEqual(before);
+  const { counters, rows } = await countersAndRows(db.pool, jobId);
+  expect(counters).toEqual(rows);
+});
+
 test('a SUCCEEDED task that cannot be read (undecodable, or naming a file the job does not have) stops finalizing, changing nothing', async () => {
   for (const spoil of [
     (killed: number) =>
