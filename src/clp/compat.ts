@@ -4,9 +4,11 @@
  * (CLP_COMPAT) picks all three, so a combination CLP would refuse is refused
  * at start-up instead of failing every compression job later.
  *
- * Facts from CLP's source (see docs/clp-compat.md): HEAD decodes zstd only and
- * v0.9-v0.13 brotli only; s3_object_metadata exists on HEAD only (and is the
- * only type the Spider coordinator takes); v0.9 and v0.10 know no `default`
+ * Facts from CLP's source (job_orchestration/scheduler at each tag): HEAD
+ * decodes zstd only and v0.9-v0.13 brotli only; the schedulers of HEAD and
+ * v0.11-v0.13 take s3_object_metadata inputs (the same query of
+ * ingested_s3_object_metadata), v0.9 and v0.10 only s3 and fs; the Spider
+ * coordinator takes s3_object_metadata only; v0.9 and v0.10 know no `default`
  * authentication.
  */
 export const CLP_RELEASES = ['head', '0.13', '0.12', '0.11', '0.10', '0.9'] as const;
@@ -39,7 +41,10 @@ export function clpCompat(release: ClpRelease): ClpCompat {
   return {
     release,
     codec: 'brotli',
-    s3InputTypes: ['s3'],
+    // s3 stays the default on v0.11-v0.13, so a configuration that names only CLP_COMPAT submits what
+    // it always has: s3_object_metadata also needs CLP's table name to be this ingestor's view, and
+    // the worker refuses to start where CLP's own log-ingestor (shipped since v0.11) made that table.
+    s3InputTypes: old ? ['s3'] : ['s3', 's3_object_metadata'],
     authTypes: old
       ? ['credentials', 'profile', 'env_vars']
       : ['default', 'credentials', 'profile', 'env_vars'],

@@ -12,9 +12,17 @@ export const DATASETS_TABLE = `${TABLE_PREFIX}datasets`;
 /** The schema owner's procedure that adds a dataset (src/store/migrations/datasets.ts). */
 export const ADD_DATASET_PROCEDURE = 'log_ingestor_add_dataset';
 
-/** CLP's rule for dataset names (table names carry them): letters, digits and underscores. */
-const DATASET_NAME = /^[A-Za-z0-9_]+$/;
-const MAX_DATASET_LENGTH = 64 - TABLE_PREFIX.length - 1 - 'column_metadata'.length;
+/**
+ * CLP's rule for dataset names (table names carry them; its package's
+ * validate_dataset_name): letters, digits and underscores (ASCII here, where
+ * Python's \w would also take other scripts' letters)...
+ */
+export const DATASET_NAME = /^[A-Za-z0-9_]+$/;
+/**
+ * ... and no longer than keeps its longest table name, clp_<dataset>_column_metadata,
+ * within MySQL's 64 characters: 44.
+ */
+export const MAX_DATASET_LENGTH = 64 - TABLE_PREFIX.length - 1 - 'column_metadata'.length;
 
 export function checkDatasetName(dataset: string): void {
   if (!DATASET_NAME.test(dataset) || dataset.length > MAX_DATASET_LENGTH) {

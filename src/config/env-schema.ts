@@ -49,7 +49,7 @@ export const envSchema = z.object({
   CLP_COMPAT: z.enum(CLP_RELEASES).default('head'),
   /** Replaced by CLP_COMPAT; refused when set, so an old deployment notices. */
   CLP_CONFIG_CODEC: z.string().optional(),
-  /** s3_object_metadata (file ids; CLP head's default and Spider's only type) or s3 (key lists). */
+  /** s3_object_metadata (file ids; CLP head's default, v0.11+, Spider's only type) or s3 (key lists). */
   CLP_S3_INPUT_TYPE: z.enum(S3_INPUT_TYPES).optional(),
   /** How compression jobs authenticate to S3: CLP's aws_authentication.type. */
   CLP_S3_AUTH_TYPE: z.enum(AWS_AUTH_TYPES).default('default'),

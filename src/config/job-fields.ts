@@ -1,5 +1,6 @@
 /** Field schemas shared by several job kinds' configs (job-schemas.ts). */
 import { z } from 'zod';
+import { DATASET_NAME, MAX_DATASET_LENGTH } from '../clp/metadata';
 import { BUCKET_NAME_RE } from './object-urls';
 
 const GiB = 1024 * 1024 * 1024;
@@ -40,9 +41,14 @@ export const s3Base = {
   key_prefix: s3Key,
   region: optionalText,
   endpoint_url: z.string().url().optional(),
+  // What CLP's package refuses (validate_dataset_name): its tables are named after the dataset.
   dataset: z
     .string()
-    .regex(/^[A-Za-z0-9_]{1,255}$/, 'must be letters, digits and underscores')
+    .regex(DATASET_NAME, 'must be letters, digits and underscores (a CLP dataset name)')
+    .max(
+      MAX_DATASET_LENGTH,
+      `must be at most ${MAX_DATASET_LENGTH} characters (CLP's limit: clp_<dataset>_column_metadata must fit MySQL's 64-character table names)`,
+    )
     .default('default'),
   timestamp_key: optionalText,
   unstructured: z.boolean().default(false),

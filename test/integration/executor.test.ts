@@ -633,7 +633,7 @@ describe('CLP strictness', () => {
     expect(h.jobs.get(head.zstd).status).toBe(SUCCEEDED);
     expect(h.jobs.get(head.metadata).status).toBe(SUCCEEDED);
 
-    // CLP v0.13: brotli only; no s3_object_metadata.
+    // CLP v0.13: brotli only; both S3 input types (its scheduler takes s3_object_metadata too).
     const v013 = {
       zstd: await insertJob(pool, plain, 'zstd'),
       brotli: await insertJob(pool, plain, 'brotli'),
@@ -644,19 +644,21 @@ describe('CLP strictness', () => {
       /^clp_config cannot be decoded: it is zstd-compressed, and CLP v0\.13 \(CLP_COMPAT=0\.13\) decodes only brotli/,
     );
     expect(m.jobs.get(v013.brotli).status).toBe(SUCCEEDED);
-    expect(m.jobs.get(v013.metadata)).toMatchObject({
-      status: FAILED,
-      status_msg: expect.stringMatching(
-        /^clp_config is invalid at input\.type: CLP v0\.13 \(CLP_COMPAT=0\.13\) has no "s3_object_metadata" input/,
-      ),
-    });
+    expect(m.jobs.get(v013.metadata).status).toBe(SUCCEEDED);
 
-    // CLP v0.10: no `default` authentication; `credentials` works.
+    // CLP v0.10: no s3_object_metadata, no `default` authentication; `credentials` works.
     const v010 = {
+      metadata: await insertJob(pool, metadata, 'brotli'),
       default: await insertJob(pool, plain, 'brotli'),
       credentials: await insertJob(pool, withCredentials, 'brotli'),
     };
     const o = await runJobs(Object.values(v010), asRelease('0.10'));
+    expect(o.jobs.get(v010.metadata)).toMatchObject({
+      status: FAILED,
+      status_msg: expect.stringMatching(
+        /^clp_config is invalid at input\.type: CLP v0\.10 \(CLP_COMPAT=0\.10\) has no "s3_object_metadata" input/,
+      ),
+    });
     expect(o.jobs.get(v010.default)).toMatchObject({
       status: FAILED,
       status_msg: expect.stringMatching(
@@ -664,7 +666,7 @@ describe('CLP strictness', () => {
       ),
     });
     expect(o.jobs.get(v010.credentials).status).toBe(SUCCEEDED);
-    expect(await listArchiveIds(archivesDir)).toHaveLength(4);
+    expect(await listArchiveIds(archivesDir)).toHaveLength(5);
   });
 
   test("rule 4: profile authentication reads that AWS profile, not the executor's own credentials", async () => {

@@ -18,10 +18,20 @@ test('CLP head (the default): zstd, s3_object_metadata, default authentication, 
   expect(clp.maxCompressionAttempts).toBe(3);
 });
 
-test.each(['0.13', '0.12', '0.11', '0.10', '0.9'])('CLP %s: brotli and s3 key lists', (release) => {
-  const { clp } = load({ CLP_COMPAT: release, CLP_S3_AUTH_TYPE: 'credentials' });
+test.each(['0.13', '0.12', '0.11', '0.10', '0.9'])(
+  'CLP %s: brotli, and s3 key lists by default',
+  (release) => {
+    const { clp } = load({ CLP_COMPAT: release, CLP_S3_AUTH_TYPE: 'credentials' });
+    expect(clp.compat.codec).toBe('brotli');
+    expect(clp.s3InputType).toBe('s3');
+  },
+);
+
+test.each(['0.13', '0.12', '0.11'])('CLP %s: its scheduler takes s3_object_metadata too', (release) => {
+  const { clp } = load({ CLP_COMPAT: release, CLP_S3_INPUT_TYPE: 's3_object_metadata' });
   expect(clp.compat.codec).toBe('brotli');
-  expect(clp.s3InputType).toBe('s3');
+  expect(clp.s3InputType).toBe('s3_object_metadata');
+  expect(clp.compat.s3InputTypes).toEqual(['s3', 's3_object_metadata']);
 });
 
 test('CLP head may still be given s3 key lists', () => {
@@ -30,8 +40,12 @@ test('CLP head may still be given s3 key lists', () => {
 
 test.each([
   [
-    { CLP_COMPAT: '0.13', CLP_S3_INPUT_TYPE: 's3_object_metadata' },
-    /^invalid setting CLP_S3_INPUT_TYPE: CLP v0\.13/,
+    { CLP_COMPAT: '0.10', CLP_S3_AUTH_TYPE: 'credentials', CLP_S3_INPUT_TYPE: 's3_object_metadata' },
+    /^invalid setting CLP_S3_INPUT_TYPE: CLP v0\.10 .* has no "s3_object_metadata" input; use s3$/,
+  ],
+  [
+    { CLP_COMPAT: '0.9', CLP_S3_AUTH_TYPE: 'credentials', CLP_S3_INPUT_TYPE: 's3_object_metadata' },
+    /^invalid setting CLP_S3_INPUT_TYPE: CLP v0\.9 /,
   ],
   [{ CLP_COMPAT: '0.10' }, /^invalid setting CLP_S3_AUTH_TYPE: CLP v0\.10 .* "default"/],
   [{ CLP_COMPAT: '0.9', CLP_S3_AUTH_TYPE: 'default' }, /^invalid setting CLP_S3_AUTH_TYPE: CLP v0\.9/],

@@ -163,10 +163,12 @@ test('input and authentication types the release line lacks fail the job', async
     },
     output,
   };
-  expect((await parseClpJobConfig(await encodeFor(metadata, 'head'), HEAD)).input.type).toBe(
-    's3_object_metadata',
-  );
-  for (const release of ['0.13', '0.12', '0.11', '0.10', '0.9'] as const) {
+  // The schedulers of head and v0.11-v0.13 take s3_object_metadata; v0.9 and v0.10 know only s3 and fs.
+  for (const release of ['head', '0.13', '0.12', '0.11'] as const) {
+    const parsed = await parseClpJobConfig(await encodeFor(metadata, release), clpCompat(release));
+    expect(parsed.input.type).toBe('s3_object_metadata');
+  }
+  for (const release of ['0.10', '0.9'] as const) {
     await expect(parseClpJobConfig(await encodeFor(metadata, release), clpCompat(release))).rejects.toThrow(
       /^clp_config is invalid at input\.type: CLP v0\.\d+ \(CLP_COMPAT=0\.\d+\) has no "s3_object_metadata" input/,
     );

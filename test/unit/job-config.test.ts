@@ -23,6 +23,10 @@ test.each([
     /^bucket_name: must be a valid S3 bucket name/,
   ],
   [{ ...base, dataset: 'a b' }, /^dataset: must be letters, digits and underscores/],
+  [{ ...base, dataset: '' }, /^dataset: must be letters, digits and underscores/],
+  [{ ...base, dataset: 'données' }, /^dataset: must be letters, digits and underscores/],
+  [{ ...base, dataset: 'd'.repeat(45) }, /^dataset: must be at most 44 characters \(CLP's limit/],
+  [{ ...base, dataset: 'd'.repeat(255) }, /^dataset: must be at most 44 characters/],
   [{ ...base, buffer_config: { timeout_sec: -1 } }, /^buffer_config\.timeout_sec:/],
   [{ ...base, buffer_config: { flush_threshold_bytes: 'big' } }, /^buffer_config\.flush_threshold_bytes:/],
   [{ ...base, scanning_interval_sec: 0 }, /^scanning_interval_sec:/],
@@ -210,4 +214,26 @@ describe('s3_object_list', () => {
     expect(parseJobConfig('fs', { directory: '/d' }).config).not.toHaveProperty('one_time');
     expect(() => parseJobConfig('fs', { directory: '/d', one_time: 'yes' })).toThrow(/^one_time:/);
   });
+});
+
+test('a dataset name CLP takes is taken by every job kind, up to 44 characters; one character more is refused', () => {
+  const name = `Ab_9${'d'.repeat(40)}`;
+  expect(name).toHaveLength(44);
+  const configs = {
+    s3_scanner: base,
+    sqs_listener: {
+      queue_url: 'http://127.0.0.1:9324/000000000000/q',
+      bucket_name: 'logs',
+      key_prefix: 'app/',
+    },
+    fs: { directory: '/var/log' },
+    s3_object_list: { urls: ['s3://logs/app/a.log'] },
+  } as const;
+  for (const [kind, config] of Object.entries(configs)) {
+    const k = kind as keyof typeof configs;
+    expect(parseJobConfig(k, { ...config, dataset: name }).config).toMatchObject({ dataset: name });
+    expect(() => parseJobConfig(k, { ...config, dataset: `${name}x` })).toThrow(
+      /^dataset: must be at most 44/,
+    );
+  }
 });
