@@ -5,6 +5,7 @@
  * what the job's status_msg must tell an operator.
  */
 import { createReadStream, type Stats } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -54,6 +55,9 @@ export class InputError extends Error {
 /** The AWS error name (NoSuchKey) or errno code (ENOENT) first: that is what is searchable. */
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
+  // An S3 error without a body (a HEAD's) is only "Unknown": its HTTP status is the reason.
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (err.name === 'Unknown' && status) return `HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd();
   const code = (err as NodeJS.ErrnoException).code;
   if (code)
     return code === err.message || err.message.startsWith(code) ? err.message : `${code} (${err.message})`;

@@ -149,7 +149,11 @@ async function runTask(
   const registered = await db(
     commitTask(ctx.pool, claim, taskId, datasetTables(input.dataset).archives, archives),
   );
-  if (!registered) throw new LeaseLostError('lease lost before registering the archives');
+  if (!registered) {
+    // The lease check refused the registration and nothing was written: these archives are nobody's.
+    for (const a of archives) await ctx.archiveStore.remove(input.dataset, a.id);
+    throw new LeaseLostError('lease lost before registering the archives');
+  }
   crashPoint(crashAt, 'task-committed');
   log.info('task succeeded', {
     task_id: taskId,

@@ -1,4 +1,7 @@
-/** What the executor accepts in clp_config, and how it names things in status messages. */
+/** What the executor accepts in clp_config, how it names things in status messages, and what clp-s reads. */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { encode } from '@msgpack/msgpack';
 import { brotliCompressSync } from 'node:zlib';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -13,11 +16,11 @@ import {
 } from '../../src/executor/clp-job-config';
 import {
   checkObjectMetadata,
+  fsInputs,
   hostPathOf,
   InputError,
   JobRejectedError,
   s3Inputs,
-  storedName,
 } from '../../src/executor/inputs';
 import { STATUS_MSG_MAX_CHARS, truncateStatusMsg } from '../../src/executor/job-store';
 
@@ -107,14 +110,12 @@ test('input errors lead with the source and the searchable reason', () => {
   );
   const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/x'"), { code: 'ENOENT' });
   expect(new InputError('/x', enoent).message).toBe("/x: ENOENT: no such file or directory, open '/x'");
-});
-
-test('stored names drop path_prefix_to_remove and never start with a slash', () => {
-  expect(storedName('/data/logs/a.log', '/data')).toBe('logs/a.log');
-  expect(storedName('/data/logs/a.log', '/data/')).toBe('logs/a.log');
-  expect(storedName('/data/logs/a.log', null)).toBe('data/logs/a.log');
-  expect(storedName('/data/logs/a.log', '/other')).toBe('data/logs/a.log');
-  expect(storedName('/data/a.log', '/data/a.log')).toBe('a.log');
+  // A HEAD's error has no body, so the SDK knows it only as "Unknown": its HTTP status says why.
+  const head403 = Object.assign(new Error('UnknownError'), {
+    name: 'Unknown',
+    $metadata: { httpStatusCode: 403 },
+  });
+  expect(new InputError('s3://b/k', head403).message).toBe('s3://b/k: HTTP 403 Forbidden');
 });
 
 /** The same config in the codec of each release line. */
@@ -263,7 +264,11 @@ test('s3_object_metadata: ids non-empty and unique; every id found; every key un
     { id: 1, key: 'logs/a.log', size: 1 },
     { id: 2, key: 'logs/b.log', size: 1 },
   ];
-  expect(checkObjectMetadata(meta, rows)).toEqual(['logs/a.log', 'logs/b.log', 'logs/c.log']);
+  const sized = rows.map((r) => ({ ...r, size: r.id * 10 }));
+  expect(checkObjectMetadata(meta, sized)).toEqual({
+    keys: ['logs/a.log', 'logs/b.log', 'logs/c.log'],
+    sizes: [10, 20, 30],
+  });
   expect(() => checkObjectMetadata(meta, rows.slice(1))).toThrow(
     'ingested_s3_object_metadata has no row for s3_object_metadata_ids 3 with ingestion_job_id 7',
   );
@@ -331,27 +336,140 @@ describe("endpoints: the job's endpoint_url only; null is AWS, never the process
     }
   });
 
-  test('with CLP_EXECUTOR_ALLOW_AWS=false a null endpoint is refused before a client exists', () => {
+  test('with CLP_EXECUTOR_ALLOW_AWS=false a null endpoint is refused before a client exists', async () => {
     const loc = {
       ...(s3Config.input as S3Input),
       endpoint_url: null,
       aws_authentication: { type: 'default' as const },
     };
-    expect(() => s3Inputs(loc, ['logs/a.log'], { aws, allowAws: false })).toThrow(JobRejectedError);
-    expect(() => s3Inputs(loc, ['logs/a.log'], { aws, allowAws: false })).toThrow(
+    await expect(s3Inputs(loc, ['logs/a.log'], { aws, allowAws: false }, [1])).rejects.toThrow(
+      JobRejectedError,
+    );
+    await expect(s3Inputs(loc, ['logs/a.log'], { aws, allowAws: false }, [1])).rejects.toThrow(
       'endpoint_url is null, so this job would read from AWS S3 (s3://b in us-east-1); this executor may not (CLP_EXECUTOR_ALLOW_AWS=false)',
     );
-    const allowed = s3Inputs(loc, ['logs/a.log'], { aws, allowAws: true });
+    // Sizes given (as s3_object_metadata rows give them): nothing is sent.
+    const allowed = await s3Inputs(loc, ['logs/a.log'], { aws, allowAws: true }, [1]);
     expect(allowed.files.map((f) => f.source)).toEqual(['s3://b/logs/a.log']);
     allowed.close();
   });
 
-  test('env_vars authentication needs the two variables CLP reads', () => {
+  test('env_vars authentication needs the two variables CLP reads', async () => {
     const loc = { ...(s3Config.input as S3Input), aws_authentication: { type: 'env_vars' as const } };
-    expect(() =>
-      s3Inputs(loc, ['logs/a.log'], { aws: { ...aws, credentials: undefined }, allowAws: false }),
-    ).toThrow(/env_vars, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set/);
+    await expect(
+      s3Inputs(loc, ['logs/a.log'], { aws: { ...aws, credentials: undefined }, allowAws: false }, [1]),
+    ).rejects.toThrow(/env_vars, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set/);
   });
+});
+
+describe("what clp-s reads: each object's URL by CLP's rule (generate_s3_url)", () => {
+  const aws = {
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'k', secretAccessKey: 's' },
+  };
+  /** The files of an s3 job at `loc` (sizes given, so nothing is sent). */
+  async function files(loc: Partial<S3Input>, keys: string[], allowAws = false) {
+    const inputs = await s3Inputs({ ...(s3Config.input as S3Input), ...loc }, keys, { aws, allowAws }, [
+      ...keys.map((_, i) => 100 + i),
+    ]);
+    inputs.close();
+    return inputs.files.map(({ clpPath, location, source, size }) => ({ clpPath, location, source, size }));
+  }
+
+  test('MinIO (endpoint_url set, region_code null): path-style under the endpoint, keys unencoded as CLP puts them', async () => {
+    expect(
+      await files({ endpoint_url: 'http://127.0.0.1:9000', region_code: null as never }, [
+        'logs/a.log',
+        'logs/ü b+c.log',
+      ]),
+    ).toEqual([
+      {
+        clpPath: 'logs/a.log',
+        location: 'http://127.0.0.1:9000/b/logs/a.log',
+        source: 's3://b/logs/a.log',
+        size: 100,
+      },
+      {
+        clpPath: 'logs/ü b+c.log',
+        // Not percent-encoded: clp-s (libcurl) fails on the space, as it does under CLP.
+        location: 'http://127.0.0.1:9000/b/logs/ü b+c.log',
+        source: 's3://b/logs/ü b+c.log',
+        size: 101,
+      },
+    ]);
+    // An `s3.` host prefix and a trailing slash are CLP's endpoint form too.
+    expect(
+      (
+        await files({ endpoint_url: 'https://s3.minio.example:9000/', region_code: null as never }, [
+          'logs/a.log',
+        ])
+      )[0].location,
+    ).toBe('https://s3.minio.example:9000/b/logs/a.log');
+  });
+
+  test('a custom endpoint with a region_code puts the region into the host, as CLP does (that host does not resolve)', async () => {
+    expect(
+      (await files({ endpoint_url: 'http://127.0.0.1:9000', region_code: 'us-east-1' }, ['logs/a.log']))[0]
+        .location,
+    ).toBe('http://us-east-1.127.0.0.1:9000/b/logs/a.log');
+  });
+
+  test('AWS (endpoint_url null): virtual-hosted style, with the region when the job has one', async () => {
+    expect(await files({ endpoint_url: null, region_code: 'eu-west-1' }, ['logs/a.log'], true)).toEqual([
+      {
+        clpPath: 'logs/a.log',
+        location: 'https://b.s3.eu-west-1.amazonaws.com/logs/a.log',
+        source: 's3://b/logs/a.log',
+        size: 100,
+      },
+    ]);
+    expect(
+      (await files({ endpoint_url: null, region_code: null as never }, ['logs/a.log'], true))[0].location,
+    ).toBe('https://b.s3.amazonaws.com/logs/a.log');
+  });
+
+  test('an endpoint CLP cannot turn into a URL fails the job with its message', async () => {
+    await expect(files({ endpoint_url: 'http://user@127.0.0.1:9000' }, ['logs/a.log'])).rejects.toThrow(
+      new JobRejectedError('Unsupported endpoint URL format: http://user@127.0.0.1:9000'),
+    );
+  });
+});
+
+test("an fs job's files: CLP's path in the task, the host path for clp-s, in name order", async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'fs-inputs-'));
+  try {
+    await mkdir(path.join(root, 'd', 'sub'), { recursive: true });
+    await writeFile(path.join(root, 'd', 'b.log'), 'bb');
+    await writeFile(path.join(root, 'd', 'a.log'), 'a');
+    await writeFile(path.join(root, 'd', 'sub', 'c.log'), 'ccc');
+    const inputs = await fsInputs(
+      {
+        type: 'fs',
+        paths_to_compress: [`/mnt/logs${root}/d`],
+        path_prefix_to_remove: null,
+        dataset: 'default',
+        unstructured: false,
+      },
+      '/mnt/logs',
+    );
+    expect(
+      inputs.files.map(({ clpPath, location, source, size }) => ({ clpPath, location, source, size })),
+    ).toEqual(
+      [
+        ['a.log', 1],
+        ['b.log', 2],
+        ['sub/c.log', 3],
+      ].map(([name, size]) => ({
+        clpPath: `/mnt/logs${root}/d/${name}`,
+        location: path.join(root, 'd', String(name)),
+        source: `/mnt/logs${root}/d/${name}`,
+        size,
+      })),
+    );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 });
 
 test("fs paths are as CLP's containers see them: under the mount root, mapped back to host paths", () => {
