@@ -4,6 +4,7 @@
  * every archive it writes read from its stdout (--print-archive-stats).
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 /** What clp-s prints for each archive it wrote. */
@@ -89,10 +90,26 @@ function parseStats(line: string): ArchiveStats {
 
 const STDERR_TAIL = 4096;
 
+/**
+ * util-linux's setpriv, which sets the parent-death signal and then execs:
+ * clp-s is SIGKILLed when the executor dies, even by SIGKILL, instead of
+ * running on as an orphan with the job's credentials into a dead claim's
+ * staging directory. Without setpriv (not Linux), clp-s runs as it is.
+ */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+function diesWithUs(bin: string, args: string[]): [string, string[]] {
+  return SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...args]] : [bin, args];
+}
+
 /** Runs clp-s to the end; resolves with every archive's stats, or rejects with ClpSError. */
 export function runClpSCompress(o: ClpSCompressOptions): Promise<ArchiveStats[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(o.bin, clpSCompressArgs(o), {
+    // Checked here too: through setpriv, a missing binary would look like a clp-s failure (the job's fault).
+    if (!existsSync(o.bin))
+      return reject(new ClpSUnavailableError(`clp-s could not be run: ${o.bin} does not exist`));
+    const [command, args] = diesWithUs(o.bin, clpSCompressArgs(o));
+    const child = spawn(command, args, {
       env: childEnv(o),
       stdio: ['ignore', 'pipe', 'pipe'],
       signal: o.signal,

@@ -4,7 +4,7 @@
  * a crash at each one. Unset in production: crashPoint() then does nothing.
  */
 export const CRASH_STEPS = [
-  /** clp-s is running (killed with it: clp-s is this process's child). */
+  /** clp-s is running (and dies with this process: its parent-death signal is SIGKILL). */
   'clp-s-running',
   /** clp-s wrote the task's archives into staging; nothing placed or registered. */
   'archives-written',
