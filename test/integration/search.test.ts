@@ -1,8 +1,8 @@
 /**
- * Search (src/clp/search.ts, and the CLI's `search`) on the real stack:
- * archives made by CLP's clp-s from JSON lines written here, registered in
- * CLP's metadata tables of a throwaway DB as CLP's compression worker
- * registers them, in a directory and in MinIO; searched with the API's
+ * Search (src/clp/search.ts, the CLI's `search`, REST `GET /search`) on the
+ * real stack: archives made by CLP's clp-s from JSON lines written here,
+ * registered in CLP's metadata tables of a throwaway DB as CLP's compression
+ * worker registers them, in a directory and in MinIO; searched with the API's
  * least-privilege DB user.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
@@ -11,7 +11,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
 import { createS3Client } from '../../src/aws';
+import { ApiTokens } from '../../src/client/http/auth';
+import { buildServer } from '../../src/client/http/server';
+import { connectClient } from '../../src/client/temporal';
 import {
   ArchiveSearchError,
   collectSearch,
@@ -27,8 +32,10 @@ import {
   type SearchOptions,
 } from '../../src/clp/search';
 import type { Db } from '../../src/store/db';
+import { IngestionStore } from '../../src/store/ingestion-store';
 import { datasetForSearch, makeArchive, registerArchive, type ArchiveStats } from '../support/archives';
 import { CLI, runCli } from '../support/cli';
+import { TEST_API_TOKENS } from '../support/secrets';
 import { createTestBucket, createTestDb, rolePool, type TestDb } from '../support/stack';
 
 // The module object search.ts calls spawn on (a namespace import would be a copy).
@@ -389,5 +396,114 @@ describe('CLI: clp-ingestor search', () => {
     await expectErr(['--dataset', 'app', 'level: ('], 2, /query "level: \(" is not valid KQL: Parser error/);
     await expectErr(['--dataset', 'nosuch', '*'], 3, /dataset "nosuch" does not exist/);
     await expectErr(['*'], 2, /--dataset/);
+  });
+});
+
+describe('REST: GET /search', () => {
+  let client: Client;
+  let api: FastifyInstance;
+  let store: IngestionStore;
+
+  beforeAll(async () => {
+    client = await connectClient();
+    store = new IngestionStore(apiPool);
+    api = await buildServer({ store, client, settings: db.settings, authToken: '' });
+  });
+  afterAll(async () => {
+    await api?.close();
+    await client?.connection.close();
+  });
+
+  const get = async (query: Record<string, string>, a = api, headers: Record<string, string> = {}) => {
+    const res = await a.inject({ method: 'GET', url: '/search', query, headers });
+    return { status: res.statusCode, type: String(res.headers['content-type']), body: res.body };
+  };
+  const ndjson = (body: string) =>
+    body
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+
+  test('answers JSON lines: the hits, then a summary', async () => {
+    const r = await get({ dataset: 'app', query: 'level: INFO', begin: String(T_MID), limit: '100' });
+    expect(r.status).toBe(200);
+    expect(r.type).toMatch(/^application\/x-ndjson/);
+    const out = ndjson(r.body);
+    const summary = out.pop();
+    expect(summary).toEqual({
+      summary: { hits: 8, truncated: false, archives_selected: 2, archives_searched: 2 },
+    });
+    expect(count(out.map((h) => h.event.tag))).toEqual({ new: 5, dir: 3 });
+    for (const h of out) expect(h.archive_id).toBe(app[h.event.tag].id);
+  });
+
+  test('the limit truncates, and the summary says so', async () => {
+    const out = ndjson((await get({ dataset: 'app', query: '*', limit: '4' })).body);
+    expect(out).toHaveLength(5);
+    expect(out[4]).toEqual({
+      summary: { hits: 4, truncated: true, archives_selected: 4, archives_searched: 1 },
+    });
+    const dflt = ndjson((await get({ dataset: 'app', query: '*' })).body);
+    expect(dflt.at(-1).summary).toMatchObject({ hits: APP_EVENTS, truncated: false });
+  });
+
+  test('errors are 400 naming the parameter or query, 404 for an unknown dataset', async () => {
+    const expectErr = async (query: Record<string, string>, status: number, re: RegExp) => {
+      const r = await get(query);
+      expect([r.status, JSON.parse(r.body)]).toEqual([status, { error: expect.stringMatching(re) }]);
+    };
+    await expectErr({ query: '*' }, 400, /property 'dataset'/);
+    await expectErr({ dataset: 'app' }, 400, /property 'query'/);
+    await expectErr({ dataset: 'app', query: '*', limit: '0' }, 400, /limit must be >= 1/);
+    await expectErr({ dataset: 'app', query: '*', limit: '100001' }, 400, /limit must be <= 100000/);
+    await expectErr({ dataset: 'app', query: '*', begin: 'soon' }, 400, /^begin: "soon"/);
+    await expectErr({ dataset: 'app', query: '*', end: '1e3' }, 400, /^end: /);
+    await expectErr(
+      { dataset: 'app', query: '*', begin: '9', end: '3' },
+      400,
+      /begin \(9\) is after end \(3\)/,
+    );
+    await expectErr(
+      { dataset: 'app', query: 'level: (' },
+      400,
+      /query "level: \(" is not valid KQL: Parser error/,
+    );
+    await expectErr({ dataset: 'a-b', query: '*' }, 400, /^dataset: /);
+    await expectErr({ dataset: 'nosuch', query: '*' }, 404, /dataset "nosuch" does not exist/);
+  });
+
+  test('a read token may search; no token may not', async () => {
+    const secured = await buildServer({
+      store,
+      client,
+      settings: db.settings,
+      tokens: ApiTokens.of({ read: [TEST_API_TOKENS.dashboardRead], operator: [TEST_API_TOKENS.dashboard] }),
+    });
+    try {
+      expect((await get({ dataset: 'app', query: '*' }, secured)).status).toBe(401);
+      const ok = await get({ dataset: 'app', query: 'tag: dir' }, secured, {
+        authorization: `Bearer ${TEST_API_TOKENS.dashboardRead}`,
+      });
+      expect(ok.status).toBe(200);
+      expect(ndjson(ok.body)).toHaveLength(6);
+    } finally {
+      await secured.close();
+    }
+  });
+
+  test('the OpenAPI document describes it', async () => {
+    const doc = (await api.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const op = doc.paths['/search'].get;
+    expect(op.tags).toEqual(['Search']);
+    expect(Object.keys(op.responses['200'].content)).toEqual(['application/x-ndjson']);
+    expect(op.parameters.map((p: { name: string }) => p.name).sort()).toEqual([
+      'begin',
+      'dataset',
+      'end',
+      'ignore_case',
+      'limit',
+      'query',
+    ]);
+    expect(op.responses['400'].description).toEqual(expect.any(String));
   });
 });
