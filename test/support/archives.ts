@@ -4,7 +4,7 @@
  * compression worker registers them (ensureDataset, then one row per archive).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -42,7 +42,7 @@ export async function makeArchive(
   const args = ['c', archiveDir, '--files-from', path.join(work, 'list'), '--print-archive-stats'];
   if (singleFile) args.push('--single-file-archive');
   args.push('--timestamp-key', 'ts');
-  const { stdout } = await run(clpS, args);
+  const { stdout } = await run(clpS, args).finally(() => rmSync(work, { recursive: true, force: true }));
   return stdout
     .split('\n')
     .filter((l) => l.trim())
