@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * clp-ingestor: create and control ingestion jobs, inspect their files.
+ * clp-ingestor: create and control ingestion jobs, inspect their files, search
+ * what they ingested.
  * Same configuration sources as the worker (environment, CLP_INGESTOR_ENV_FILE).
  * Errors are one line on stderr and a non-zero exit code.
  */
@@ -11,6 +12,7 @@ import { ConflictError, NotFoundError } from '../store/ingestion-store';
 import { addCreateCommands } from './cli/create-commands';
 import { addDbCommands } from './cli/db-commands';
 import { addJobCommands, addReconcileCommand } from './cli/job-commands';
+import { addSearchCommand } from './cli/search-command';
 import { IllegalRequestError } from './jobs';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, notFound: 3, refused: 4 } as const;
@@ -23,6 +25,7 @@ export function buildProgram(): Command {
     .exitOverride();
   addCreateCommands(program);
   addJobCommands(program);
+  addSearchCommand(program);
   addDbCommands(program);
   addReconcileCommand(program);
   return program;

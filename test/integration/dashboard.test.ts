@@ -2,18 +2,21 @@
  * The dashboard in headless Chromium (Debian's /usr/bin/chromium, driven by
  * playwright-core; scripts/install-browser.sh installs it) against the real
  * API, worker and stack: jobs appear with their counters, rates, failed files
- * and Temporal links, and the pause button pauses a job for real.
+ * and Temporal links, and the pause button pauses a job for real; the search
+ * box finds events in archives clp-s made and lists them with their archive ids.
  *
  * The screenshot goes to .stack/screenshots/dashboard.png; with
  * CLP_UPDATE_DOCS_SCREENSHOT=1 also to docs/dashboard.png (committed).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 // The page functions below run in the browser; this project's tsconfig has no DOM types.
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ApiTokens } from '../../src/client/http/auth';
 import { CompressionJobStatus } from '../../src/store/schema';
+import { datasetForSearch, makeArchive, registerArchive, type ArchiveStats } from '../support/archives';
 import { apiServer } from '../support/http';
 import { TEST_API_TOKENS } from '../support/secrets';
 import { createTestBucket, putObjects, jsonEvents } from '../support/stack';
@@ -91,7 +94,9 @@ if (!haveChromium) {
     });
   });
 
+  const cleanups: (() => Promise<void>)[] = [];
   afterAll(async () => {
+    for (const c of cleanups) await c();
     await browser?.close();
     await api?.close();
     await h?.close();
@@ -237,5 +242,72 @@ if (!haveChromium) {
     } finally {
       await secured.close();
     }
+  });
+
+  test('the search box lists the matching events with their archive ids, and says why a search fails', async () => {
+    // Two archives clp-s made, registered as CLP's compression worker registers them.
+    const root = mkdtempSync(path.join(tmpdir(), 'dashboard-archives-'));
+    cleanups.push(async () => rmSync(root, { recursive: true, force: true }));
+    cleanups.push(await datasetForSearch(h.pool, h.settings, 'weblogs', root));
+    const archives: ArchiveStats[] = [];
+    for (const t0 of [1_700_000_000_000, 1_800_000_000_000]) {
+      const events = Array.from({ length: 6 }, (_, i) => ({
+        ts: t0 + i,
+        level: i % 3 ? 'INFO' : 'ERROR',
+        msg: `request ${t0 + i}`,
+      }));
+      const [a] = await makeArchive(h.settings.executor.clpS, root, events);
+      await registerArchive(h.pool, 'weblogs', a);
+      archives.push(a);
+    }
+
+    const { page, errors } = await newPage();
+    await page.goto(`${base}/ui`);
+    await page.fill('#search-dataset', 'weblogs');
+    await page.fill('#search-query', 'level: ERROR');
+    await page.click('#search-form button[type="submit"]');
+    await page.waitForSelector('#search-results:not([hidden]) tbody tr');
+    const rows = await page.$$eval('#search-results tbody tr', (trs: any[]) =>
+      trs.map((tr) => [tr.dataset.archiveId, JSON.parse(tr.querySelector('td.event').textContent)]),
+    );
+    // Newest archive first; each ERROR event once, under its archive.
+    expect(rows.map(([id]) => id)).toEqual([archives[1].id, archives[1].id, archives[0].id, archives[0].id]);
+    expect(rows.map(([, e]) => e.ts).sort()).toEqual([
+      1_700_000_000_000, 1_700_000_000_003, 1_800_000_000_000, 1_800_000_000_003,
+    ]);
+    for (const [, e] of rows) expect(e).toEqual({ ts: e.ts, level: 'ERROR', msg: `request ${e.ts}` });
+    expect(await page.textContent('#search-summary')).toBe('4 hits in 2 of 2 archives');
+
+    // A time range and a limit: the older archive is not searched, and the rest is truncated.
+    await page.fill('#search-query', '*');
+    await page.fill('#search-begin', '2027-01-01T00:00:00Z');
+    await page.fill('#search-limit', '2');
+    await page.click('#search-form button[type="submit"]');
+    await page.waitForSelector('#search-summary[data-truncated="true"]');
+    expect(await page.textContent('#search-summary')).toMatch(/^2 hits in 1 of 1 archives \(truncated/);
+    expect(
+      await page.$$eval('#search-results tbody tr', (trs: any[]) => trs.map((tr) => tr.dataset.archiveId)),
+    ).toEqual([archives[1].id, archives[1].id]);
+    const shots = path.join(ROOT, '.stack', 'screenshots');
+    mkdirSync(shots, { recursive: true });
+    await (await page.$('#search'))!.screenshot({ path: path.join(shots, 'dashboard-search.png') });
+
+    // A bad query and a bad time: the API's reason, naming the query or the field.
+    await page.fill('#search-query', 'level: (');
+    await page.click('#search-form button[type="submit"]');
+    await page.waitForFunction(() =>
+      /Parser error/.test((globalThis as any).document.querySelector('#search-summary').textContent),
+    );
+    expect(await page.isHidden('#search-results')).toBe(true);
+    await page.fill('#search-query', '*');
+    await page.fill('#search-begin', 'last week');
+    await page.click('#search-form button[type="submit"]');
+    await page.waitForFunction(() =>
+      /^search failed: begin: /.test(
+        (globalThis as any).document.querySelector('#search-summary').textContent,
+      ),
+    );
+    expect(errors.filter((e) => !/400/.test(e))).toEqual([]);
+    await page.close();
   });
 }

@@ -1,5 +1,6 @@
-/** What the REST API's route plugins share: the store, the Temporal client and the settings. */
+/** What the REST API's route plugins share: the store, the Temporal client, the settings and the DB pool for search. */
 import type { Client } from '@temporalio/client';
+import type { Pool } from 'mysql2/promise';
 import type { Settings } from '../../config/settings';
 import type { StartOptions } from '../jobs';
 import type { FileRecords, JobRecords } from '../../store/ingestion-store';
@@ -13,6 +14,8 @@ export interface ApiContext {
   startOpts: StartOptions;
   /** A workflow's page in the Temporal Web UI. */
   workflowUrl: (workflowId: string) => string;
+  /** What GET /search reads CLP's metadata tables with (the API's own pool). */
+  searchDb?: Pool;
 }
 
 export interface JobParams {

@@ -4,6 +4,7 @@
  *   plugins/auth.ts    scoped bearer tokens for every route but /health and the dashboard's files
  *   routes/clp.ts      CLP log-ingestor compatible: health, create, terminate
  *   routes/jobs.ts     beyond CLP: list, detail with live progress, files, pause/resume/stop
+ *   routes/search.ts   beyond CLP: search a dataset's archives with clp-s
  *   routes/ui.ts       /openapi.json and the dashboard
  * The lifecycle decisions (what a job may be asked, what terminate does) are
  * the job API's (../jobs.ts, ../../lifecycle.ts), shared with the CLI.
@@ -12,12 +13,15 @@ import swagger from '@fastify/swagger';
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Settings } from '../../config/settings';
+import type { Db } from '../../store/db';
+import { IngestionStore } from '../../store/ingestion-store';
 import type { ApiTokens } from './auth';
 import type { ApiContext } from './context';
 import { authPlugin, tokensFor } from './plugins/auth';
 import { errorsPlugin } from './plugins/errors';
 import { clpRoutes } from './routes/clp';
 import { jobRoutes } from './routes/jobs';
+import { searchRoutes } from './routes/search';
 import { uiRoutes } from './routes/ui';
 import { SHARED_SCHEMAS } from './schemas';
 
@@ -33,6 +37,8 @@ export interface ServerOptions {
   tokens?: ApiTokens;
   /** Without `tokens`: one operator token instead of settings.http.apiToken; an empty string turns auth off. */
   authToken?: string;
+  /** The pool GET /search reads CLP's metadata tables with; default: the store's, when it is an IngestionStore. */
+  searchDb?: Db;
   /** Overrides settings.http.bodyLimit (bytes). */
   bodyLimit?: number;
   logger?: FastifyServerOptions['logger'];
@@ -92,6 +98,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         { name: 'Health', description: 'Health check' },
         { name: 'IngestionJob', description: 'CLP log-ingestor compatible job endpoints' },
         { name: 'Jobs', description: 'Job inspection and control beyond CLP' },
+        { name: 'Search', description: "The ingested events, searched in CLP's archives" },
         { name: 'Meta', description: 'This document and the dashboard' },
       ],
       components: authOn
@@ -111,9 +118,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
   await app.register(errorsPlugin);
   await app.register(authPlugin, { tokens });
-  const ctx: ApiContext = { store, client, settings, startOpts, workflowUrl };
+  const searchDb = opts.searchDb ?? (store instanceof IngestionStore ? store.db : undefined);
+  const ctx: ApiContext = { store, client, settings, startOpts, workflowUrl, searchDb };
   await app.register(clpRoutes, ctx);
   await app.register(jobRoutes, ctx);
+  await app.register(searchRoutes, ctx);
   await app.register(uiRoutes);
   return app;
 }

@@ -1,6 +1,6 @@
 // The dashboard: polls the REST API every 2 s and renders jobs, rates and
-// failed files. Plain browser JavaScript, no build step. Every value from the
-// API is inserted as text, never as HTML.
+// failed files, and searches a dataset on request. Plain browser JavaScript,
+// no build step. Every value from the API is inserted as text, never as HTML.
 'use strict';
 
 (() => {
@@ -290,6 +290,77 @@
     }
   }
 
+  /** GET /search answers JSON lines: the hits, then {summary} (or {error} when it failed midway). */
+  async function search() {
+    const summary = $('search-summary');
+    const results = $('search-results');
+    const params = new URLSearchParams({
+      dataset: $('search-dataset').value.trim(),
+      query: $('search-query').value,
+    });
+    for (const [name, id] of [
+      ['begin', 'search-begin'],
+      ['end', 'search-end'],
+      ['limit', 'search-limit'],
+    ]) {
+      if ($(id).value.trim()) params.set(name, $(id).value.trim());
+    }
+    summary.hidden = false;
+    summary.className = 'muted';
+    summary.textContent = 'searching…';
+    const headers = {};
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.authorization = `Bearer ${token}`;
+    let lines;
+    try {
+      const res = await fetch(`/search?${params}`, { headers });
+      const text = await res.text();
+      if (!res.ok) {
+        let message = `${res.status} ${res.statusText}`;
+        try {
+          message = JSON.parse(text).error || message;
+        } catch {
+          // not JSON: keep the status
+        }
+        if (res.status === 401) $('token-form').hidden = false;
+        throw new Error(message);
+      }
+      lines = text
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l));
+    } catch (err) {
+      results.hidden = true;
+      summary.className = 'error-msg';
+      summary.textContent = `search failed: ${err.message}`;
+      return;
+    }
+    const last = lines[lines.length - 1] || {};
+    const hits = lines.filter((l) => l.archive_id !== undefined);
+    results.tBodies[0].replaceChildren(
+      ...hits.map((h) =>
+        el(
+          'tr',
+          { 'data-archive-id': h.archive_id },
+          el('td', { class: 'archive', text: h.archive_id }),
+          el('td', { class: 'event', text: JSON.stringify(h.event) }),
+        ),
+      ),
+    );
+    results.hidden = hits.length === 0;
+    if (last.error) {
+      summary.className = 'error-msg';
+      summary.textContent = `search failed after ${fmt(hits.length)} hits: ${last.error}`;
+    } else {
+      const s = last.summary || {};
+      summary.textContent =
+        `${fmt(hits.length)} hit${hits.length === 1 ? '' : 's'} in ${fmt(s.archives_searched || 0)} of ` +
+        `${fmt(s.archives_selected || 0)} archives` +
+        (s.truncated ? ' (truncated: more match; narrow the query or raise the limit)' : '');
+      summary.dataset.truncated = String(Boolean(s.truncated));
+    }
+  }
+
   function schedule() {
     clearTimeout(timer);
     if (!$('auto-refresh').checked) return;
@@ -313,6 +384,10 @@
   $('auto-refresh').addEventListener('change', schedule);
   $('status-filter').addEventListener('change', () => void refresh());
   $('dataset-filter').addEventListener('change', () => void refresh());
+  $('search-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    void search();
+  });
   $('detail-close').addEventListener('click', () => {
     selectedJob = null;
     $('detail').hidden = true;
