@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import type { Settings } from '../../src/config/settings';
 import { encodeClpConfig, type ClpConfig, type ClpConfigCodec } from '../../src/clp/clp-config';
 import { datasetTables, findDataset } from '../../src/clp/metadata';
+import { forEachHit, searchContext, searchDataset } from '../../src/clp/search';
 import { runExecutor, type ExecutorOptions, type ExecutorStats } from '../../src/executor/executor';
 import { createLogger, type LogFields } from '../../src/executor/log';
 import { rolePool } from './stack';
@@ -198,41 +199,34 @@ export interface DatasetArchive {
 }
 
 /**
- * Every archive CLP's archives table registers for `dataset`, each searched
- * with the real clp-s ('*' matches every event), so a test counts events as a
- * CLP user finds them. Only registered archives count, as in CLP.
+ * Every archive CLP's archives table registers for `dataset`, with every
+ * event the product's search (CLP's clp-s) finds in it ('*' matches every
+ * event), so a test counts events as a CLP user finds them. Only registered
+ * archives count, as in CLP.
  */
 export async function datasetArchives(
   pool: Db,
   settings: Settings,
   dataset: string,
 ): Promise<DatasetArchive[]> {
-  const found = await findDataset(pool, dataset);
-  if (!found) return [];
+  if (!(await findDataset(pool, dataset))) return [];
   const [rows] = await pool.query<any[]>(
     `SELECT id, begin_timestamp, end_timestamp, size, uncompressed_size FROM \`${datasetTables(dataset).archives}\` ORDER BY pagination_id`,
   );
-  const out: DatasetArchive[] = [];
-  for (const r of rows) {
-    const stdout = execFileSync(
-      settings.executor.clpS,
-      ['s', found.archiveStorageDirectory, '*', '--archive-id', r.id],
-      { maxBuffer: 1 << 30 },
-    ).toString('utf8');
-    const events = stdout
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l));
-    out.push({
-      id: r.id,
-      begin_timestamp: Number(r.begin_timestamp),
-      end_timestamp: Number(r.end_timestamp),
-      size: Number(r.size),
-      uncompressed_size: Number(r.uncompressed_size),
-      events,
-    });
-  }
-  return out;
+  const archives = rows.map((r): DatasetArchive => ({
+    id: r.id,
+    begin_timestamp: Number(r.begin_timestamp),
+    end_timestamp: Number(r.end_timestamp),
+    size: Number(r.size),
+    uncompressed_size: Number(r.uncompressed_size),
+    events: [],
+  }));
+  const byId = new Map(archives.map((a) => [a.id, a]));
+  const search = searchDataset(searchContext(settings, pool), { dataset, query: '*', limit: Infinity });
+  await forEachHit(search, (hit) => {
+    byId.get(hit.archive_id)!.events.push(hit.event);
+  });
+  return archives;
 }
 
 /** Every event of the dataset's registered archives. */
