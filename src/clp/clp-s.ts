@@ -29,7 +29,8 @@ export async function checkClpS(bin: string): Promise<void> {
   }
   try {
     const { stdout, stderr } = await promisify(execFile)(bin, ['--help'], { timeout: 10_000 });
-    if (!/\bc - compress\b/.test(stdout + stderr)) throw new Error('its --help does not list the compress command');
+    if (!/\bc - compress\b/.test(stdout + stderr))
+      throw new Error('its --help does not list the compress command');
   } catch (err) {
     throw new Error(`CLP_S_PATH: ${bin} is not a working clp-s: ${(err as Error).message.split('\n')[0]}`);
   }

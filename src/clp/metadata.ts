@@ -113,7 +113,11 @@ export async function findDataset(db: Pool | PoolConnection, dataset: string): P
  * (src/store/migrations/datasets.ts), which also grants the ingestor's users
  * what they need on them. Idempotent, and concurrent callers agree.
  */
-export async function ensureDataset(db: Pool, dataset: string, storageDirectory: string): Promise<DatasetRow> {
+export async function ensureDataset(
+  db: Pool,
+  dataset: string,
+  storageDirectory: string,
+): Promise<DatasetRow> {
   checkDatasetName(dataset);
   const existing = await findDataset(db, dataset);
   if (existing) return existing;

@@ -39,9 +39,14 @@ export function clpS3Url(
  * against MinIO: every other printable ASCII character and UTF-8 work.
  */
 export function clpUnreadableKeyReason(key: string): string | null {
-  const bad = /[\u0000-\u0020#?%\u007f]/.exec(key);
-  if (!bad) return null;
-  const ch = bad[0];
+  // A loop, not a regex: it runs for every recorded object, and control characters are the point.
+  let at = -1;
+  for (let i = 0; i < key.length && at < 0; i++) {
+    const c = key.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || c === 0x23 || c === 0x3f || c === 0x25) at = i;
+  }
+  if (at < 0) return null;
+  const ch = key[at];
   const shown =
     ch === ' '
       ? 'a space'

@@ -13,7 +13,6 @@ import { ADD_DATASET_PROCEDURE, DATASETS_DDL, DATASETS_TABLE, datasetDdl } from 
 export { ADD_DATASET_PROCEDURE };
 import { TABLES } from '../tables';
 
-
 /** What each role gets on every dataset's tables (granted by the procedure when the dataset is added). */
 export const DATASET_GRANTS: Partial<
   Record<'worker' | 'executor' | 'api', Partial<Record<'archives' | 'files' | 'column_metadata', string[]>>>
