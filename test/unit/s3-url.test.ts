@@ -3,7 +3,7 @@
  * job's endpoint_url and region_code (CLP's generate_s3_url, the same from
  * v0.9.0 to head).
  */
-import { clpS3Url, S3UrlError } from '../../src/clp/s3-url';
+import { clpS3Url, S3UrlError, clpUnreadableKeyReason } from '../../src/clp/s3-url';
 
 describe('no endpoint_url: AWS, virtual-hosted style', () => {
   test('with a region, the region is in the host', () => {
@@ -71,4 +71,21 @@ describe('what CLP refuses', () => {
     expect(() => clpS3Url(null, null, '', 'k')).toThrow('Bucket name is not specified');
     expect(() => clpS3Url('http://127.0.0.1:9000', null, 'logs', '')).toThrow('Object key is not specified');
   });
+});
+
+test('keys CLP cannot read by its unencoded URL are named with the character; every other printable key passes', () => {
+  expect(clpUnreadableKeyReason('a b.log')).toMatch(/contains a space/);
+  expect(clpUnreadableKeyReason('a#b.log')).toMatch(/contains "#"/);
+  expect(clpUnreadableKeyReason('a?b.log')).toMatch(/contains "\?"/);
+  expect(clpUnreadableKeyReason('a%41.log')).toMatch(/contains "%"/);
+  expect(clpUnreadableKeyReason('a\tb.log')).toMatch(/control character U\+0009/);
+  expect(clpUnreadableKeyReason('a\u007fb.log')).toMatch(/control character U\+007f/);
+  for (const ok of [
+    'a+b=c&d.log',
+    'ünïcødé/日本.log',
+    "x(1)_y-z~!'",
+    'a[b]{c}|d^e`f"g<h>.log',
+    'a\\b:c,d*e;f.log',
+  ])
+    expect(clpUnreadableKeyReason(ok)).toBeNull();
 });
