@@ -223,7 +223,7 @@ test('an executor started without the CLP DB waits for it, then runs jobs; losin
   });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'clp-wait-input-'));
   const job = async (name: string) => {
-    writeFileSync(path.join(dir, name), `${name}\n`.repeat(100));
+    writeFileSync(path.join(dir, name), jsonEvents(name, 100));
     return insertJob(db.pool, fsJobConfig([MOUNT + path.join(dir, name)], MOUNT + dir));
   };
   try {
