@@ -16,7 +16,7 @@ import { InvalidConfigError } from '../../src/config/job-config';
 import { ConflictError } from '../../src/store/ingestion-store';
 import { startExecutor } from '../support/executor';
 import { deleteQueue, newQueue, notification, queueDepth, recordedPaths, sendAll } from '../support/sqs';
-import { compressionJobsOf, createTestBucket, keysOfCompressionJob } from '../support/stack';
+import { compressionJobsOf, createTestBucket, keysOfCompressionJob, jsonEvents } from '../support/stack';
 import { startHarness, stopAndFinish, type Harness } from '../support/worker';
 import { eventually } from '../support/wait';
 
@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 async function put(bucket: string, key: string): Promise<number> {
-  const body = `2026-11-21T00:00:00Z INFO ${bucket}/${key}\n`.repeat(20);
+  const body = jsonEvents(`${bucket}/${key}`, 20);
   await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
   return Buffer.byteLength(body);
 }
