@@ -8,9 +8,9 @@
 import { createServer } from 'node:net';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
-import { startRig, upload, waitAllCompressed, stopJob, type Rig } from '../fault/support';
+import { EVENTS_PER_OBJECT, startRig, upload, waitAllCompressed, stopJob, type Rig } from '../fault/support';
 import { deleteQueue, newQueue, notification, sendAll } from '../support/sqs';
-import { createTestBucket } from '../support/stack';
+import { createTestBucket, jsonEvents } from '../support/stack';
 import { eventually } from '../support/wait';
 
 async function freePort(): Promise<number> {
@@ -84,8 +84,8 @@ test('files, bytes, flushes, compression outcomes and scan lag move with an S3-s
   const executorBefore = await scrape(executorMetrics);
   const bucket = await createTestBucket(rig.s3);
   const keys = Array.from({ length: 40 }, (_, i) => `m/${String(i).padStart(3, '0')}.log`);
-  await upload(rig.s3, bucket, keys); // each body: the key's line, eight times
-  const bytes = keys.reduce((n, k) => n + Buffer.byteLength(`2026-11-21T00:00:00Z INFO ${k} ok\n`) * 8, 0);
+  await upload(rig.s3, bucket, keys); // each body: EVENTS_PER_OBJECT JSON events naming the key
+  const bytes = keys.reduce((n, k) => n + Buffer.byteLength(jsonEvents(k, EVENTS_PER_OBJECT)), 0);
   const jobId = await rig.create('s3_scanner', {
     bucket_name: bucket,
     key_prefix: 'm/',
