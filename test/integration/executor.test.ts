@@ -481,7 +481,7 @@ async function expireAndKill(jobId: number): Promise<void> {
  * task's clp-s running; the gate opens once it is KILLED. Returns once this
  * one has logged `job abandoned: lease lost` and stopped, having abandoned the job.
  */
-async function killedWhileCompressing(dataset: string, leaseMs: number) {
+async function killedWhileCompressing(dataset: string, leaseMs: number, renewalNoticesFirst = false) {
   const key = `lease-${dataset}-${Date.now()}/a.jsonl`;
   await put(key, jsonLogLines(1_000));
   const jobId = await insertJob(pool, s3Job([key], { dataset }));
@@ -489,6 +489,9 @@ async function killedWhileCompressing(dataset: string, leaseMs: number) {
   const executor = startExecutor(clpS.settings, { archivesDir, leaseMs });
   await untilClpSRunning(jobId, clpS.started);
   await expireAndKill(jobId);
+  // With a short lease, the gate opens only once a renewal has seen the KILL (else the race with
+  // clp-s's end decides which check catches it).
+  if (renewalNoticesFirst) await untilLogged(executor, 'lease lost');
   await clpS.open();
   await untilLogged(executor, 'job abandoned: lease lost');
   expect(await executor.stop()).toEqual({ succeeded: 0, failed: 0, abandoned: 1 });
@@ -498,7 +501,7 @@ async function killedWhileCompressing(dataset: string, leaseMs: number) {
 
 test('an executor whose job was KILLED under it (its lease lapsed) stops clp-s and registers nothing', async () => {
   // A short lease: a renewal notices the KILL while clp-s is held at the gate.
-  const { jobId, abandoned } = await killedWhileCompressing('ds_lapsed', 600);
+  const { jobId, abandoned } = await killedWhileCompressing('ds_lapsed', 600, true);
   expect(abandoned.error).toMatch(/is no longer RUNNING/);
   const job = await jobRow(pool, jobId);
   expect(job.status).toBe(KILLED); // untouched since: never re-run, never turned into a success
