@@ -375,18 +375,25 @@ cmd_app_up() {
   local a
   [ -f "$ROOT/dist/client/cli.js" ] || fail "app-up: dist/client/cli.js is missing; run npm run build first"
   migrate_db
-  # Where each app's log stands now: its "started" line must come after it.
+  # Only what is not running is started (a supervised app, restarted by its supervisor or not, is
+  # left alone), and only what this call started is watched: an exit this early is a
+  # configuration error, which stops just those apps.
   declare -A offset
+  local fresh=()
   for a in "${APPS[@]}"; do
-    offset[$a]=$(stat -c %s "$LOGS/$a.log" 2>/dev/null || echo 0)
-    pid_of "$a-supervisor" >/dev/null || rm -f "$RUN/$a.restarts" # a stopped supervisor's count
+    if pid_of "$a-supervisor" >/dev/null; then
+      say "$a is already supervised (pid $(pid_of "$a-supervisor")); left as it is"
+      continue
+    fi
+    rm -f "$RUN/$a.restarts" # a stopped supervisor's count
+    offset[$a]=$(stat -c %s "$LOGS/$a.log" 2>/dev/null || echo 0) # its "started" line must come after
+    fresh+=("$a")
   done
-  for a in "${APPS[@]}"; do start_app "$a"; done
-  # Until each app says it started or exits (or CLP_STACK_APP_START_WAIT_SEC passes: an app
-  # waiting for a server that is down is not an error). Unreachable servers do not stop the
-  # apps; an exit this early is a configuration error: report it rather than restart forever.
+  for a in "${fresh[@]}"; do start_app "$a"; done
+  # Until each started app says it started or exits (or CLP_STACK_APP_START_WAIT_SEC passes: an
+  # app waiting for a server that is down is not an error).
   local deadline=$(($(date +%s) + ${CLP_STACK_APP_START_WAIT_SEC:-30}))
-  local failed=() report="" pending=("${APPS[@]}") left
+  local failed=() report="" pending=("${fresh[@]}") left
   while [ ${#pending[@]} -gt 0 ] && [ "$(date +%s)" -lt "$deadline" ]; do
     left=()
     for a in "${pending[@]}"; do
@@ -402,7 +409,7 @@ cmd_app_up() {
     [ ${#pending[@]} -gt 0 ] && sleep 0.2
   done
   if [ ${#failed[@]} -gt 0 ]; then
-    for a in "${APPS[@]}"; do stop_app "$a"; done
+    for a in "${fresh[@]}"; do stop_app "$a"; done
     fail "${report#$'\n'}"
   fi
   for a in "${pending[@]}"; do say "$a has not said it started yet (waiting for a server?); see scripts/stack.sh logs $a"; done

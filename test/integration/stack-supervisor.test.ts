@@ -83,7 +83,7 @@ async function restartedFrom(name: string, old: number): Promise<number> {
   );
 }
 
-test('app-up supervises the worker and the executor: a killed one is restarted with backoff and logged; app-down stops everything', async () => {
+test('app-up supervises the worker and the executor: a killed one is restarted with backoff and logged; app-up again changes nothing and starts only what stopped; app-down stops everything', async () => {
   const up = await stack(['app-up']);
   expect(up.stdout).toMatch(/starting worker \(supervised\)/);
   const worker = pidOf('worker')!;
@@ -126,9 +126,33 @@ test('app-up supervises the worker and the executor: a killed one is restarted w
   );
   expect(supervisors.every(isAlive)).toBe(true); // the same supervisors throughout
 
+  // app-up again, everything running (the worker restarted twice by its supervisor): nothing changes.
+  const again = await stack(['app-up']);
+  expect(again.stdout).toMatch(/worker is already supervised/);
+  expect(again.stdout).toMatch(/executor is already supervised/);
+  expect(again.stdout).not.toMatch(/starting/);
+  expect([
+    pidOf('worker'),
+    pidOf('executor'),
+    pidOf('worker-supervisor'),
+    pidOf('executor-supervisor'),
+  ]).toEqual([third, executor2, ...supervisors]);
+  expect([third, executor2, ...supervisors].every(isAlive)).toBe(true);
+
+  // With the executor's supervisor stopped, app-up starts that one only.
+  process.kill(supervisors[1], 'SIGTERM');
+  await eventually(async () => !isAlive(supervisors[1]) && !isAlive(executor2), 30_000, 'executor stopped');
+  const partial = await stack(['app-up']);
+  expect(partial.stdout).toMatch(/worker is already supervised/);
+  expect(partial.stdout).toMatch(/starting executor \(supervised\)/);
+  expect([pidOf('worker'), pidOf('worker-supervisor')]).toEqual([third, supervisors[0]]);
+  const executor3 = pidOf('executor')!;
+  supervisors[1] = pidOf('executor-supervisor')!;
+  expect([executor3, supervisors[1]].every(isAlive)).toBe(true);
+
   // app-down: supervisors stop their apps (SIGTERM, a clean shutdown) and themselves; nothing restarts.
   await stack(['app-down']);
-  expect([third, executor2, ...supervisors].some(isAlive)).toBe(false);
+  expect([third, executor3, ...supervisors].some(isAlive)).toBe(false);
   expect(log('worker')).toMatch(/"worker stopped"/);
   expect(log('worker')).toMatch(/"supervisor stopped"/);
   expect(log('executor')).toMatch(/"executor stopped"/);
