@@ -34,7 +34,7 @@ import {
   untilAvailable,
   watch,
 } from './dependencies';
-import { createLogger } from './executor/log';
+import { createLogger, sdkLogRecord, stdoutSink } from './executor/log';
 import { Connection } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -142,12 +142,17 @@ async function main(): Promise<void> {
   loadEnvFile();
   const settings = loadSettings();
   Runtime.install({
-    logger: new DefaultLogger((process.env.CLP_INGESTOR_LOG_LEVEL as 'INFO') ?? 'INFO'),
+    // The SDK's lines (workflow and activity ones carry their workflow id, type and activity) and
+    // Core's, forwarded to it, are JSON lines like ours: one event per line, for a log pipeline.
+    logger: new DefaultLogger((process.env.CLP_INGESTOR_LOG_LEVEL as 'INFO') ?? 'INFO', (entry) =>
+      stdoutSink(sdkLogRecord(entry)),
+    ),
     telemetryOptions: {
       logging: {
         // Core logs every retried poll (two lines a second while Temporal is
         // away, for as long as it is); the watcher below reports outages instead.
         filter: `${makeTelemetryFilterString({ core: 'WARN' })},temporalio_client::retry=OFF`,
+        forward: {},
       },
       ...prometheusMetrics(settings.metrics.worker),
     },
@@ -274,7 +279,11 @@ if (require.main === module) {
     // A native runtime that never ran a worker can keep the event loop alive.
     () => process.exit(0),
     (err) => {
-      console.error(`worker: ${err instanceof Error ? err.message : String(err)}`);
+      stdoutSink({
+        ts: new Date().toISOString(),
+        level: 'error',
+        msg: `worker: ${err instanceof Error ? err.message : String(err)}`,
+      });
       process.exit(1);
     },
   );

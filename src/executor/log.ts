@@ -37,3 +37,24 @@ export function createLogger(sink: LogSink = stdoutSink, base: LogFields = {}): 
     child: (fields) => createLogger(sink, { ...base, ...fields }),
   };
 }
+
+/** A Temporal SDK log entry (its Runtime logger's), as one of our JSON records. */
+export function sdkLogRecord(entry: {
+  level: string;
+  message: string;
+  timestampNanos: bigint;
+  meta?: Record<string, unknown>;
+}): LogFields {
+  const fields: LogFields = {};
+  for (const [k, v] of Object.entries(entry.meta ?? {})) {
+    if (v instanceof Error) Object.assign(fields, errorFields(v));
+    else if (typeof v === 'bigint') fields[k] = v.toString();
+    else fields[k] = v;
+  }
+  return {
+    ts: new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString(),
+    level: entry.level.toLowerCase(),
+    msg: entry.message,
+    ...fields,
+  };
+}

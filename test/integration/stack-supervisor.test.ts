@@ -159,6 +159,28 @@ test('app-up supervises the worker and the executor: a killed one is restarted w
   const after = (await stack(['status'])).stdout;
   expect(after).toMatch(/worker +stopped/);
   expect(after).toMatch(/executor +stopped/);
+
+  // Every line of every process (worker, the Temporal SDK and Core inside it, executor, supervisor)
+  // is one JSON event with its time, level and message.
+  for (const name of ['worker', 'executor']) {
+    const lines = log(name)
+      .split('\n')
+      .filter((l) => l.trim());
+    expect(lines.length).toBeGreaterThan(5);
+    const notJson = lines.filter((l) => {
+      try {
+        const r = JSON.parse(l);
+        return !(typeof r.ts === 'string' && typeof r.level === 'string' && typeof r.msg === 'string');
+      } catch {
+        return true;
+      }
+    });
+    expect([name, notJson]).toEqual([name, []]);
+  }
+  // The SDK's own lines are among them, with the worker's task queue.
+  expect(log('worker')).toMatch(
+    new RegExp(`"level":"info","msg":"Worker state changed".*"taskQueue":"${taskQueue}"`),
+  );
 });
 
 test('app-up reports a configuration error before starting anything: migrate runs first and refuses', async () => {
@@ -182,7 +204,8 @@ test('app-up reports an app that exits at start and leaves nothing running', asy
   );
   expect(err?.code).toBe(1);
   expect(err?.stderr).toMatch(/app-up: worker exited at start; last log lines:/);
-  expect(err?.stderr).toMatch(/no namespace "no-such-namespace"/);
+  // The worker's last line is a JSON event, its message quoted as JSON quotes it.
+  expect(err?.stderr).toMatch(/"level":"error","msg":"worker: .* has no namespace \\"no-such-namespace\\"/);
   for (const name of ['worker', 'executor', 'worker-supervisor', 'executor-supervisor']) {
     expect(isAlive(pidOf(name))).toBe(false);
   }
