@@ -75,11 +75,16 @@ export function initCodecs(): Promise<void> {
 
 const ZSTD_MAGIC = 0xfd2fb528;
 
-export async function encodeClpConfig(config: ClpConfig, codec: ClpConfigCodec): Promise<Buffer> {
-  const packed = encode(config);
+/** Named-key msgpack, compressed with the release line's codec: how CLP stores clp_config and task paths. */
+export async function encodeCompressedMsgpack(value: unknown, codec: ClpConfigCodec): Promise<Buffer> {
+  const packed = Buffer.from(encode(value));
   if (codec === 'brotli') return brotliCompressSync(packed);
   await initCodecs();
-  return Buffer.from(zstdCompress(Buffer.from(packed), 3));
+  return Buffer.from(zstdCompress(packed, 3));
+}
+
+export function encodeClpConfig(config: ClpConfig, codec: ClpConfigCodec): Promise<Buffer> {
+  return encodeCompressedMsgpack(config, codec);
 }
 
 /** Whether `blob` is a zstd frame (recognised by its magic number); anything else is taken for brotli. */
@@ -88,7 +93,7 @@ export function isZstdFrame(blob: Buffer): boolean {
 }
 
 /** Decodes either encoding (zstd frames are recognised by their magic number). */
-export async function decodeClpConfig(blob: Buffer): Promise<unknown> {
+export async function decodeCompressedMsgpack(blob: Buffer): Promise<unknown> {
   let packed: Uint8Array;
   if (isZstdFrame(blob)) {
     await initCodecs();
@@ -98,3 +103,5 @@ export async function decodeClpConfig(blob: Buffer): Promise<unknown> {
   }
   return decode(packed);
 }
+
+export const decodeClpConfig = decodeCompressedMsgpack;

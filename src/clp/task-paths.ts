@@ -5,10 +5,7 @@
  * head, brotli on v0.9-v0.13), the same codec as clp_config. For S3 inputs
  * the paths are object keys; for fs inputs, paths as CLP's workers see them.
  */
-import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
-import { decode, encode } from '@msgpack/msgpack';
-import { compress as zstdCompress, decompress as zstdDecompress } from '@bokuweb/zstd-wasm';
-import { initCodecs, isZstdFrame } from './clp-config';
+import { decodeCompressedMsgpack, encodeCompressedMsgpack } from './clp-config';
 import type { ClpConfigCodec } from './compat';
 
 export interface PathsToCompress {
@@ -18,23 +15,13 @@ export interface PathsToCompress {
   empty_directories?: string[];
 }
 
-export async function encodeTaskPaths(paths: PathsToCompress, codec: ClpConfigCodec): Promise<Buffer> {
-  const packed = Buffer.from(encode(paths));
-  if (codec === 'brotli') return brotliCompressSync(packed);
-  await initCodecs();
-  return Buffer.from(zstdCompress(packed, 3));
+export function encodeTaskPaths(paths: PathsToCompress, codec: ClpConfigCodec): Promise<Buffer> {
+  return encodeCompressedMsgpack(paths, codec);
 }
 
 /** Decodes either codec (zstd recognised by its magic number); throws on anything that is not PathsToCompress. */
 export async function decodeTaskPaths(blob: Buffer): Promise<PathsToCompress> {
-  let packed: Uint8Array;
-  if (isZstdFrame(blob)) {
-    await initCodecs();
-    packed = zstdDecompress(blob);
-  } else {
-    packed = brotliDecompressSync(blob);
-  }
-  const value = decode(packed) as Partial<PathsToCompress> | null;
+  const value = (await decodeCompressedMsgpack(blob)) as Partial<PathsToCompress> | null;
   if (!value || !Array.isArray(value.file_paths) || !value.file_paths.every((p) => typeof p === 'string')) {
     throw new Error('clp_paths_to_compress is not a PathsToCompress (no file_paths list of strings)');
   }
