@@ -16,7 +16,8 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ApiTokens } from '../../src/client/http/auth';
 import { CompressionJobStatus } from '../../src/store/schema';
-import { datasetForSearch, makeArchive, registerArchive, type ArchiveStats } from '../support/archives';
+import { makeArchive, registerArchive, type ArchiveStats } from '../support/archives';
+import { ensureDataset } from '../../src/clp/metadata';
 import { apiServer } from '../support/http';
 import { TEST_API_TOKENS } from '../support/secrets';
 import { createTestBucket, putObjects, jsonEvents } from '../support/stack';
@@ -248,7 +249,7 @@ if (!haveChromium) {
     // Two archives clp-s made, registered as CLP's compression worker registers them.
     const root = mkdtempSync(path.join(tmpdir(), 'dashboard-archives-'));
     cleanups.push(async () => rmSync(root, { recursive: true, force: true }));
-    cleanups.push(await datasetForSearch(h.pool, h.settings, 'weblogs', root));
+    await ensureDataset(h.pool, 'weblogs', root);
     const archives: ArchiveStats[] = [];
     for (const t0 of [1_700_000_000_000, 1_800_000_000_000]) {
       const events = Array.from({ length: 6 }, (_, i) => ({

@@ -33,7 +33,8 @@ import {
 } from '../../src/clp/search';
 import type { Db } from '../../src/store/db';
 import { IngestionStore } from '../../src/store/ingestion-store';
-import { datasetForSearch, makeArchive, registerArchive, type ArchiveStats } from '../support/archives';
+import { makeArchive, registerArchive, type ArchiveStats } from '../support/archives';
+import { ensureDataset } from '../../src/clp/metadata';
 import { CLI, runCli } from '../support/cli';
 import { TEST_API_TOKENS } from '../support/secrets';
 import { createTestBucket, createTestDb, rolePool, type TestDb } from '../support/stack';
@@ -60,7 +61,6 @@ let db: TestDb;
 let apiPool: Db;
 let ctx: SearchContext;
 let archiveRoot: string;
-const undo: (() => Promise<void>)[] = [];
 /** The registered archives of dataset `app`, by tag. */
 const app: Record<string, ArchiveStats> = {};
 let leftover: ArchiveStats;
@@ -72,7 +72,7 @@ beforeAll(async () => {
   ctx = searchContext(db.settings, apiPool);
   archiveRoot = mkdtempSync(path.join(tmpdir(), 'search-archives-'));
   const dir = path.join(archiveRoot, 'app');
-  undo.push(await datasetForSearch(db.pool, db.settings, 'app', dir));
+  await ensureDataset(db.pool, 'app', dir);
   const make = async (evs: object[], singleFile = true) => {
     const [stats] = await makeArchive(ctx.clpS, dir, evs, { singleFile });
     return stats;
@@ -87,11 +87,10 @@ beforeAll(async () => {
   // Compressed into the dataset's directory but never registered: must never be searched.
   leftover = await make(events('leftover', T_MID, 7));
 
-  undo.push(await datasetForSearch(db.pool, db.settings, 'empty', path.join(archiveRoot, 'empty')));
+  await ensureDataset(db.pool, 'empty', path.join(archiveRoot, 'empty'));
 });
 
 afterAll(async () => {
-  for (const u of undo) await u();
   await apiPool?.end();
   await db?.drop();
   if (archiveRoot) rmSync(archiveRoot, { recursive: true, force: true });
@@ -238,7 +237,7 @@ describe('searchDataset', () => {
 
   test('a registered archive that is missing is an error naming it', async () => {
     const dir = path.join(archiveRoot, 'gone');
-    undo.push(await datasetForSearch(db.pool, db.settings, 'gone', dir));
+    await ensureDataset(db.pool, 'gone', dir);
     const [a] = await makeArchive(ctx.clpS, dir, events('gone', T_OLD, 2));
     await registerArchive(db.pool, 'gone', a);
     expect(await countEvents(ctx, 'gone')).toBe(2);
@@ -259,7 +258,7 @@ describe('archives in S3 (MinIO)', () => {
     const client = s3();
     const bucket = await createTestBucket(client);
     // The worker writes each single-file archive to <prefix><dataset>/<archive id>.
-    undo.push(await datasetForSearch(db.pool, db.settings, 's3ds', `${PREFIX}s3ds`));
+    await ensureDataset(db.pool, 's3ds', `${PREFIX}s3ds`);
     const staging = path.join(archiveRoot, 's3-staging');
     s3archives = [
       ...(await makeArchive(db.settings.executor.clpS, staging, events('s3old', T_OLD))),

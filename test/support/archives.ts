@@ -8,21 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { datasetTables, DATASETS_TABLE, ensureDataset } from '../../src/clp/metadata';
-import type { Settings } from '../../src/config/settings';
+import { datasetTables } from '../../src/clp/metadata';
+import type { ArchiveStats } from '../../src/executor/clp-s-run';
 import type { Db } from '../../src/store/db';
-import { account } from '../../src/store/grants';
 
 const run = promisify(execFile);
 
-/** What `clp-s c --print-archive-stats` prints for each archive. */
-export interface ArchiveStats {
-  id: string;
-  begin_timestamp: number;
-  end_timestamp: number;
-  size: number;
-  uncompressed_size: number;
-}
+export type { ArchiveStats };
 
 /**
  * Compresses `events` (one JSON object per line) into `archiveDir` with
@@ -57,32 +49,4 @@ export async function registerArchive(pool: Db, dataset: string, a: ArchiveStats
      VALUES (?, ?, ?, ?, ?, '', 0)`,
     [a.id, a.begin_timestamp, a.end_timestamp, a.uncompressed_size, a.size],
   );
-}
-
-/**
- * Registers the dataset (ensureDataset, as the schema owner) and gives the
- * API's user SELECT on clp_datasets and the dataset's archives table, as
- * `clp-ingestor migrate` and the dataset procedure give it where they
- * exist. Returns what undoes the grants (table grants outlive a dropped DB).
- */
-export async function datasetForSearch(
-  owner: Db,
-  settings: Settings,
-  dataset: string,
-  storageDirectory: string,
-): Promise<() => Promise<void>> {
-  await ensureDataset(owner, dataset, storageDirectory);
-  const grantee = account(settings.dbRoles.api.user, settings.dbGranteeHost);
-  const db = settings.db.database;
-  const tables = [DATASETS_TABLE, datasetTables(dataset).archives];
-  for (const t of tables) await owner.query(`GRANT SELECT ON \`${db}\`.\`${t}\` TO ${grantee}`);
-  return async () => {
-    for (const t of tables) {
-      await owner
-        .query(`REVOKE SELECT ON \`${db}\`.\`${t}\` FROM ${grantee}`)
-        .catch((err: { code?: string }) => {
-          if (err.code !== 'ER_NONEXISTING_TABLE_GRANT') throw err;
-        });
-    }
-  };
 }
