@@ -15,7 +15,7 @@ import { createS3Client, createSqsClient } from '../src/aws';
 import { connectClient } from '../src/client/temporal';
 import { benchSettings, fmtDuration, git, jestProcesses, machine, RESULTS_DIR, sleep } from './lib/env';
 import { cleanUpInterrupted, type BenchContext } from './lib/harness';
-import { ensureObjects } from './lib/objects';
+import { ensureObjects, prefixFor } from './lib/objects';
 import { killChildren } from './lib/proc';
 import { latency, type LatencyResult } from './phases/latency';
 import { s3Floor, s3HonestFloors, s3Job, type FloorResult, type JobResult } from './phases/s3';
@@ -426,7 +426,7 @@ async function main(): Promise<void> {
 
     for (const n of sizes) {
       const jestRunning = await awaitIdle(o.waitIdle);
-      const prefix = `n${n}/`;
+      const prefix = prefixFor(n);
       let floor: FloorResult | undefined;
       if (n <= START_AFTER_FLOOR_MAX_N) {
         log(`floor N=${n}: list + insert`);
@@ -462,7 +462,7 @@ async function main(): Promise<void> {
       log(`end to end N=${o.nE2e}: job with the executor until every file is compressed`);
       const e = await s3Job(ctx, {
         name: `e2e-${o.nE2e}`,
-        prefix: `n${o.nE2e}/`,
+        prefix: prefixFor(o.nE2e),
         n: o.nE2e,
         flushTimeoutSec: o.flushTimeoutSec,
         executorConcurrency: o.executorConcurrency,
@@ -509,7 +509,7 @@ async function main(): Promise<void> {
       );
       const j = await s3Job(ctx, {
         name: `rescan-${o.n}`,
-        prefix: `n${o.n}/`,
+        prefix: prefixFor(o.n),
         n: o.n,
         flushTimeoutSec: o.flushTimeoutSec,
         rescanPasses: o.rescanPasses,
