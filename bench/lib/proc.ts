@@ -4,7 +4,7 @@
  * CPU time, sampled without touching the process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { sleep } from './env';
 
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
@@ -20,26 +20,38 @@ export function memoryMiB(pid: number): { rss: number; hwm: number } | null {
   }
 }
 
-/** User + system CPU seconds the process has used so far, or null once it is gone. */
-export function cpuSeconds(pid: number): number | null {
+/**
+ * User + system CPU seconds the process has used so far or, with `children`,
+ * what its children that have ended (and been waited for) used: how a
+ * clp-s run's CPU is counted, since its parent reaps it. Null once it is gone.
+ */
+export function cpuSeconds(pid: number, children = false): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    // Fields after the parenthesised command name: utime, stime, cutime and cstime are fields 14 to 17.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    const [a, b] = children ? [13, 14] : [11, 12];
+    return (Number(fields[a]) + Number(fields[b])) / CLK_TCK;
   } catch {
     return null;
   }
 }
 
+/** A process to meter: its own CPU, or (children) that of the children it has reaped. */
+export type Metered = number | { pid: number; children: true };
+
 /** CPU seconds used by each named process between start() and stop(). */
 export class CpuMeter {
   private readonly start = new Map<string, number>();
-  constructor(private readonly pids: () => Record<string, number>) {}
+  constructor(private readonly pids: () => Record<string, Metered>) {}
+
+  private static read(m: Metered): number | null {
+    return typeof m === 'number' ? cpuSeconds(m) : cpuSeconds(m.pid, true);
+  }
 
   begin(): this {
-    for (const [name, pid] of Object.entries(this.pids())) {
-      const s = cpuSeconds(pid);
+    for (const [name, m] of Object.entries(this.pids())) {
+      const s = CpuMeter.read(m);
       if (s !== null) this.start.set(name, s);
     }
     return this;
@@ -47,12 +59,76 @@ export class CpuMeter {
 
   end(): Record<string, number> {
     const used: Record<string, number> = {};
-    for (const [name, pid] of Object.entries(this.pids())) {
-      const s = cpuSeconds(pid);
+    for (const [name, m] of Object.entries(this.pids())) {
+      const s = CpuMeter.read(m);
       const s0 = this.start.get(name);
       if (s !== null && s0 !== undefined) used[name] = Math.round((s - s0) * 100) / 100;
     }
     return used;
+  }
+}
+
+/** The PIDs of `pid`'s children (every thread's), from /proc. */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const list = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+        if (list) for (const c of list.split(' ')) out.push(Number(c));
+      } catch {
+        // the thread ended
+      }
+    }
+  } catch {
+    // the process ended
+  }
+  return out;
+}
+
+/**
+ * The memory of a process's children (the clp-s runs of the executor or of
+ * the clp-s floor), sampled every `everyMs`: the highest VmHWM any one child
+ * reached by its last sample, and the highest sum of the children's VmRSS at
+ * one sample (what runs at once costs together). A child that ends between
+ * samples is seen up to its last sample only.
+ */
+export class ChildrenMemory {
+  peakOneMiB = 0;
+  peakTogetherMiB = 0;
+  maxAtOnce = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly pid: number,
+    everyMs = 100,
+  ) {
+    this.timer = setInterval(() => this.sample(), everyMs);
+  }
+
+  private sample(): void {
+    const kids = childPids(this.pid);
+    let together = 0;
+    let live = 0;
+    for (const c of kids) {
+      const m = memoryMiB(c);
+      if (!m) continue;
+      live++;
+      together += m.rss;
+      this.peakOneMiB = Math.max(this.peakOneMiB, m.hwm);
+    }
+    this.peakTogetherMiB = Math.max(this.peakTogetherMiB, together);
+    this.maxAtOnce = Math.max(this.maxAtOnce, live);
+  }
+
+  stop(): { peakOneMiB: number; peakTogetherMiB: number; maxAtOnce: number } {
+    clearInterval(this.timer);
+    const r = (x: number) => Math.round(x * 10) / 10;
+    return {
+      peakOneMiB: r(this.peakOneMiB),
+      peakTogetherMiB: r(this.peakTogetherMiB),
+      maxAtOnce: this.maxAtOnce,
+    };
   }
 }
 
