@@ -4,7 +4,7 @@
  * CPU time, sampled without touching the process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { sleep } from './env';
 
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
@@ -68,22 +68,14 @@ export class CpuMeter {
   }
 }
 
-/** The PIDs of `pid`'s children (every thread's), from /proc. */
+/** The PIDs of `pid`'s children spawned by its main thread (node spawns from its event loop's). */
 function childPids(pid: number): number[] {
-  const out: number[] = [];
   try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const list = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-        if (list) for (const c of list.split(' ')) out.push(Number(c));
-      } catch {
-        // the thread ended
-      }
-    }
+    const list = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return list ? list.split(' ').map(Number) : [];
   } catch {
-    // the process ended
+    return []; // the process ended
   }
-  return out;
 }
 
 /**
@@ -101,7 +93,7 @@ export class ChildrenMemory {
 
   constructor(
     private readonly pid: number,
-    everyMs = 100,
+    everyMs = 20,
   ) {
     this.timer = setInterval(() => this.sample(), everyMs);
   }

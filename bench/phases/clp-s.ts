@@ -33,7 +33,7 @@ export interface CompressionFigures {
   compressionJobs: number;
   tasks: number;
   archives: number;
-  /** The clp-s processes' memory (sampled every 100 ms from /proc): one run's peak, all at once. */
+  /** The clp-s processes' memory (sampled every 20 ms from /proc): one run's peak, all at once. */
   clpSMemory: { peakOneMiB: number; peakTogetherMiB: number; maxAtOnce: number };
 }
 
