@@ -9,12 +9,13 @@ import { sleep } from './env';
 
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
 
-/** VmRSS and VmHWM (peak resident set) in MiB, or null once the process is gone. */
+/** VmRSS and VmHWM (peak resident set) in MiB, or null once the process is gone (or a zombie: it has neither). */
 export function memoryMiB(pid: number): { rss: number; hwm: number } | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+    const m = { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+    return Number.isFinite(m.rss) && Number.isFinite(m.hwm) ? m : null;
   } catch {
     return null;
   }
