@@ -13,7 +13,16 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { createS3Client, createSqsClient } from '../src/aws';
 import { connectClient } from '../src/client/temporal';
-import { benchSettings, fmtDuration, git, jestProcesses, machine, RESULTS_DIR, sleep } from './lib/env';
+import {
+  benchSettings,
+  fmtDuration,
+  git,
+  jestProcesses,
+  jestProcessesAsync,
+  machine,
+  RESULTS_DIR,
+  sleep,
+} from './lib/env';
 import { cleanUpInterrupted, type BenchContext } from './lib/harness';
 import { ensureObjects, prefixFor } from './lib/objects';
 import { killChildren } from './lib/proc';
@@ -137,6 +146,34 @@ async function awaitIdle(wait: boolean): Promise<boolean> {
       log(`jest is running (pids ${pids.join(' ')}); waiting for it to end (polling every 30 s)`);
     await sleep(30_000);
   }
+}
+
+/** Whether jest was seen (polled every 5 s) since the current phase began. */
+let jestSeen = false;
+let jestWatch: NodeJS.Timeout | undefined;
+
+/**
+ * A phase begins: waits while jest runs (if `wait`); from then on jest is
+ * looked for every 5 s, since a suite that starts and ends inside a phase is
+ * not seen at its boundaries. True if jest runs now.
+ */
+async function phaseStart(wait: boolean): Promise<boolean> {
+  const running = await awaitIdle(wait);
+  jestSeen = running;
+  jestWatch ??= setInterval(() => {
+    if (jestSeen) return;
+    void jestProcessesAsync().then((pids) => {
+      if (pids.length === 0 || jestSeen) return;
+      jestSeen = true;
+      log(`warning: jest started during this phase (pids ${pids.join(' ')}); its figures are flagged`);
+    });
+  }, 5_000).unref();
+  return running;
+}
+
+/** A phase ends: true if jest ran at any point since phaseStart (or runs now). */
+async function phaseEnd(): Promise<boolean> {
+  return jestSeen || (await awaitIdle(false));
 }
 
 interface E2eEntry {
@@ -521,7 +558,7 @@ async function main(): Promise<void> {
     if (o.prepareOnly) return;
 
     for (const n of sizes) {
-      const jestRunning = await awaitIdle(o.waitIdle);
+      const jestRunning = await phaseStart(o.waitIdle);
       const prefix = prefixFor(n);
       let floor: FloorResult | undefined;
       if (n <= START_AFTER_FLOOR_MAX_N) {
@@ -548,7 +585,7 @@ async function main(): Promise<void> {
         ratio: job.rate / (floor ?? tokenFloor).rate,
         rowsRatio: job.rowsRate / (floor ?? tokenFloor).rate,
         pipelinedRatio: job.rowsRate / honest.pipelined.rate,
-        jestRunning: jestRunning || (await awaitIdle(false)),
+        jestRunning: jestRunning || (await phaseEnd()),
       });
       save();
     }
@@ -556,7 +593,7 @@ async function main(): Promise<void> {
     if (o.phases.includes('e2e')) {
       // Per concurrency, clp-s alone and then end to end, back to back, so each pair shares the machine's state.
       for (const c of o.executorConcurrency) {
-        const entry: E2eEntry = { concurrency: c, n: o.nE2e, jestRunning: await awaitIdle(o.waitIdle) };
+        const entry: E2eEntry = { concurrency: c, n: o.nE2e, jestRunning: await phaseStart(o.waitIdle) };
         results.e2e.push(entry);
         log(`clp-s alone N=${o.nE2e}: ${c} clp-s at once, split as the executor splits`);
         entry.floor = await clpSFloor(ctx, prefixFor(o.nE2e), o.nE2e, c);
@@ -581,13 +618,13 @@ async function main(): Promise<void> {
         );
         entry.job = e;
         entry.vsFloor = { compressed: e.rate / f.rate, lastArchive: (e.files * 1000) / last / f.rate };
-        entry.jestRunning ||= await awaitIdle(false);
+        entry.jestRunning ||= await phaseEnd();
         save();
       }
     }
 
     if (o.phases.includes('sqs')) {
-      const jestRunning = await awaitIdle(o.waitIdle);
+      const jestRunning = await phaseStart(o.waitIdle);
       log(`SQS floor: ${o.nSqs} notifications, ${o.sqsListeners} receivers`);
       const floor = await sqsFloor(ctx, o.nSqs, o.sqsListeners);
       log(
@@ -600,20 +637,20 @@ async function main(): Promise<void> {
         floor,
         job,
         ratio: job.rate / floor.rate,
-        jestRunning: jestRunning || (await awaitIdle(false)),
+        jestRunning: jestRunning || (await phaseEnd()),
       };
       save();
     }
 
     if (o.phases.includes('latency')) {
-      const jestRunning = await awaitIdle(o.waitIdle);
+      const jestRunning = await phaseStart(o.waitIdle);
       log(`latency: ${o.latencySamples} uploads, scanning every ${o.scanIntervalSec} s`);
       const l = await latency(ctx, o.latencySamples, o.scanIntervalSec);
       log(`  p50 ${int(l.p50Ms)} ms, p99 ${int(l.p99Ms)} ms`);
-      results.latency = { ...l, jestRunning: jestRunning || (await awaitIdle(false)) };
+      results.latency = { ...l, jestRunning: jestRunning || (await phaseEnd()) };
     }
     if (o.phases.includes('rescan')) {
-      const jestRunning = await awaitIdle(o.waitIdle);
+      const jestRunning = await phaseStart(o.waitIdle);
       log(
         `rescan N=${o.n}: scanner job with rescan_interval_sec 1, then ${o.rescanPasses} whole re-list passes`,
       );
@@ -625,7 +662,7 @@ async function main(): Promise<void> {
         rescanPasses: o.rescanPasses,
       });
       log(`  ${fmtDuration(j.ms)}, ${int(j.rate)} files/s`);
-      results.rescan = { ...j, jestRunning: jestRunning || (await awaitIdle(false)) };
+      results.rescan = { ...j, jestRunning: jestRunning || (await phaseEnd()) };
       save();
     }
   } catch (err) {
