@@ -13,10 +13,20 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { createS3Client, createSqsClient } from '../src/aws';
 import { connectClient } from '../src/client/temporal';
-import { benchSettings, fmtDuration, git, jestProcesses, machine, RESULTS_DIR, sleep } from './lib/env';
+import {
+  benchSettings,
+  fmtDuration,
+  git,
+  jestProcesses,
+  jestProcessesAsync,
+  machine,
+  RESULTS_DIR,
+  sleep,
+} from './lib/env';
 import { cleanUpInterrupted, type BenchContext } from './lib/harness';
-import { ensureObjects } from './lib/objects';
+import { ensureObjects, prefixFor } from './lib/objects';
 import { killChildren } from './lib/proc';
+import { clpSFloor, MB, type ClpSFloorResult } from './phases/clp-s';
 import { latency, type LatencyResult } from './phases/latency';
 import { s3Floor, s3HonestFloors, s3Job, type FloorResult, type JobResult } from './phases/s3';
 import { sqsFloor, sqsJob, type SqsFloorResult } from './phases/sqs';
@@ -38,7 +48,7 @@ interface Options {
   nE2e?: number;
   nSqs?: number;
   sqsListeners: number;
-  executorConcurrency: number;
+  executorConcurrency?: string;
   latencySamples?: number;
   scanIntervalSec: number;
   flushTimeoutSec?: number;
@@ -68,7 +78,10 @@ const program = new Command('bench')
     positiveInt,
     4,
   )
-  .option('--executor-concurrency <n>', 'compression jobs the executor runs at once', positiveInt, 1)
+  .option(
+    '--executor-concurrency <list>',
+    'e2e phase: each executor concurrency (compression jobs at once) to run end to end, and clp-s runs at once for its floor (default 1,2; 1 with --quick)',
+  )
   .option('--latency-samples <n>', 'uploads timed one at a time (default 200; 20 with --quick)', positiveInt)
   .option('--scan-interval-sec <s>', 'the latency job’s scanning_interval_sec', positiveInt, 1)
   .option(
@@ -102,6 +115,11 @@ function resolve(o: Options) {
     latencySamples: o.latencySamples ?? (o.quick ? 20 : 200),
     flushTimeoutSec: o.flushTimeoutSec ?? (o.quick ? 1 : 5),
     waitIdle: o.waitIdle ?? o.n > 5_000,
+    executorConcurrency: [
+      ...new Set(
+        (o.executorConcurrency ?? (o.quick ? '1' : '1,2')).split(',').map((c) => positiveInt(c.trim())),
+      ),
+    ],
     phases: o.phases.split(',').map((p) => {
       if (!(PHASES as readonly string[]).includes(p)) throw new InvalidArgumentError(`unknown phase ${p}`);
       return p as Phase;
@@ -130,6 +148,45 @@ async function awaitIdle(wait: boolean): Promise<boolean> {
   }
 }
 
+/** Whether jest was seen (polled every 5 s) since the current phase began. */
+let jestSeen = false;
+let jestWatch: NodeJS.Timeout | undefined;
+
+/**
+ * A phase begins: waits while jest runs (if `wait`); from then on jest is
+ * looked for every 5 s, since a suite that starts and ends inside a phase is
+ * not seen at its boundaries. True if jest runs now.
+ */
+async function phaseStart(wait: boolean): Promise<boolean> {
+  const running = await awaitIdle(wait);
+  jestSeen = running;
+  jestWatch ??= setInterval(() => {
+    if (jestSeen) return;
+    void jestProcessesAsync().then((pids) => {
+      if (pids.length === 0 || jestSeen) return;
+      jestSeen = true;
+      log(`warning: jest started during this phase (pids ${pids.join(' ')}); its figures are flagged`);
+    });
+  }, 5_000).unref();
+  return running;
+}
+
+/** A phase ends: true if jest ran at any point since phaseStart (or runs now). */
+async function phaseEnd(): Promise<boolean> {
+  return jestSeen || (await awaitIdle(false));
+}
+
+interface E2eEntry {
+  concurrency: number;
+  n: number;
+  floor?: ClpSFloorResult;
+  /** Absent when the job did not finish. */
+  job?: JobResult;
+  /** The job's files/s as a fraction of the floor's, to all compressed and to the last archive. */
+  vsFloor?: { compressed: number; lastArchive: number };
+  jestRunning: boolean;
+}
+
 interface Results {
   startedAt: string;
   finishedAt?: string;
@@ -154,7 +211,8 @@ interface Results {
     rowsRatio?: number;
     jestRunning: boolean;
   }[];
-  e2e?: JobResult & { executorConcurrency: number; jestRunning: boolean };
+  /** Per executor concurrency: clp-s alone (the floor) and end to end, measured one after the other. */
+  e2e: E2eEntry[];
   sqs?: { floor: SqsFloorResult; job: JobResult & { loadMs: number }; ratio: number; jestRunning: boolean };
   latency?: LatencyResult & { jestRunning: boolean };
   rescan?: JobResult & { jestRunning: boolean };
@@ -253,14 +311,28 @@ function table(r: Results): string {
       mib(s.job.workerPeakMiB),
     ]);
   }
-  if (r.e2e) {
-    const e = r.e2e;
+  for (const x of r.e2e) {
+    const e = x.job;
+    if (!e) {
+      rows.push([
+        `End to end (executor ×${x.concurrency}): did not finish`,
+        '–',
+        '–',
+        '–',
+        '–',
+        '–',
+        '–',
+        '–',
+        '–',
+      ]);
+      continue;
+    }
     rows.push([
-      `End to end → all compressed (executor ×${e.executorConcurrency})${flag(e.jestRunning)}`,
+      `End to end → all compressed (executor ×${x.concurrency})${flag(x.jestRunning)}`,
       int(e.files),
       `${fmtDuration(e.ms)} (submitted ${fmtDuration(e.submittedMs)}, last archive ${fmtDuration(e.lastCompressionEndMs ?? NaN)})`,
       int(e.rate),
-      '–',
+      x.vsFloor ? `${ratio(x.vsFloor.compressed)} of clp-s alone ×${x.concurrency}` : '–',
       String(e.per1k.events),
       String(e.per1k.workflowTasks),
       String(e.per1k.activities),
@@ -347,6 +419,63 @@ function table(r: Results): string {
   return markdown(header, rows);
 }
 
+const mb = (bytes: number) => (bytes / MB).toFixed(1);
+const mbps = (bytes: number, ms: number) => (bytes / MB / (ms / 1000)).toFixed(2);
+
+/** The clp-s figures: clp-s alone (the floor) and end to end, per concurrency. */
+function compressionTable(r: Results): string {
+  const rows: string[][] = [];
+  const flag = (j: boolean) => (j ? ' ⚠ jest running' : '');
+  for (const x of r.e2e) {
+    const f = x.floor;
+    if (f) {
+      rows.push([
+        `clp-s alone ×${x.concurrency}, N=${int(x.n)}${flag(x.jestRunning)}`,
+        int(f.files),
+        mb(f.bytes),
+        `${fmtDuration(f.ms)} (list ${fmtDuration(f.listMs)})`,
+        int(f.rate),
+        mbps(f.bytes, f.ms),
+        f.ratio.toFixed(2),
+        `${f.compressionJobs} / ${f.tasks} / ${f.archives}`,
+        '1.00',
+        `clp-s ${mib(f.clpSMemory.peakOneMiB)} (${f.clpSMemory.maxAtOnce} at once: ${mib(f.clpSMemory.peakTogetherMiB)})`,
+      ]);
+    }
+    const e = x.job;
+    const c = e?.compression;
+    if (!e || !c) continue;
+    const last = e.lastCompressionEndMs ?? NaN;
+    rows.push([
+      `End to end → all compressed, executor ×${x.concurrency}, N=${int(x.n)}${flag(x.jestRunning)}`,
+      int(e.files),
+      mb(c.bytes),
+      `${fmtDuration(e.ms)} (last archive ${fmtDuration(last)})`,
+      `${int(e.rate)} (last archive ${int((e.files * 1000) / last)})`,
+      `${mbps(c.bytes, e.ms)} (last archive ${mbps(c.bytes, last)})`,
+      `${c.ratio.toFixed(2)} (archive table ${c.archiveTable.ratio.toFixed(2)}, ${c.archiveTableMatches ? 'same sums' : 'SUMS DIFFER'})`,
+      `${c.compressionJobs} / ${c.tasks} / ${c.archives}`,
+      x.vsFloor ? `${ratio(x.vsFloor.compressed)} (last archive ${ratio(x.vsFloor.lastArchive)})` : '–',
+      `executor ${mib(e.executorPeakMiB)}; clp-s ${mib(c.clpSMemory.peakOneMiB)} (${c.clpSMemory.maxAtOnce} at once: ${mib(c.clpSMemory.peakTogetherMiB)})`,
+    ]);
+  }
+  return markdown(
+    [
+      'Compression (clp-s)',
+      'Files',
+      'MB in',
+      'Time',
+      'Files/s',
+      'MB/s',
+      'Ratio',
+      'Jobs / tasks / archives',
+      'vs clp-s alone',
+      'Peak RSS',
+    ],
+    rows,
+  );
+}
+
 function cpuTable(r: Results): string {
   const named: [string, Record<string, number>][] = [];
   for (const s of r.scanner) {
@@ -354,12 +483,15 @@ function cpuTable(r: Results): string {
     named.push([`token floor N=${int(s.n)}`, s.tokenFloor.cpu]);
     if (s.job) named.push([`scanner N=${int(s.n)}`, s.job.cpu]);
   }
-  if (r.e2e) named.push(['end to end', r.e2e.cpu]);
+  for (const x of r.e2e) {
+    if (x.floor) named.push([`clp-s alone ×${x.concurrency}`, x.floor.cpu]);
+    if (x.job) named.push([`end to end ×${x.concurrency}`, x.job.cpu]);
+  }
   if (r.sqs) named.push(['SQS floor', r.sqs.floor.cpu], ['SQS job', r.sqs.job.cpu]);
   if (r.latency) named.push(['latency', r.latency.cpu]);
   if (r.rescan) named.push(['scanner, rescan on', r.rescan.cpu]);
   r.rescan?.rescan?.passes.forEach((p, i) => named.push([`re-list pass ${i + 1}`, p.cpu]));
-  const procs = ['worker', 'executor', 'mariadb', 'temporal', 'minio', 'goaws', 'bench'];
+  const procs = ['worker', 'executor', 'clp-s', 'mariadb', 'temporal', 'minio', 'goaws', 'bench'];
   return markdown(
     ['CPU seconds', ...procs],
     named.map(([name, cpu]) => [name, ...procs.map((p) => (cpu[p] === undefined ? '–' : cpu[p].toFixed(1)))]),
@@ -388,6 +520,7 @@ async function main(): Promise<void> {
     settings: { ...o, maxFilesPerCompressionJob: settings.maxFilesPerCompressionJob },
     objects: {},
     scanner: [],
+    e2e: [],
   };
   log(`bench: ${JSON.stringify(results.settings)}`);
   const s3 = createS3Client(settings.aws);
@@ -425,8 +558,8 @@ async function main(): Promise<void> {
     if (o.prepareOnly) return;
 
     for (const n of sizes) {
-      const jestRunning = await awaitIdle(o.waitIdle);
-      const prefix = `n${n}/`;
+      const jestRunning = await phaseStart(o.waitIdle);
+      const prefix = prefixFor(n);
       let floor: FloorResult | undefined;
       if (n <= START_AFTER_FLOOR_MAX_N) {
         log(`floor N=${n}: list + insert`);
@@ -452,32 +585,46 @@ async function main(): Promise<void> {
         ratio: job.rate / (floor ?? tokenFloor).rate,
         rowsRatio: job.rowsRate / (floor ?? tokenFloor).rate,
         pipelinedRatio: job.rowsRate / honest.pipelined.rate,
-        jestRunning: jestRunning || (await awaitIdle(false)),
+        jestRunning: jestRunning || (await phaseEnd()),
       });
       save();
     }
 
     if (o.phases.includes('e2e')) {
-      const jestRunning = await awaitIdle(o.waitIdle);
-      log(`end to end N=${o.nE2e}: job with the executor until every file is compressed`);
-      const e = await s3Job(ctx, {
-        name: `e2e-${o.nE2e}`,
-        prefix: `n${o.nE2e}/`,
-        n: o.nE2e,
-        flushTimeoutSec: o.flushTimeoutSec,
-        executorConcurrency: o.executorConcurrency,
-      });
-      log(`  ${fmtDuration(e.ms)}, ${int(e.rate)} files/s`);
-      results.e2e = {
-        ...e,
-        executorConcurrency: o.executorConcurrency,
-        jestRunning: jestRunning || (await awaitIdle(false)),
-      };
-      save();
+      // Per concurrency, clp-s alone and then end to end, back to back, so each pair shares the machine's state.
+      for (const c of o.executorConcurrency) {
+        const entry: E2eEntry = { concurrency: c, n: o.nE2e, jestRunning: await phaseStart(o.waitIdle) };
+        results.e2e.push(entry);
+        log(`clp-s alone N=${o.nE2e}: ${c} clp-s at once, split as the executor splits`);
+        entry.floor = await clpSFloor(ctx, prefixFor(o.nE2e), o.nE2e, c);
+        const f = entry.floor;
+        log(
+          `  ${fmtDuration(f.ms)}, ${int(f.rate)} files/s, ${mbps(f.bytes, f.ms)} MB/s, ratio ${f.ratio.toFixed(2)} (${f.tasks} tasks)`,
+        );
+        save();
+        log(
+          `end to end N=${o.nE2e}: job with the executor (concurrency ${c}) until every file is compressed`,
+        );
+        const e = await s3Job(ctx, {
+          name: `e2e-${o.nE2e}-c${c}`,
+          prefix: prefixFor(o.nE2e),
+          n: o.nE2e,
+          flushTimeoutSec: o.flushTimeoutSec,
+          executorConcurrency: c,
+        });
+        const last = e.lastCompressionEndMs ?? NaN;
+        log(
+          `  ${fmtDuration(e.ms)} (last archive ${fmtDuration(last)}), ${int(e.rate)} files/s, ratio ${e.compression?.ratio.toFixed(2)}`,
+        );
+        entry.job = e;
+        entry.vsFloor = { compressed: e.rate / f.rate, lastArchive: (e.files * 1000) / last / f.rate };
+        entry.jestRunning ||= await phaseEnd();
+        save();
+      }
     }
 
     if (o.phases.includes('sqs')) {
-      const jestRunning = await awaitIdle(o.waitIdle);
+      const jestRunning = await phaseStart(o.waitIdle);
       log(`SQS floor: ${o.nSqs} notifications, ${o.sqsListeners} receivers`);
       const floor = await sqsFloor(ctx, o.nSqs, o.sqsListeners);
       log(
@@ -490,32 +637,32 @@ async function main(): Promise<void> {
         floor,
         job,
         ratio: job.rate / floor.rate,
-        jestRunning: jestRunning || (await awaitIdle(false)),
+        jestRunning: jestRunning || (await phaseEnd()),
       };
       save();
     }
 
     if (o.phases.includes('latency')) {
-      const jestRunning = await awaitIdle(o.waitIdle);
+      const jestRunning = await phaseStart(o.waitIdle);
       log(`latency: ${o.latencySamples} uploads, scanning every ${o.scanIntervalSec} s`);
       const l = await latency(ctx, o.latencySamples, o.scanIntervalSec);
       log(`  p50 ${int(l.p50Ms)} ms, p99 ${int(l.p99Ms)} ms`);
-      results.latency = { ...l, jestRunning: jestRunning || (await awaitIdle(false)) };
+      results.latency = { ...l, jestRunning: jestRunning || (await phaseEnd()) };
     }
     if (o.phases.includes('rescan')) {
-      const jestRunning = await awaitIdle(o.waitIdle);
+      const jestRunning = await phaseStart(o.waitIdle);
       log(
         `rescan N=${o.n}: scanner job with rescan_interval_sec 1, then ${o.rescanPasses} whole re-list passes`,
       );
       const j = await s3Job(ctx, {
         name: `rescan-${o.n}`,
-        prefix: `n${o.n}/`,
+        prefix: prefixFor(o.n),
         n: o.n,
         flushTimeoutSec: o.flushTimeoutSec,
         rescanPasses: o.rescanPasses,
       });
       log(`  ${fmtDuration(j.ms)}, ${int(j.rate)} files/s`);
-      results.rescan = { ...j, jestRunning: jestRunning || (await awaitIdle(false)) };
+      results.rescan = { ...j, jestRunning: jestRunning || (await phaseEnd()) };
       save();
     }
   } catch (err) {
@@ -526,7 +673,8 @@ async function main(): Promise<void> {
     if (!o.prepareOnly) {
       save();
       // Whatever finished, even when a later phase failed.
-      console.log(`\n${table(results)}\n\n${cpuTable(results)}\n`);
+      const clpS = results.e2e.length ? `${compressionTable(results)}\n\n` : '';
+      console.log(`\n${table(results)}\n\n${clpS}${cpuTable(results)}\n`);
       const took = Date.parse(results.finishedAt) - startedAt.getTime();
       console.log(
         `bench: ${results.error ? 'FAILED' : 'done'} in ${fmtDuration(took)}; results in ${path.relative(process.cwd(), outFile)}`,

@@ -1,8 +1,9 @@
 /** Paths, settings and small helpers shared by the benchmark's phases. */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { loadEnvFile, loadSettings, type Settings } from '../../src/config/settings';
 
 /** The repository root: bench/lib/env.ts compiles to dist-bench/bench/lib/env.js. */
@@ -61,15 +62,27 @@ function waitingOnLock(pid: number): boolean {
   }
 }
 
+function jestPids(out: string): number[] {
+  return out
+    .split('\n')
+    .map((l) => Number(l.trim()))
+    .filter((pid) => pid > 0 && pid !== process.pid && !waitingOnLock(pid));
+}
+
 export function jestProcesses(): number[] {
   try {
-    const out = execFileSync('pgrep', ['-f', 'jest'], { encoding: 'utf8' });
-    return out
-      .split('\n')
-      .map((l) => Number(l.trim()))
-      .filter((pid) => pid > 0 && pid !== process.pid && !waitingOnLock(pid));
+    return jestPids(execFileSync('pgrep', ['-f', 'jest'], { encoding: 'utf8' }));
   } catch {
     return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+/** jestProcesses without blocking the event loop (for polling while a phase is timed). */
+export async function jestProcessesAsync(): Promise<number[]> {
+  try {
+    return jestPids((await promisify(execFile)('pgrep', ['-f', 'jest'], { encoding: 'utf8' })).stdout);
+  } catch {
+    return [];
   }
 }
 

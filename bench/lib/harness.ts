@@ -17,6 +17,7 @@ import { TABLES } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';
 import { createTestDb, terminateWorkflow, uniqueName } from '../../support/stack';
 import { DIST_SRC, sleep, stackPids } from './env';
+import { BENCH_DATASET } from './objects';
 import { Child, CpuMeter } from './proc';
 
 export interface BenchContext {
@@ -114,7 +115,7 @@ export async function startExecutor(ctx: BenchContext, db: PhaseDb, name: string
   };
 }
 
-/** Creates a job in dataset `bench` whose workflow runs on the phase worker's task queue. */
+/** Creates a job in dataset BENCH_DATASET (`bench`) whose workflow runs on the phase worker's task queue. */
 export function createBenchJob(
   ctx: BenchContext,
   store: IngestionStore,
@@ -122,7 +123,7 @@ export function createBenchJob(
   kind: JobKind,
   config: Record<string, unknown>,
 ): Promise<number> {
-  return createJob(store, ctx.client, kind, { dataset: 'bench', ...config }, { taskQueue });
+  return createJob(store, ctx.client, kind, { dataset: BENCH_DATASET, ...config }, { taskQueue });
 }
 
 /** Closes the job's workflow (the jobs here never finish by themselves). */
@@ -130,11 +131,17 @@ export async function terminateJob(client: Client, jobId: number): Promise<void>
   await terminateWorkflow(client, workflowIdFor(jobId), 'benchmark phase over');
 }
 
-export function cpuMeter(worker?: Child, executor?: Child): CpuMeter {
+/**
+ * CPU of the stack's servers, the bench, and the worker and executor if
+ * given; with an executor, `clp-s` is the CPU of the clp-s runs it reaped
+ * (its children); with `clpSOfBench`, that of the bench's own (the clp-s floor).
+ */
+export function cpuMeter(worker?: Child, executor?: Child, opts: { clpSOfBench?: boolean } = {}): CpuMeter {
   return new CpuMeter(() => ({
     ...stackPids(),
     ...(worker ? { worker: worker.pid } : {}),
-    ...(executor ? { executor: executor.pid } : {}),
+    ...(executor ? { executor: executor.pid, 'clp-s': { pid: executor.pid, children: true as const } } : {}),
+    ...(opts.clpSOfBench ? { 'clp-s': { pid: process.pid, children: true as const } } : {}),
     bench: process.pid,
   }));
 }

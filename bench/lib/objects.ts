@@ -1,6 +1,9 @@
 /**
- * The bench bucket: `count` tiny log objects under `n<count>/`, uploaded once
- * and reused by every later run (uploading 100k objects takes minutes).
+ * The bench bucket: `count` small log objects under `j<count>/`, each a few
+ * JSON log events (what clp-s compresses), uploaded once and reused by every
+ * later run (uploading 100k objects takes minutes). The prefix scheme is `j`
+ * because earlier versions kept plain-text objects under `n<count>/`: those
+ * are never listed now, so an old bucket cannot pass for a new one.
  */
 import {
   CreateBucketCommand,
@@ -11,25 +14,87 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 
+/** The dataset of every bench job (its archives go to clp_bench_archives). */
+export const BENCH_DATASET = 'bench';
+/** The field of objectBody's events the compression jobs name as timestamp_key. */
+export const BENCH_TIMESTAMP_KEY = 'timestamp';
+
 export function prefixFor(count: number): string {
-  return `n${count}/`;
+  return `j${count}/`;
 }
 
 export function keyFor(prefix: string, i: number): string {
-  return `${prefix}${String(i).padStart(9, '0')}.log`;
+  return `${prefix}${String(i).padStart(9, '0')}.jsonl`;
 }
 
-/** A few realistic log lines; deterministic per index so reruns upload the same bytes. */
+/** A deterministic 32-bit mix of `i` and `salt` (the same on every run, so bodies never change). */
+function mix(i: number, salt: number): number {
+  let x = (Math.imul(i + 1, 0x9e3779b1) ^ Math.imul(salt + 1, 0x85ebca6b)) >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0;
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b) >>> 0;
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+const hex = (x: number) => x.toString(16).padStart(8, '0');
+
+const SERVICES = [
+  { name: 'orders-api', logger: 'c.e.orders.OrderController', path: '/api/v1/orders' },
+  { name: 'payments', logger: 'c.e.payments.ChargeService', path: '/api/v1/charges' },
+  { name: 'inventory', logger: 'c.e.inventory.StockResource', path: '/api/v2/stock' },
+  { name: 'auth', logger: 'c.e.auth.TokenEndpoint', path: '/oauth/token' },
+] as const;
+const METHODS = ['GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE'] as const;
+
+/**
+ * One object's events: 3 to 5 JSON log events of one service and host (an
+ * HTTP request log with a trace id, user, status and latency; about one in
+ * ten a WARN with a slow-query field, one in thirty an ERROR with an error
+ * object), timestamps 137 ms apart per object. Deterministic per index, so
+ * reruns upload the same bytes; about 1.1 KB an object.
+ */
 export function objectBody(i: number): string {
-  const ts = Date.UTC(2026, 0, 1) + i * 137;
-  const lines = [];
-  for (let j = 0; j < 3; j++) {
-    lines.push(
-      `${new Date(ts + j).toISOString()} INFO [http-nio-8080-exec-${(i + j) % 32}] c.e.api.Orders - ` +
-        `GET /api/v1/orders/${(i * 7919 + j) % 100_000} status=200 latency_ms=${(i + 13 * j) % 900}`,
-    );
+  const svc = SERVICES[i % SERVICES.length];
+  const host = `${svc.name}-${mix(i >> 6, 1) % 8}`;
+  const start = Date.UTC(2026, 0, 1) + i * 137;
+  const events = 3 + (mix(i, 2) % 3);
+  let out = '';
+  for (let j = 0; j < events; j++) {
+    const r = mix(i, 10 + j);
+    const method = METHODS[r % METHODS.length];
+    const id = mix(i, 20 + j) % 100_000;
+    const latency = 2 + ((r >>> 8) % 250);
+    const roll = (r >>> 20) % 30;
+    const level = roll === 0 ? 'ERROR' : roll < 3 ? 'WARN' : 'INFO';
+    const status = level === 'ERROR' ? 500 : method === 'POST' ? 201 : roll === 3 ? 404 : 200;
+    const event: Record<string, unknown> = {
+      timestamp: new Date(start + j * 7 + (r % 5)).toISOString(),
+      level,
+      service: svc.name,
+      host,
+      thread: `http-nio-8080-exec-${(r >>> 4) % 32}`,
+      logger: svc.logger,
+      trace_id: hex(mix(i, 30)) + hex(mix(i, 31)),
+      span_id: hex(mix(i, 40 + j)),
+      user_id: `u-${mix(i, 3) % 5000}`,
+      http: {
+        method,
+        path: `${svc.path}/${id}`,
+        status,
+        latency_ms: level === 'WARN' ? latency + 800 : latency,
+      },
+      msg:
+        level === 'ERROR'
+          ? `${method} ${svc.path}/${id} failed: upstream timed out after 3000 ms`
+          : level === 'WARN'
+            ? `slow request ${method} ${svc.path}/${id} (${latency + 800} ms)`
+            : `${method} ${svc.path}/${id} ${status}`,
+    };
+    if (level === 'WARN') event.db = { statement: 'SELECT * FROM stock WHERE sku = ?', rows: r % 40 };
+    if (level === 'ERROR')
+      event.error = { type: 'java.net.SocketTimeoutException', message: 'Read timed out', retries: r % 3 };
+    out += JSON.stringify(event) + '\n';
   }
-  return lines.join('\n') + '\n';
+  return out;
 }
 
 export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
@@ -40,17 +105,33 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> 
   }
 }
 
-export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
+/** Every object under `prefix` with its size, in listing order. */
+export async function listObjects(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<{ key: string; size: number }[]> {
+  const objects: { key: string; size: number }[] = [];
   let token: string | undefined;
   do {
     const page = await s3.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }),
     );
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+    for (const o of page.Contents ?? []) if (o.Key) objects.push({ key: o.Key, size: Number(o.Size ?? 0) });
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  return keys;
+  return objects;
+}
+
+export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  return (await listObjects(s3, bucket, prefix)).map((o) => o.key);
+}
+
+/** The bytes of objects 0..count-1 (what every phase over `j<count>/` reads). */
+export function totalBytes(count: number): number {
+  let n = 0;
+  for (let i = 0; i < count; i++) n += Buffer.byteLength(objectBody(i));
+  return n;
 }
 
 /** Runs `fn` over `items` with `concurrency` at once. */
@@ -68,8 +149,10 @@ export async function forEachConcurrent<T>(
 }
 
 /**
- * Makes `n<count>/` hold exactly the objects 0..count-1 (uploading only what is
- * missing); returns how many were uploaded and how long it took.
+ * Makes `j<count>/` hold exactly the objects 0..count-1 (uploading only what is
+ * missing); returns how many were uploaded and how long it took. An object
+ * already there must have its body's size (checked from the listing, no
+ * GETs): one uploaded by a bench whose bodies differ is refused, not reused.
  */
 export async function ensureObjects(
   s3: S3Client,
@@ -77,15 +160,26 @@ export async function ensureObjects(
   count: number,
   concurrency: number,
   log: (msg: string) => void,
-): Promise<{ prefix: string; uploaded: number; ms: number }> {
+): Promise<{ prefix: string; uploaded: number; ms: number; bytes: number }> {
   const prefix = prefixFor(count);
   const started = Date.now();
   await ensureBucket(s3, bucket);
-  const existing = new Set(await listKeys(s3, bucket, prefix));
+  const existing = new Map((await listObjects(s3, bucket, prefix)).map((o) => [o.key, o.size]));
   const missing: number[] = [];
-  for (let i = 0; i < count; i++) if (!existing.has(keyFor(prefix, i))) missing.push(i);
+  let bytes = 0;
+  let stale = 0;
+  for (let i = 0; i < count; i++) {
+    const size = Buffer.byteLength(objectBody(i));
+    bytes += size;
+    const found = existing.get(keyFor(prefix, i));
+    if (found === undefined) missing.push(i);
+    else if (found !== size) stale++;
+  }
   const extra = existing.size - (count - missing.length);
-  if (extra > 0) throw new Error(`s3://${bucket}/${prefix} holds ${extra} unexpected objects; empty it`);
+  if (extra > 0 || stale > 0)
+    throw new Error(
+      `s3://${bucket}/${prefix} holds ${extra} unexpected objects and ${stale} of another size than this bench uploads; empty it`,
+    );
   if (missing.length > 0) {
     log(`uploading ${missing.length} objects to s3://${bucket}/${prefix} (${concurrency} at once)`);
     let done = 0;
@@ -94,7 +188,7 @@ export async function ensureObjects(
       if (++done % 10_000 === 0) log(`  ${done}/${missing.length} uploaded`);
     });
   }
-  return { prefix, uploaded: missing.length, ms: Date.now() - started };
+  return { prefix, uploaded: missing.length, ms: Date.now() - started, bytes };
 }
 
 export async function deletePrefix(s3: S3Client, bucket: string, prefix: string): Promise<void> {

@@ -9,37 +9,50 @@ import { sleep } from './env';
 
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
 
-/** VmRSS and VmHWM (peak resident set) in MiB, or null once the process is gone. */
+/** VmRSS and VmHWM (peak resident set) in MiB, or null once the process is gone (or a zombie: it has neither). */
 export function memoryMiB(pid: number): { rss: number; hwm: number } | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+    const m = { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+    return Number.isFinite(m.rss) && Number.isFinite(m.hwm) ? m : null;
   } catch {
     return null;
   }
 }
 
-/** User + system CPU seconds the process has used so far, or null once it is gone. */
-export function cpuSeconds(pid: number): number | null {
+/**
+ * User + system CPU seconds the process has used so far or, with `children`,
+ * what its children that have ended (and been waited for) used: how a
+ * clp-s run's CPU is counted, since its parent reaps it. Null once it is gone.
+ */
+export function cpuSeconds(pid: number, children = false): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    // Fields after the parenthesised command name: utime, stime, cutime and cstime are fields 14 to 17.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    const [a, b] = children ? [13, 14] : [11, 12];
+    return (Number(fields[a]) + Number(fields[b])) / CLK_TCK;
   } catch {
     return null;
   }
 }
+
+/** A process to meter: its own CPU, or (children) that of the children it has reaped. */
+export type Metered = number | { pid: number; children: true };
 
 /** CPU seconds used by each named process between start() and stop(). */
 export class CpuMeter {
   private readonly start = new Map<string, number>();
-  constructor(private readonly pids: () => Record<string, number>) {}
+  constructor(private readonly pids: () => Record<string, Metered>) {}
+
+  private static read(m: Metered): number | null {
+    return typeof m === 'number' ? cpuSeconds(m) : cpuSeconds(m.pid, true);
+  }
 
   begin(): this {
-    for (const [name, pid] of Object.entries(this.pids())) {
-      const s = cpuSeconds(pid);
+    for (const [name, m] of Object.entries(this.pids())) {
+      const s = CpuMeter.read(m);
       if (s !== null) this.start.set(name, s);
     }
     return this;
@@ -47,12 +60,68 @@ export class CpuMeter {
 
   end(): Record<string, number> {
     const used: Record<string, number> = {};
-    for (const [name, pid] of Object.entries(this.pids())) {
-      const s = cpuSeconds(pid);
+    for (const [name, m] of Object.entries(this.pids())) {
+      const s = CpuMeter.read(m);
       const s0 = this.start.get(name);
       if (s !== null && s0 !== undefined) used[name] = Math.round((s - s0) * 100) / 100;
     }
     return used;
+  }
+}
+
+/** The PIDs of `pid`'s children spawned by its main thread (node spawns from its event loop's). */
+function childPids(pid: number): number[] {
+  try {
+    const list = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return list ? list.split(' ').map(Number) : [];
+  } catch {
+    return []; // the process ended
+  }
+}
+
+/**
+ * The memory of a process's children (the clp-s runs of the executor or of
+ * the clp-s floor), sampled every `everyMs`: the highest VmHWM any one child
+ * reached by its last sample, and the highest sum of the children's VmRSS at
+ * one sample (what runs at once costs together). A child that ends between
+ * samples is seen up to its last sample only.
+ */
+export class ChildrenMemory {
+  peakOneMiB = 0;
+  peakTogetherMiB = 0;
+  maxAtOnce = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly pid: number,
+    everyMs = 20,
+  ) {
+    this.timer = setInterval(() => this.sample(), everyMs);
+  }
+
+  private sample(): void {
+    const kids = childPids(this.pid);
+    let together = 0;
+    let live = 0;
+    for (const c of kids) {
+      const m = memoryMiB(c);
+      if (!m) continue;
+      live++;
+      together += m.rss;
+      this.peakOneMiB = Math.max(this.peakOneMiB, m.hwm);
+    }
+    this.peakTogetherMiB = Math.max(this.peakTogetherMiB, together);
+    this.maxAtOnce = Math.max(this.maxAtOnce, live);
+  }
+
+  stop(): { peakOneMiB: number; peakTogetherMiB: number; maxAtOnce: number } {
+    clearInterval(this.timer);
+    const r = (x: number) => Math.round(x * 10) / 10;
+    return {
+      peakOneMiB: r(this.peakOneMiB),
+      peakTogetherMiB: r(this.peakTogetherMiB),
+      maxAtOnce: this.maxAtOnce,
+    };
   }
 }
 

@@ -13,6 +13,9 @@ import { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
 import { sleep } from '../lib/env';
 import { jobHistory, per1k, type HistoryStats } from '../lib/history';
+import { BENCH_TIMESTAMP_KEY } from '../lib/objects';
+import { ChildrenMemory } from '../lib/proc';
+import { e2eCompression, type E2eCompression } from './clp-s';
 import {
   cpuMeter,
   createBenchJob,
@@ -125,7 +128,11 @@ type Listed = { Key?: string; Size?: number }[];
  * Lists the prefix by continuation token with the scanner's own lean lister
  * (src/s3-list.ts), the next page requested while `onPage` handles this one.
  */
-async function listByToken(ctx: BenchContext, prefix: string, onPage: (objects: Listed) => Promise<void>) {
+export async function listByToken(
+  ctx: BenchContext,
+  prefix: string,
+  onPage: (objects: Listed) => Promise<void>,
+) {
   const lister = createS3ListerFor(ctx.s3, ctx.settings.aws);
   const list = (continuationToken?: string) =>
     lister({ bucket: ctx.bucket, prefix, maxKeys: 1000, continuationToken });
@@ -230,6 +237,8 @@ export interface JobResult {
   /** With the executor: when (after creation) the last compression job ended, and their summed run time. */
   lastCompressionEndMs?: number;
   compressionBusyMs?: number;
+  /** With the executor: what the compression jobs and CLP's archive table record, and clp-s's memory. */
+  compression?: E2eCompression & { clpSMemory: ReturnType<ChildrenMemory['stop']> };
   cpu: Record<string, number>;
   jestRunning?: boolean;
   /** With rescanPasses: the order-free re-list passes timed once every file was recorded. */
@@ -284,15 +293,18 @@ export async function s3Job(
         ? await startExecutor(ctx, db, opts.name, opts.executorConcurrency)
         : undefined;
     let jobId: number | undefined;
+    let clpSMemory: ChildrenMemory | undefined;
     try {
       const store = new IngestionStore(db.pool);
       const cpu = cpuMeter(worker, exec?.executor).begin();
+      clpSMemory = exec ? new ChildrenMemory(exec.executor.pid) : undefined;
       const t0 = performance.now();
       const t0Wall = Date.now();
       jobId = await createBenchJob(ctx, store, taskQueue, 's3_scanner', {
         bucket_name: ctx.bucket,
         key_prefix: opts.prefix,
         scanning_interval_sec: opts.rescanPasses ? RESCAN_INTERVAL_SEC : 30,
+        timestamp_key: BENCH_TIMESTAMP_KEY,
         ...(opts.rescanPasses ? { rescan_interval_sec: RESCAN_INTERVAL_SEC } : {}),
         buffer_config: { flush_threshold_bytes: 2 ** 40, timeout_sec: opts.flushTimeoutSec },
       });
@@ -312,6 +324,7 @@ export async function s3Job(
         log: ctx.log,
       });
       const cpuUsed = cpu.end();
+      const clpSMemoryUsed = clpSMemory?.stop();
       const rescan = opts.rescanPasses
         ? await timeRescanPasses(ctx, store, jobId, opts.n, opts.rescanPasses, worker)
         : undefined;
@@ -329,14 +342,16 @@ export async function s3Job(
       );
       const ms = exec ? done.compressed : done.submitted;
       const pageMs = await pageTimes(db.pool, jobId);
-      let compression: { lastCompressionEndMs: number; compressionBusyMs: number } | undefined;
+      let compression:
+        Pick<JobResult, 'lastCompressionEndMs' | 'compressionBusyMs' | 'compression'> | undefined;
       if (exec) {
         const [[cj]] = await db.pool.query<any[]>(
-          `SELECT MAX(UNIX_TIMESTAMP(start_time) + duration) AS last_end, SUM(duration) AS busy FROM compression_jobs`,
+          `SELECT MAX(UNIX_TIMESTAMP(start_time) + duration) AS last_end, SUM(duration) AS busy FROM ${TABLES.compressionJobs}`,
         );
         compression = {
           lastCompressionEndMs: Number(cj.last_end) * 1000 - t0Wall,
           compressionBusyMs: Number(cj.busy) * 1000,
+          compression: { ...(await e2eCompression(db.pool, jobId, n)), clpSMemory: clpSMemoryUsed! },
         };
       }
       return {
@@ -358,6 +373,7 @@ export async function s3Job(
         ...(rescan ? { rescan } : {}),
       };
     } finally {
+      clpSMemory?.stop();
       if (jobId !== undefined) await terminateJob(ctx.client, jobId);
       await worker.stop();
       await exec?.stop();
