@@ -1,9 +1,9 @@
 /** Paths, settings and small helpers shared by the benchmark's phases. */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { loadEnvFile, loadSettings, type Settings } from '../../src/config/settings';
 
 /** The repository root: bench/lib/env.ts compiles to dist-bench/bench/lib/env.js. */
@@ -77,13 +77,20 @@ export function jestProcesses(): number[] {
   }
 }
 
-/** jestProcesses without blocking the event loop (for polling while a phase is timed). */
+/**
+ * jestProcesses without blocking the event loop and without a child process
+ * (polled while phases are timed, where a child's CPU and memory would count
+ * as the bench's children's, i.e. the clp-s floor's): /proc read in-process.
+ */
 export async function jestProcessesAsync(): Promise<number[]> {
-  try {
-    return jestPids((await promisify(execFile)('pgrep', ['-f', 'jest'], { encoding: 'utf8' })).stdout);
-  } catch {
-    return [];
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    const pid = Number(entry);
+    if (!(pid > 0) || pid === process.pid) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes('jest') && !waitingOnLock(pid)) pids.push(pid);
   }
+  return pids;
 }
 
 /** The stack's server PIDs (scripts/stack.sh writes them under .stack/run), for CPU accounting. */

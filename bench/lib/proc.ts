@@ -69,6 +69,15 @@ export class CpuMeter {
   }
 }
 
+/** A process's command name (at most 15 characters), or null once it is gone. */
+function comm(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
 /** The PIDs of `pid`'s children spawned by its main thread (node spawns from its event loop's). */
 function childPids(pid: number): number[] {
   try {
@@ -94,6 +103,8 @@ export class ChildrenMemory {
 
   constructor(
     private readonly pid: number,
+    /** Only children running this command (`/proc/<pid>/comm`), e.g. clp-s. */
+    private readonly command?: string,
     everyMs = 20,
   ) {
     this.timer = setInterval(() => this.sample(), everyMs);
@@ -104,6 +115,7 @@ export class ChildrenMemory {
     let together = 0;
     let live = 0;
     for (const c of kids) {
+      if (this.command && comm(c) !== this.command) continue;
       const m = memoryMiB(c);
       if (!m) continue;
       live++;

@@ -75,7 +75,7 @@ export async function clpSFloor(
   if (!credentials) throw new Error('clp-s floor: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'clp-bench-floor-'));
   const singleFileArchive = archiveStoreFor(settings, dir).singleFileArchives;
-  const memory = new ChildrenMemory(process.pid);
+  const memory = new ChildrenMemory(process.pid, 'clp-s');
   const cpu = cpuMeter(undefined, undefined, { clpSOfBench: true }).begin();
   const t0 = performance.now();
   try {

@@ -297,7 +297,7 @@ export async function s3Job(
     try {
       const store = new IngestionStore(db.pool);
       const cpu = cpuMeter(worker, exec?.executor).begin();
-      clpSMemory = exec ? new ChildrenMemory(exec.executor.pid) : undefined;
+      clpSMemory = exec ? new ChildrenMemory(exec.executor.pid, 'clp-s') : undefined;
       const t0 = performance.now();
       const t0Wall = Date.now();
       jobId = await createBenchJob(ctx, store, taskQueue, 's3_scanner', {
