@@ -232,68 +232,68 @@ const mib = (x: number | undefined) => (x === undefined ? '–' : `${Math.round(
 const ratio = (x: number) => x.toFixed(2);
 
 function table(r: Results): string {
+  const header = [
+    'Measure',
+    'Files',
+    'Time',
+    'Files/s',
+    'vs floor',
+    'History events / 1k files',
+    'Workflow tasks / 1k',
+    'Activities / 1k',
+    'Worker peak RSS',
+  ];
   const rows: string[][] = [];
+  /** A row's cells, the columns it leaves out shown as '–'. */
+  const padded = (cells: string[]): string[] => [
+    ...cells,
+    ...Array<string>(header.length - cells.length).fill('–'),
+  ];
   const flag = (j: boolean) => (j ? ' ⚠ jest running' : '');
   for (const s of r.scanner) {
     // Ratios are against the StartAfter floor where it ran (continuity), else the token floor.
     const base = s.floor ?? s.tokenFloor;
     rows.push(
       s.floor
-        ? [
+        ? padded([
             `Floor: list + insert, N=${int(s.n)}`,
             int(s.floor.files),
             fmtDuration(s.floor.ms),
             int(s.floor.rate),
             '1.00',
-            '–',
-            '–',
-            '–',
-            '–',
-          ]
-        : [
+          ])
+        : padded([
             `Floor: list + insert (StartAfter), N=${int(s.n)}: not run above ${int(START_AFTER_FLOOR_MAX_N)}`,
-            '–',
-            '–',
-            '–',
-            '–',
-            '–',
-            '–',
-            '–',
-            '–',
-          ],
+          ]),
     );
-    rows.push([
-      `Floor, paging by continuation token, N=${int(s.n)}`,
-      int(s.tokenFloor.files),
-      fmtDuration(s.tokenFloor.ms),
-      int(s.tokenFloor.rate),
-      ratio(s.tokenFloor.rate / base.rate),
-      '–',
-      '–',
-      '–',
-      '–',
-    ]);
+    rows.push(
+      padded([
+        `Floor, paging by continuation token, N=${int(s.n)}`,
+        int(s.tokenFloor.files),
+        fmtDuration(s.tokenFloor.ms),
+        int(s.tokenFloor.rate),
+        ratio(s.tokenFloor.rate / base.rate),
+      ]),
+    );
     if (s.honest) {
       for (const [name, f] of [
         ['list only (continuation token, no DB)', s.honest.listOnly],
         ['insert only (same rows, 1,000 per transaction)', s.honest.insertOnly],
         ['list + insert pipelined', s.honest.pipelined],
       ] as const) {
-        rows.push([
-          `Floor: ${name}, N=${int(s.n)}`,
-          int(f.files),
-          fmtDuration(f.ms),
-          int(f.rate),
-          ratio(f.rate / base.rate),
-          '–',
-          '–',
-          '–',
-          '–',
-        ]);
+        rows.push(
+          padded([
+            `Floor: ${name}, N=${int(s.n)}`,
+            int(f.files),
+            fmtDuration(f.ms),
+            int(f.rate),
+            ratio(f.rate / base.rate),
+          ]),
+        );
       }
     }
     if (!s.job) {
-      rows.push([`Scanner job, N=${int(s.n)}: did not finish`, '–', '–', '–', '–', '–', '–', '–', '–']);
+      rows.push(padded([`Scanner job, N=${int(s.n)}: did not finish`]));
       continue;
     }
     rows.push([
@@ -314,17 +314,7 @@ function table(r: Results): string {
   for (const x of r.e2e) {
     const e = x.job;
     if (!e) {
-      rows.push([
-        `End to end (executor ×${x.concurrency}): did not finish`,
-        '–',
-        '–',
-        '–',
-        '–',
-        '–',
-        '–',
-        '–',
-        '–',
-      ]);
+      rows.push(padded([`End to end (executor ×${x.concurrency}): did not finish`]));
       continue;
     }
     rows.push([
@@ -341,17 +331,15 @@ function table(r: Results): string {
   }
   if (r.sqs) {
     const q = r.sqs;
-    rows.push([
-      `SQS floor: receive + insert + delete, ${r.settings.sqsListeners} receivers`,
-      int(q.floor.files),
-      fmtDuration(q.floor.ms),
-      int(q.floor.rate),
-      '1.00',
-      '–',
-      '–',
-      '–',
-      '–',
-    ]);
+    rows.push(
+      padded([
+        `SQS floor: receive + insert + delete, ${r.settings.sqsListeners} receivers`,
+        int(q.floor.files),
+        fmtDuration(q.floor.ms),
+        int(q.floor.rate),
+        '1.00',
+      ]),
+    );
     rows.push([
       `SQS listener job → all rows, ${r.settings.sqsListeners} listener tasks${flag(q.jestRunning)}`,
       int(q.job.files),
@@ -393,29 +381,15 @@ function table(r: Results): string {
       mib(j.workerPeakMiB),
     ]);
     const ms = rs.passes.map((p) => p.ms).sort((a, b) => a - b);
-    rows.push([
-      `Re-list pass, every key recorded (${rs.passes.length} passes; ${rs.recordedDuring} recorded)`,
-      int(j.files),
-      `median ${fmtDuration(ms[Math.floor(ms.length / 2)])} (${ms.map((x) => fmtDuration(x)).join(', ')})`,
-      int((j.files * 1000) / ms[Math.floor(ms.length / 2)]),
-      '–',
-      '–',
-      '–',
-      '–',
-      '–',
-    ]);
+    rows.push(
+      padded([
+        `Re-list pass, every key recorded (${rs.passes.length} passes; ${rs.recordedDuring} recorded)`,
+        int(j.files),
+        `median ${fmtDuration(ms[Math.floor(ms.length / 2)])} (${ms.map((x) => fmtDuration(x)).join(', ')})`,
+        int((j.files * 1000) / ms[Math.floor(ms.length / 2)]),
+      ]),
+    );
   }
-  const header = [
-    'Measure',
-    'Files',
-    'Time',
-    'Files/s',
-    'vs floor',
-    'History events / 1k files',
-    'Workflow tasks / 1k',
-    'Activities / 1k',
-    'Worker peak RSS',
-  ];
   return markdown(header, rows);
 }
 
