@@ -32,7 +32,7 @@ export interface ScanResult {
 
 const PAGE_SIZE = 1000;
 
-interface Page {
+export interface Page {
   /** Objects listed, directory markers included (they move the cursor too). */
   objects: number;
   files: NewS3File[];
@@ -49,7 +49,7 @@ interface Page {
  * older than the settle delay: a key still being uploaded beside a newer,
  * larger key is not left behind (it is listed again, and deduplicated).
  */
-function settle(config: S3ScannerConfig, page: ListPage): Page {
+export function settle(config: S3ScannerConfig, page: ListPage): Page {
   const objects = page.objects;
   const files = filesOf(config, objects);
   const settledBefore = Date.now() - config.settle_delay_sec * 1000;
@@ -68,19 +68,19 @@ function settle(config: S3ScannerConfig, page: ListPage): Page {
 }
 
 /** The files of a listed page, directory markers left out. */
-function filesOf(config: S3ScannerConfig, objects: ListPage['objects']): NewS3File[] {
+export function filesOf(config: S3ScannerConfig, objects: ListPage['objects']): NewS3File[] {
   return objects
     .filter((o) => !o.key.endsWith('/'))
     .map((o) => ({ s3: { bucket: config.bucket_name, key: o.key }, size: o.size }));
 }
 
-function lister(list: S3Lister, config: S3ScannerConfig, signal?: AbortSignal) {
-  return (from: { startAfter?: string | null; token?: string }) =>
+export function lister(list: S3Lister, config: S3ScannerConfig, signal?: AbortSignal) {
+  return (from: { startAfter?: string | null; token?: string; maxKeys?: number }) =>
     list(
       {
         bucket: config.bucket_name,
         prefix: config.key_prefix,
-        maxKeys: PAGE_SIZE,
+        maxKeys: from.maxKeys ?? PAGE_SIZE,
         ...(from.token
           ? { continuationToken: from.token }
           : { startAfter: from.startAfter ?? config.start_after }),
@@ -90,7 +90,7 @@ function lister(list: S3Lister, config: S3ScannerConfig, signal?: AbortSignal) {
 }
 
 /** `key` sorts at or before `cursor` in S3's order (UTF-8 bytes, not JavaScript's UTF-16 units). */
-function notAfter(key: string, cursor: string): boolean {
+export function notAfter(key: string, cursor: string): boolean {
   return Buffer.compare(Buffer.from(key, 'utf8'), Buffer.from(cursor, 'utf8')) <= 0;
 }
 

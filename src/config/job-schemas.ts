@@ -26,6 +26,12 @@ export const s3ScannerConfigSchema = z
       .optional(),
     /** Beyond CLP: scan the prefix once to its end, then drain and finish. */
     one_time: z.boolean().optional(),
+    /**
+     * Beyond CLP: how many listers share the job's listing when keys wait
+     * after the cursor (split into key ranges; see s3-scan-split.ts). 1: one
+     * lister, page after page, as CLP's ingestor lists.
+     */
+    listing_parallelism: z.number().int().min(1).max(16).optional(),
   })
   .strict();
 

@@ -33,6 +33,7 @@ export const ROLE_GRANTS: Record<DbRole, Partial<Record<string, Privilege[]>>> =
     [TABLES.migrations]: ['SELECT'],
     [TABLES.ingestionJobs]: ['SELECT', 'INSERT', 'UPDATE'],
     [TABLES.s3ScannerState]: ['SELECT', 'INSERT', 'UPDATE'],
+    [TABLES.s3ScanRanges]: ['SELECT', 'INSERT', 'UPDATE'],
     [TABLES.ingestedFiles]: ['SELECT', 'INSERT', 'UPDATE'],
     [TABLES.ignoredMessages]: ['INSERT'],
     [TABLES.submissions]: ['SELECT', 'INSERT', 'UPDATE'],

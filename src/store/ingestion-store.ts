@@ -10,8 +10,16 @@ import type { Db } from './db';
 import { SqlFileRecords } from './file-records';
 import { SqlJobRecords } from './job-records';
 import { SqlListenerState } from './listener-state';
-import type { CompressionRecords, FileRecords, JobRecords, ListenerState, ScannerState } from './roles';
+import type {
+  CompressionRecords,
+  FileRecords,
+  JobRecords,
+  ListenerState,
+  ScannerState,
+  SplitListing,
+} from './roles';
 import { SqlScannerState } from './scanner-state';
+import { SqlSplitListing } from './split-listing';
 import { StoreCore } from './store-core';
 
 export { ACTIVE_STATUSES, JOB_STATUSES, type JobStatus } from '../lifecycle';
@@ -20,10 +28,11 @@ export type * from './roles';
 
 /** Each method is its role's (see there); the arguments pass through unchanged. */
 export class IngestionStore
-  implements JobRecords, ScannerState, ListenerState, FileRecords, CompressionRecords
+  implements JobRecords, ScannerState, SplitListing, ListenerState, FileRecords, CompressionRecords
 {
   private readonly jobs: SqlJobRecords;
   private readonly scanner: SqlScannerState;
+  private readonly split: SqlSplitListing;
   private readonly listener: SqlListenerState;
   private readonly files: SqlFileRecords;
   private readonly compression: SqlCompressionRecords;
@@ -37,6 +46,7 @@ export class IngestionStore
     const core = new StoreCore(db, now, metrics);
     this.jobs = new SqlJobRecords(core);
     this.scanner = new SqlScannerState(core);
+    this.split = new SqlSplitListing(core);
     this.listener = new SqlListenerState(core);
     this.files = new SqlFileRecords(core);
     this.compression = new SqlCompressionRecords(core);
@@ -77,6 +87,20 @@ export class IngestionStore
   }
   recordS3Page(...a: Parameters<ScannerState['recordS3Page']>) {
     return this.scanner.recordS3Page(...a);
+  }
+
+  // SplitListing
+  getSplit(...a: Parameters<SplitListing['getSplit']>) {
+    return this.split.getSplit(...a);
+  }
+  startSplit(...a: Parameters<SplitListing['startSplit']>) {
+    return this.split.startSplit(...a);
+  }
+  recordRangePage(...a: Parameters<SplitListing['recordRangePage']>) {
+    return this.split.recordRangePage(...a);
+  }
+  endSplitIfListed(...a: Parameters<SplitListing['endSplitIfListed']>) {
+    return this.split.endSplitIfListed(...a);
   }
 
   // ListenerState

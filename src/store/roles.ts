@@ -142,4 +142,54 @@ export interface CompressionRecords {
 }
 
 /** Every role: what a caller that needs everything (the worker, the CLI, the REST API) holds. */
-export type StoreRoles = JobRecords & ScannerState & ListenerState & FileRecords & CompressionRecords;
+/** One key range of an S3 scanner's split listing: keys after `startAfter` up to `endKey` (null: the prefix's end). */
+export interface ScanRange {
+  idx: number;
+  startAfter: string | null;
+  endKey: string | null;
+  /** The last settled key the range has recorded (its start before any). */
+  position: string | null;
+  /** Listed to `endKey` with nothing held back (never set on the open-ended range). */
+  done: boolean;
+}
+
+/**
+ * An S3 scanner's listing split into key ranges listed at once (several
+ * workers on one job). The cursor stays put while a split runs and moves
+ * when it ends.
+ */
+export interface SplitListing {
+  /** The ranges of the job's split in progress ([]: none). */
+  getSplit(jobId: number): Promise<ScanRange[]>;
+  /**
+   * Starts a split of the keys after the cursor into `bounds` (in key order,
+   * the last one open-ended), if no split is running and the cursor is still
+   * `expectedCursor`; else null (nothing written).
+   */
+  startSplit(
+    jobId: number,
+    expectedCursor: string | null,
+    bounds: { startAfter: string | null; endKey: string | null }[],
+  ): Promise<ScanRange[] | null>;
+  /**
+   * One page of a range: the files, and the range moved from
+   * `expectedPosition` to `next.position` (or ended). Compare-and-set on the
+   * position: a retried or zombie call gets null (nothing written).
+   */
+  recordRangePage(
+    jobId: number,
+    idx: number,
+    files: NewFile[],
+    expectedPosition: string | null,
+    next: { position: string | null; done: boolean },
+  ): Promise<number | null>;
+  /** Ends the split if every bounded range is done, moving the cursor; `ended` is true when no split runs afterwards. */
+  endSplitIfListed(jobId: number): Promise<{ ended: boolean; cursor: string | null }>;
+}
+
+export type StoreRoles = JobRecords &
+  ScannerState &
+  SplitListing &
+  ListenerState &
+  FileRecords &
+  CompressionRecords;

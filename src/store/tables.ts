@@ -17,6 +17,8 @@ export const TABLES = {
   compressionTasks: 'compression_tasks',
   ingestionJobs: 'log_ingestor_ingestion_jobs',
   s3ScannerState: 'log_ingestor_s3_scanner_state',
+  /** The key ranges of an S3 scanner's split listing (see src/activities/s3-scan-split.ts). */
+  s3ScanRanges: 'log_ingestor_s3_scan_ranges',
   ingestedFiles: 'log_ingestor_ingested_files',
   submissions: 'log_ingestor_compression_submissions',
   migrations: 'log_ingestor_schema_migrations',

@@ -49,7 +49,14 @@ function longIngestCall(periodMs: number): ActivityOptions {
 
 /** An S3 scan call lists many pages (continuation tokens, one StartAfter per call): a few history events per call, not per page. */
 export const S3_SCAN_PERIOD_MS = 60_000;
-export const { scanS3, recordS3ObjectList } = proxyActivities<Activities>(longIngestCall(S3_SCAN_PERIOD_MS));
+export const { scanS3, recordS3ObjectList, scanS3Range } = proxyActivities<Activities>(
+  longIngestCall(S3_SCAN_PERIOD_MS),
+);
+/** Planning a split probes S3 (about a hundred one-key listings a level); ending one is a transaction. */
+export const { planS3Split, endS3Split } = proxyActivities<Activities>({
+  startToCloseTimeout: '2m',
+  retry,
+});
 
 /** An SQS receive call runs this long at most, so history grows by a few events a minute. */
 export const SQS_RECEIVE_PERIOD_MS = 60_000;

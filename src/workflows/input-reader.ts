@@ -9,12 +9,15 @@ import type { ScanResult } from '../activities/s3-scan';
 import type { JobConfig } from '../config/job-config';
 import type { BufferSnapshot } from '../store/ingestion-store';
 import {
+  endS3Split,
+  planS3Split,
   receiveSqsMessages,
   recordS3ObjectList,
   S3_SCAN_PERIOD_MS,
   scanFsDirectory,
   scanS3,
   scanS3Page,
+  scanS3Range,
   SQS_RECEIVE_PERIOD_MS,
 } from './activity-proxies';
 import { oneLine, type CarriedState, type JobProgress } from './messages';
@@ -42,6 +45,10 @@ export class InputReader {
   fsResumeAfter: string[] | null;
   /** Files a one-time fs job's current pass found not yet settled (the pass must be repeated). */
   fsPassUnsettled: number;
+  /** Whether this run has looked for a split listing (once a run: it probes S3). */
+  private splitPlanned = false;
+  /** The split listing in progress: ranges still to list (the open one dropped once it reached the end). */
+  private split: { pending: number[]; openRange: number; openListed: boolean } | null = null;
 
   constructor(
     private readonly run: IngestContext,
@@ -56,6 +63,10 @@ export class InputReader {
     const { jobId, job, source, progress } = this.run;
     switch (job.kind) {
       case 's3_scanner': {
+        if ((job.config.listing_parallelism ?? 1) > 1 && patched('s3-scan-split-listing')) {
+          const splitting = await this.readSplit();
+          if (splitting !== null) return splitting;
+        }
         if (patched('s3-scan-many-pages-per-call')) {
           const r = await this.run.untilPausedOrDone((): Promise<ScanResult> =>
             scanS3.executeWithOptions(
@@ -135,5 +146,57 @@ export class InputReader {
         return false;
       }
     }
+  }
+
+  /**
+   * One round of a split listing: its ranges listed at once, `listing_parallelism`
+   * at a time, then the split ended if every bounded range is done. Null when the
+   * listing is not split (the job lists page after page).
+   */
+  private async readSplit(): Promise<boolean | null> {
+    const { jobId, job, progress } = this.run;
+    if (job.kind !== 's3_scanner') return null;
+    if (this.split === null) {
+      if (this.splitPlanned) return null;
+      this.splitPlanned = true;
+      const plan = await planS3Split.executeWithOptions({ summary: oneLine(`split ${this.run.source}`) }, [
+        jobId,
+        job.config,
+      ]);
+      if (plan.ranges.length === 0) return null;
+      this.split = { pending: plan.ranges, openRange: plan.openRange, openListed: false };
+    }
+    const split = this.split;
+    progress.listingExhausted = false;
+    const queue = [...split.pending];
+    let recorded = 0;
+    const lister = async (): Promise<void> => {
+      for (let idx = queue.shift(); idx !== undefined; idx = queue.shift()) {
+        const r = await this.run.untilPausedOrDone(() =>
+          scanS3Range.executeWithOptions({ summary: `range ${idx} of ${this.run.source}` }, [
+            jobId,
+            job.config,
+            idx,
+            S3_SCAN_PERIOD_MS,
+          ]),
+        );
+        recorded += r.recorded;
+        progress.filesRecorded += r.recorded;
+        this.run.applySnapshot(r.snapshot);
+        if (r.listed && idx === split.openRange) split.openListed = true; // caught up: not listed again
+      }
+    };
+    const listers = Math.min(job.config.listing_parallelism ?? 1, queue.length);
+    const outcomes = await Promise.allSettled(Array.from({ length: listers }, lister));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    const end = await endS3Split(jobId);
+    if (end.ended) {
+      this.split = null;
+      if (end.cursor !== null) this.scanCursor = end.cursor;
+      return false; // the listing goes on page by page from the new cursor
+    }
+    split.pending = end.pending.filter((i) => !(split.openListed && i === split.openRange));
+    return recorded === 0;
   }
 }

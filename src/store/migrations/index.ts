@@ -277,4 +277,32 @@ export const MIGRATIONS: Migration[] = [
       "CLP's clp_datasets, and the procedure that creates a dataset's metadata tables with the grants each role needs",
     statements: DATASET_MIGRATION_STATEMENTS,
   },
+  {
+    version: 12,
+    description: "one S3-scanner job's listing split into key ranges that several workers list at once",
+    statements: [
+      // split_seq counts the job's splits; split_ranges is how many ranges the current one has (0: none).
+      unlessColumn(
+        TABLES.s3ScannerState,
+        'split_seq',
+        `ALTER TABLE ${TABLES.s3ScannerState}
+          ADD COLUMN split_seq INT NOT NULL DEFAULT 0,
+          ADD COLUMN split_ranges INT NOT NULL DEFAULT 0`,
+      ),
+      // A range lists keys after start_after up to end_key (NULL: to the end of the prefix);
+      // position is the last settled key it has recorded. Rows of an ended split stay until the
+      // job's next split overwrites them (the worker may not delete rows).
+      `CREATE TABLE IF NOT EXISTS ${TABLES.s3ScanRanges} (
+        job_id BIGINT NOT NULL,
+        range_idx INT NOT NULL,
+        split_seq INT NOT NULL,
+        start_after TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL DEFAULT NULL,
+        end_key TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL DEFAULT NULL,
+        position TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL DEFAULT NULL,
+        done TINYINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, range_idx),
+        CONSTRAINT scan_range_job FOREIGN KEY (job_id) REFERENCES ${TABLES.s3ScannerState} (id)
+      ) ROW_FORMAT=DYNAMIC`,
+    ],
+  },
 ];
