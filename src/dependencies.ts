@@ -14,7 +14,7 @@
  * the backoff, the classifiers of the DB's and Temporal's errors, a TCP probe.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from './executor/log';
+import type { Logger } from './common/log';
 import { Backoff } from './dependencies/backoff';
 import {
   dependencyFields,

@@ -34,7 +34,7 @@ import {
   untilAvailable,
   watch,
 } from './dependencies';
-import { createLogger, sdkLogRecord, stdoutSink } from './executor/log';
+import { createLogger, sdkLogRecord, stdoutSink } from './common/log';
 import { Connection } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';

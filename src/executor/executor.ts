@@ -23,7 +23,7 @@ import { createS3Client } from '../aws';
 import { checkClpS } from '../clp/clp-s';
 import { cleanStaleStaging, killOrphans } from './housekeeping';
 import { claimNextJob, type Claim } from './job-store';
-import { createLogger, errorFields, type Logger } from './log';
+import { createLogger, errorFields, type Logger } from '../common/log';
 import { runJob, type JobContext } from './run-job';
 
 export interface ExecutorOptions {

@@ -11,7 +11,7 @@ import { createPool } from '../store/db';
 import { ensureSchema } from '../store/schema';
 import { checkClpS } from '../clp/clp-s';
 import { runExecutor } from './executor';
-import { createLogger } from './log';
+import { createLogger } from '../common/log';
 
 function positiveInt(value: string): number {
   const n = Number(value);

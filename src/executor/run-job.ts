@@ -28,7 +28,7 @@ import {
 } from './inputs';
 import { commitTask, finishJob, killJob, startTask, type Claim } from './job-store';
 import { keepLease, LeaseLostError } from './lease';
-import { errorFields, type Logger } from './log';
+import { errorFields, type Logger } from '../common/log';
 import { partition } from './partition';
 import { convertTextLogFile } from './text-logs';
 
