@@ -41,6 +41,10 @@ case "$STACK" in /*) ;; *) STACK="$ROOT/$STACK" ;; esac
 TOOLS="${CLP_INGESTOR_TOOLS:-$HOME/.cache/clp-ingestor/bin}"
 LOGS="$STACK/logs"
 RUN="$STACK/run"
+# The project's Node (the pinned 24 from the tool cache when the machine's is older), installed
+# by `install`, first on PATH for everything below that runs node.
+. "$ROOT/scripts/node-env.sh"
+node_use || true
 
 TEMPORAL_VERSION=v1.5.1
 # `go install github.com/minio/minio@latest` resolved to this on 2026-11-21.
@@ -124,6 +128,7 @@ install_clp_s() {
 
 cmd_install() {
   mkdir -p "$TOOLS" "$LOGS" "$RUN"
+  node_install || fail "install: no Node >= $NODE_MIN_MAJOR (see the line above)"
   install_mariadb
   go_build temporal "$TEMPORAL_BIN" go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_VERSION"
   go_build minio "$MINIO_BIN" go install "github.com/minio/minio@$MINIO_VERSION"
@@ -374,6 +379,7 @@ start_app() { # name
 cmd_app_up() {
   local a
   [ -f "$ROOT/dist/client/cli.js" ] || fail "app-up: dist/client/cli.js is missing; run npm run build first"
+  node_require
   migrate_db
   # Only what is not running is started (a supervised app, restarted by its supervisor or not, is
   # left alone), and only what this call started is watched: an exit this early is a

@@ -51,7 +51,11 @@ export class Proc {
   start(): void {
     mkdirSync(LOGS, { recursive: true });
     const log = createWriteStream(path.join(LOGS, `${this.name}.log`), { flags: 'a' });
-    const child = spawn('node', this.args, { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, this.args, {
+      cwd: ROOT,
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     child.on('exit', () => (this.exits += 1));
