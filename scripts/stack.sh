@@ -318,8 +318,10 @@ app_script() { # name -> script and arguments under $ROOT
 # One JSON line, like the apps' own, into the app's log: restarts show up in
 # `stack.sh logs worker` next to what the worker said before it died.
 supervisor_log() { # name level message
-  printf '{"ts":"%s","level":"%s","msg":"%s","supervisor_pid":%s}\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$2" "$3" "$$" >>"$LOGS/$1.log"
+  local msg=${3//\\/\\\\}
+  msg=${msg//\"/\\\"}
+  printf '{"ts":"%s","level":"%s","msg":"%s","app":"%s","supervisor_pid":%s}\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$2" "$msg" "$1" "$$" >>"$LOGS/$1.log"
 }
 
 # Runs an app and restarts it whenever it exits, with backoff (1 s doubling

@@ -34,7 +34,7 @@ import {
   untilAvailable,
   watch,
 } from './dependencies';
-import { createLogger, sdkLogRecord, stdoutSink } from './common/log';
+import { createLogger, logProcessEvents, sdkLogLevel, sdkLogRecord, stdoutSink } from './common/log';
 import { Connection } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -144,9 +144,7 @@ async function main(): Promise<void> {
   Runtime.install({
     // The SDK's lines (workflow and activity ones carry their workflow id, type and activity) and
     // Core's, forwarded to it, are JSON lines like ours: one event per line, for a log pipeline.
-    logger: new DefaultLogger((process.env.CLP_INGESTOR_LOG_LEVEL as 'INFO') ?? 'INFO', (entry) =>
-      stdoutSink(sdkLogRecord(entry)),
-    ),
+    logger: new DefaultLogger(sdkLogLevel(), (entry) => stdoutSink(sdkLogRecord(entry))),
     telemetryOptions: {
       logging: {
         // Core logs every retried poll (two lines a second while Temporal is
@@ -160,6 +158,7 @@ async function main(): Promise<void> {
     shutdownSignals: [],
   });
   const log = createLogger();
+  logProcessEvents(log);
   const stop = new AbortController();
   let worker: Worker | undefined;
   const onSignal = (signal: NodeJS.Signals) => {

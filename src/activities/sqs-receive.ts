@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { setMaxListeners } from 'node:events';
 import { Context, log } from '@temporalio/activity';
+import { createLogger } from '../common/log';
 import { sqsSources, type SqsListenerConfig } from '../config/job-config';
 import type {
   BufferSnapshot,
@@ -51,7 +52,7 @@ const activityLog = {
     try {
       log.warn(message, attrs);
     } catch {
-      console.warn(JSON.stringify({ msg: message, ...attrs }));
+      createLogger().warn(message, attrs);
     }
   },
 };

@@ -1,6 +1,10 @@
 /**
- * Structured logs: one JSON object per line, so a log shipper (or `jq`) can
- * follow one compression job across executors by its compression_job_id.
+ * Structured logs, the same shape from every process (worker, executor, REST
+ * API, the supervisor in scripts/stack.sh): one JSON object per line with `ts`
+ * (ISO 8601, UTC), `level` (debug|info|warn|error), `msg`, then the event's
+ * fields (job_id, workflowId, activityType, compression_job_id, ...), so a log
+ * shipper, `jq` or an fs job of this ingestor (timestamp key `ts`) takes them as
+ * they are. Secrets are never fields: no setting or request header is logged.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
@@ -26,6 +30,38 @@ export function errorFields(err: unknown): LogFields {
   return { error: String(err) };
 }
 
+/**
+ * Node's own diagnostics as our JSON lines too: process warnings (Node prints
+ * them as text on stderr by default; the AWS SDK's are among them) and an
+ * uncaught error, logged with its stack before the process exits 1 as Node would.
+ */
+export function logProcessEvents(log: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) =>
+    log.warn(w.message, { warning: w.name, code: w.code }),
+  );
+  process.on('uncaughtException', (err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    log.error(`uncaught ${e.name}: ${e.message}`, { ...errorFields(err), stack: e.stack });
+    process.exit(1);
+  });
+}
+
+/**
+ * Options for fastify's logger (pino) that give its lines our shape: `ts` as an
+ * ISO time instead of epoch milliseconds, `level` as a word instead of a number,
+ * no hostname (buildServer adds the redaction of the Authorization header).
+ */
+export function fastifyLoggerOptions(level: string) {
+  return {
+    level,
+    base: null,
+    timestamp: () => `,"ts":"${new Date().toISOString()}"`,
+    messageKey: 'msg',
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+}
+
 export function createLogger(sink: LogSink = stdoutSink, base: LogFields = {}): Logger {
   const emit = (level: LogLevel, msg: string, fields?: LogFields) =>
     sink({ ts: new Date().toISOString(), level, msg, ...base, ...fields });
@@ -36,6 +72,12 @@ export function createLogger(sink: LogSink = stdoutSink, base: LogFields = {}): 
     error: (msg, fields) => emit('error', msg, fields),
     child: (fields) => createLogger(sink, { ...base, ...fields }),
   };
+}
+
+/** The Temporal SDK's log level for its Runtime logger (CLP_INGESTOR_LOG_LEVEL, default INFO). */
+export function sdkLogLevel(): 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' {
+  const level = (process.env.CLP_INGESTOR_LOG_LEVEL ?? 'INFO').toUpperCase();
+  return (['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const).find((l) => l === level) ?? 'INFO';
 }
 
 /** A Temporal SDK log entry (its Runtime logger's), as one of our JSON records. */

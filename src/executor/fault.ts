@@ -3,6 +3,8 @@
  * SIGKILLs itself when a task reaches that step, so the fault tests can stage
  * a crash at each one. Unset in production: crashPoint() then does nothing.
  */
+import { createLogger } from '../common/log';
+
 export const CRASH_STEPS = [
   /** clp-s is running (and dies with this process: its parent-death signal is SIGKILL). */
   'clp-s-running',
@@ -17,6 +19,6 @@ export type CrashStep = (typeof CRASH_STEPS)[number];
 
 export function crashPoint(configured: string | undefined, step: CrashStep): void {
   if (configured !== step) return;
-  process.stderr.write(`clp-executor: CLP_EXECUTOR_CRASH_AT=${step}: killing this process\n`);
+  createLogger().warn(`clp-executor: CLP_EXECUTOR_CRASH_AT=${step}: killing this process`);
   process.kill(process.pid, 'SIGKILL');
 }

@@ -11,7 +11,7 @@ import { createPool } from '../store/db';
 import { ensureSchema } from '../store/schema';
 import { checkClpS } from '../clp/clp-s';
 import { runExecutor } from './executor';
-import { createLogger } from '../common/log';
+import { createLogger, logProcessEvents, sdkLogLevel, sdkLogRecord, stdoutSink } from '../common/log';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -27,12 +27,22 @@ function settings() {
 async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs?: number }): Promise<void> {
   const s = settings();
   const log = createLogger();
+  logProcessEvents(log);
   // A missing or broken clp-s stops start-up with one line naming it (runExecutor checks again).
   await checkClpS(s.executor.clpS);
   // The executor runs no Temporal worker; the SDK's Core runtime only serves its metrics (loaded
   // only then: it takes a second to load, and a slow start misses an early SIGTERM).
-  const runtime = s.metrics.executor ? (await import('@temporalio/worker')).Runtime : undefined;
-  runtime?.install({ telemetryOptions: prometheusMetrics(s.metrics.executor), shutdownSignals: [] });
+  const sdk = s.metrics.executor ? await import('@temporalio/worker') : undefined;
+  const runtime = sdk?.Runtime;
+  runtime?.install({
+    // The SDK's and Core's own lines as our JSON lines (as the worker's).
+    logger: sdk && new sdk.DefaultLogger(sdkLogLevel(), (entry) => stdoutSink(sdkLogRecord(entry))),
+    telemetryOptions: {
+      logging: { filter: sdk!.makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...prometheusMetrics(s.metrics.executor),
+    },
+    shutdownSignals: [],
+  });
   const metrics = runtime ? executorMetrics(runtime.instance().metricMeter) : noExecutorMetrics;
   const dbSettings = dbFor(s, 'executor');
   const pool = createPool(dbSettings);
@@ -85,6 +95,7 @@ program
   .action(run);
 
 program.parseAsync().catch((err: unknown) => {
-  process.stderr.write(`clp-executor: ${(err as Error).message ?? String(err)}\n`);
+  // The reason it stops, as the last JSON line of its log (the supervisor's app-up shows it).
+  createLogger().error(`clp-executor: ${(err as Error).message ?? String(err)}`);
   process.exitCode = 1;
 });

@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JobKind } from '../../../config/job-config';
+import { workflowIdFor } from '../../../lifecycle';
 import { allowListOf } from '../../../security/endpoints';
 import { createJob, terminateJob } from '../../jobs';
 import type { ApiContext, JobParams } from '../context';
@@ -83,12 +84,14 @@ export async function clpRoutes(app: FastifyInstance, { store, client, settings,
         // document shows), which names the bad field and never coerces.
         validatorCompiler: () => () => true,
       },
-      async (request) => ({
-        id: await createJob(store, client, c.kind, request.body, {
+      async (request) => {
+        const id = await createJob(store, client, c.kind, request.body, {
           ...startOpts,
           allowedEndpoints: allowListOf(settings.aws),
-        }),
-      }),
+        });
+        request.log.info({ job_id: id, workflowId: workflowIdFor(id), kind: c.kind }, 'job created');
+        return { id };
+      },
     );
   }
 
