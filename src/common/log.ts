@@ -89,10 +89,15 @@ export function sdkLogRecord(entry: {
 }): LogFields {
   const fields: LogFields = {};
   for (const [k, v] of Object.entries(entry.meta ?? {})) {
+    // The workflow's own lines say jobId; every process's lines say job_id.
+    const key = k === 'jobId' ? 'job_id' : k;
     if (v instanceof Error) Object.assign(fields, errorFields(v));
-    else if (typeof v === 'bigint') fields[k] = v.toString();
-    else fields[k] = v;
+    else if (typeof v === 'bigint') fields[key] = v.toString();
+    else fields[key] = v;
   }
+  // The SDK's lines name the workflow: a job's (clp-ingestion-job-<id>, lifecycle.ts) gives its id.
+  const jobOf = typeof fields.workflowId === 'string' && /^clp-ingestion-job-(\d+)$/.exec(fields.workflowId);
+  if (fields.job_id === undefined && jobOf) fields.job_id = Number(jobOf[1]);
   return {
     ts: new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString(),
     level: entry.level.toLowerCase(),
