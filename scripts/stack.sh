@@ -344,10 +344,12 @@ cmd_supervise() { # name
     node "$ROOT/${cmd[0]}" "${cmd[@]:1}" >>"$LOGS/$name.log" 2>&1 </dev/null &
     child=$!
     echo "$child" >"$RUN/$name.pid"
-    # A trapped signal interrupts wait (status > 128) while the app still runs: wait again.
+    # A trapped signal interrupts wait (status > 128) while the app still runs: wait again. The
+    # shell's own text report of a killed job ("line N: PID Killed ...") is dropped: the JSON line
+    # below says it.
     while :; do
       status=0
-      wait "$child" || status=$?
+      wait "$child" 2>/dev/null || status=$?
       kill -0 "$child" 2>/dev/null || break
     done
     child=0
