@@ -3,14 +3,18 @@
  * an S3-scanner job over them, text logs written to a local directory and an
  * `unstructured` fs job over it; progress shown until every file is compressed
  * by CLP's clp-s, then the jobs stopped, the compression ratio printed, and the
- * archives searched as a user would. Run by scripts/demo.sh, which brings up the
- * stack, the worker and the compression worker.
+ * archives searched as a user would. Last, the ingestor ingests its own logs: a
+ * one-time fs job over the stack's log directory (the worker's and executor's
+ * JSON lines, timestamp key `ts`), searched by the first job's id. Run by
+ * scripts/demo.sh, which brings up the stack, the worker and the compression worker.
  */
 import { randomInt } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { RowDataPacket } from 'mysql2/promise';
+import picomatch from 'picomatch';
 import { createS3Client } from '../aws';
 import { dbFor, loadEnvFile, loadSettings } from '../config/settings';
 import { collectSearch, countEvents, searchContext, type SearchContext } from '../clp/search';
@@ -108,15 +112,81 @@ async function sizesOf(owner: Db, jobId: number): Promise<{ jobs: number; raw: n
   return { jobs: Number(cj.n), raw: Number(cj.raw), packed: Number(cj.packed) };
 }
 
-/** A search as a user types it, with its first hits. */
-async function showSearch(ctx: SearchContext, dataset: string, query: string, show = 3): Promise<void> {
+/** A search as a user types it, with its first hits (only `fields` of each, when given). */
+async function showSearch(
+  ctx: SearchContext,
+  dataset: string,
+  query: string,
+  show = 3,
+  fields?: string[],
+): Promise<void> {
   const total = await countEvents(ctx, dataset, query);
   const { results } = await collectSearch(ctx, { dataset, query, limit: show });
   console.log(`  clp-ingestor search --dataset ${dataset} '${query}'   -> ${total} events, e.g.:`);
-  for (const hit of results) {
-    const line = JSON.stringify(hit.event);
-    console.log(`    ${line.length > 150 ? `${line.slice(0, 147)}...` : line}`);
+  const events = results.map((hit) => hit.event as Record<string, unknown>);
+  // Log events in their order (hits come archive by archive).
+  if (fields?.includes('ts')) events.sort((a, b) => String(a.ts).localeCompare(String(b.ts)));
+  const width = fields ? 200 : 150;
+  for (const event of events) {
+    const line = JSON.stringify(
+      fields ? Object.fromEntries(fields.filter((f) => f in event).map((f) => [f, event[f]])) : event,
+    );
+    console.log(`    ${line.length > width ? `${line.slice(0, width - 3)}...` : line}`);
   }
+}
+
+/**
+ * The stack's own logs (every line a JSON event: ts, level, msg, job_id, workflowId, ...) ingested
+ * by a one-time fs job, then searched for what the worker said about the S3 job: a log file is
+ * recorded once, as it is when it settles, so this is a snapshot of logs that keep growing (in
+ * production, point an fs job at rotated files).
+ */
+async function ingestOwnLogs(
+  store: IngestionStore,
+  client: Awaited<ReturnType<typeof connectClient>>,
+  owner: Db,
+  search: SearchContext,
+  taskQueue: { taskQueue: string },
+  dataset: string,
+  s3JobId: number,
+): Promise<void> {
+  const root = path.join(__dirname, '..', '..');
+  const logsDir = path.resolve(root, process.env.CLP_INGESTOR_STACK_DIR ?? '.stack', 'logs');
+  const glob = '{worker,executor,api}.log';
+  if (!existsSync(logsDir)) return;
+  const isLog = picomatch(glob);
+  const files = (await readdir(logsDir)).filter((f) => isLog(f));
+  if (files.length === 0) return;
+  const logsDataset = `${dataset}_stack_logs`;
+  const logsJobId = await createJob(
+    store,
+    client,
+    'fs',
+    {
+      directory: logsDir,
+      glob,
+      dataset: logsDataset,
+      timestamp_key: 'ts',
+      one_time: true,
+      scanning_interval_sec: 1,
+      settle_delay_sec: 1,
+      buffer_config: { timeout_sec: 2 },
+    },
+    taskQueue,
+  );
+  console.log(
+    `created fs job ${logsJobId} over the stack's own logs ${logsDir}/${glob} (${files.join(', ')}; dataset ${logsDataset}, timestamp key ts)`,
+  );
+  await untilCompressed(store, logsJobId, files.length, 'logs');
+  await client.workflow.getHandle(workflowIdFor(logsJobId)).result();
+  // One batch of the S3 job followed across processes: the worker's flush, the executor's run.
+  const [[first]] = await owner.query<RowDataPacket[]>(
+    'SELECT MIN(compression_job_id) AS id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?',
+    [s3JobId],
+  );
+  const shown = ['ts', 'level', 'msg', 'job_id', 'workflowId', 'compression_job_id', 'files', 'app'];
+  await showSearch(search, logsDataset, `job_id: ${s3JobId} OR compression_job_id: ${first.id}`, 6, shown);
+  await showSearch(search, logsDataset, 'level: "warn" OR level: "error"', 3, [...shown, 'error']);
 }
 
 async function main(): Promise<void> {
@@ -230,6 +300,7 @@ async function main(): Promise<void> {
   const search = searchContext(settings, pool);
   await showSearch(search, jsonDataset, 'level: "ERROR" AND status: 500');
   await showSearch(search, textDataset, 'message: "*IllegalStateException*"', 1);
+  await ingestOwnLogs(store, client, owner, search, taskQueue, jsonDataset, jobId);
   await client.connection.close();
   await pool.end();
   await owner.end();

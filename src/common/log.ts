@@ -80,6 +80,8 @@ export function sdkLogLevel(): 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' {
   return (['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const).find((l) => l === level) ?? 'INFO';
 }
 
+const SNAKE_KEYS: Record<string, string> = { jobId: 'job_id', compressionJobId: 'compression_job_id' };
+
 /** A Temporal SDK log entry (its Runtime logger's), as one of our JSON records. */
 export function sdkLogRecord(entry: {
   level: string;
@@ -89,8 +91,8 @@ export function sdkLogRecord(entry: {
 }): LogFields {
   const fields: LogFields = {};
   for (const [k, v] of Object.entries(entry.meta ?? {})) {
-    // The workflow's own lines say jobId; every process's lines say job_id.
-    const key = k === 'jobId' ? 'job_id' : k;
+    // The workflow's own lines say jobId; every process's lines say job_id (and compression_job_id).
+    const key = SNAKE_KEYS[k] ?? k;
     if (v instanceof Error) Object.assign(fields, errorFields(v));
     else if (typeof v === 'bigint') fields[key] = v.toString();
     else fields[key] = v;

@@ -31,9 +31,9 @@ test('an SDK entry becomes our record: level as a word, job_id from the workflow
       level: 'WARN',
       message: 'x',
       timestampNanos: at,
-      meta: { workflowId: 'my-job', jobId: 9 },
+      meta: { workflowId: 'my-job', jobId: 9, compressionJobId: 3 },
     }),
-  ).toMatchObject({ workflowId: 'my-job', job_id: 9 });
+  ).toMatchObject({ workflowId: 'my-job', job_id: 9, compression_job_id: 3 });
   expect(
     sdkLogRecord({ level: 'ERROR', message: 'x', timestampNanos: at, meta: { error: new TypeError('bad') } }),
   ).toMatchObject({ level: 'error', error: 'bad', error_name: 'TypeError' });
