@@ -91,6 +91,8 @@ export function sdkLogRecord(entry: {
 }): LogFields {
   const fields: LogFields = {};
   for (const [k, v] of Object.entries(entry.meta ?? {})) {
+    // An activity's task token completes it for whoever holds it (and is 120 characters of noise).
+    if (k === 'taskToken') continue;
     // The workflow's own lines say jobId; every process's lines say job_id (and compression_job_id).
     const key = SNAKE_KEYS[k] ?? k;
     if (v instanceof Error) Object.assign(fields, errorFields(v));

@@ -8,14 +8,14 @@ test('a logger writes one record per event: ts, level, msg, then its own and the
   expect(new Date(out[0].ts as string).toISOString()).toBe(out[0].ts);
 });
 
-test('an SDK entry becomes our record: level as a word, job_id from the workflow’s jobId or its workflow id', () => {
+test('an SDK entry becomes our record without the task token: level as a word, job_id from the workflow’s jobId or its workflow id', () => {
   const at = 1_700_000_000_123n * 1_000_000n;
   expect(
     sdkLogRecord({
       level: 'INFO',
       message: 'flushed buffer',
       timestampNanos: at,
-      meta: { workflowId: 'clp-ingestion-job-42', activityType: 'scanS3', attempt: 2n },
+      meta: { workflowId: 'clp-ingestion-job-42', activityType: 'scanS3', attempt: 2n, taskToken: 'Ci0w' },
     }),
   ).toEqual({
     ts: '2023-11-14T22:13:20.123Z',
