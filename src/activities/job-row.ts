@@ -11,7 +11,8 @@ import {
   type WorkflowOrigin,
 } from '../store/ingestion-store';
 import { recordNewJob } from '../store/new-job';
-import { workflowJob, type NewJobInput, type RegisteredJob } from '../workflows/messages';
+import { workflowJob } from '../sources/describe';
+import type { NewJobInput, RegisteredJob } from '../workflows/messages';
 import type { DepsWith } from './deps';
 import { nonRecoverable } from './errors';
 
@@ -22,17 +23,17 @@ export interface JobStart {
 }
 
 /** Tests inject faults here (e.g. a worker that dies right after recording a job). */
-export interface JobStateFaults {
+export interface JobRowFaults {
   /** After a workflow's job is recorded, before the call returns. */
   afterRegister?: () => Promise<void>;
 }
 
 /** The store roles the job's start and lifecycle mirroring use. */
-type JobStateStore = JobRecords & FileRecords & Pick<CompressionRecords, 'nextFlushSeq'>;
+type JobRowStore = JobRecords & FileRecords & Pick<CompressionRecords, 'nextFlushSeq'>;
 
-export function jobStateActivities(
-  { store, settings }: DepsWith<JobStateStore, 'settings'>,
-  faults: JobStateFaults = {},
+export function jobRowActivities(
+  { store, settings }: DepsWith<JobRowStore, 'settings'>,
+  faults: JobRowFaults = {},
 ) {
   return {
     /**

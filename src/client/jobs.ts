@@ -14,6 +14,7 @@ import {
 } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { jobSource, s3Source, type JobConfig, type JobKind } from '../config/job-config';
+import { workflowJob } from '../sources/describe';
 import { loadSettings } from '../config/settings';
 import { ACTIVE_STATUSES, refusal, workflowIdFor, type ControlRequest } from '../lifecycle';
 import type { EndpointAllowList } from '../security/endpoints';
@@ -27,7 +28,6 @@ import {
   statusQuery,
   stopSignal,
   stopUpdate,
-  workflowJob,
   type IngestionJobInput,
   type JobProgress,
 } from '../workflows/messages';

@@ -1,22 +1,26 @@
 /**
- * What a job reads and whether it ends by itself: plain functions of a parsed
- * config, without zod, so the workflow bundle may import them too.
+ * Facts of a job read from its parsed config, for the workflow and for
+ * listings: what it reads, whether it ends by itself, and the config as the
+ * workflow carries it.
  */
-import type { JobConfig } from './job-config';
+import type { JobConfig } from './definitions';
+import { workflowHalfOf } from './workflow-kinds';
 
 /** What a job reads, for listings: s3://bucket/prefix, the directory, or the object list's bucket and count. */
 export function jobSource(job: JobConfig): string {
-  if (job.kind === 'fs') return job.config.directory;
-  const at = `s3://${job.config.bucket_name}/${job.config.key_prefix}`;
-  if (job.kind !== 's3_object_list') return at;
-  const n = job.config.urls.length;
-  return `${at} (${n} object${n === 1 ? '' : 's'}${job.config.endpoint_url ? ` at ${job.config.endpoint_url}` : ''})`;
+  return workflowHalfOf(job).describe(job.config);
 }
 
 /** Whether the job scans its input once and then finishes. */
 export function isOneTime(job: JobConfig): boolean {
-  return (
-    job.kind === 's3_object_list' ||
-    ((job.kind === 's3_scanner' || job.kind === 'fs') && job.config.one_time === true)
-  );
+  return workflowHalfOf(job).oneTime(job.config);
+}
+
+/**
+ * The job as its workflow carries it: an object list without its URLs (up to
+ * 10,000; its activity reads them from the job's row), so they never weigh on
+ * Temporal's payload limits or the workflow's history.
+ */
+export function workflowJob(job: JobConfig): JobConfig {
+  return { ...job, config: workflowHalfOf(job).compact(job.config) } as JobConfig;
 }

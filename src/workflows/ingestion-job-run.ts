@@ -2,7 +2,7 @@
  * One run of an ingestion job's workflow (continue-as-new starts the next):
  * its message handlers and its four loops, over the state in JobState.
  *
- *   ingest        reads the job's input (InputReader), one call at a time
+ *   ingest        reads the job's input (its kind's reader), one call at a time
  *   flush         submits the buffer as a compression job (size, hard timeout, ingestion over)
  *   completion    awaits submitted compression jobs and records each file's fate
  *   status mirror copies the job's status to its DB row and search attribute
@@ -30,9 +30,11 @@ import {
   startJob,
 } from './activity-proxies';
 import type { ingestionJob } from './ingestion-job';
-import { InputReader, type IngestContext } from './input-reader';
-import { JobState } from './job-state';
-import { SA, workflowJob, type CarriedState, type IngestionJobInput, type JobProgress } from './messages';
+import type { IngestContext, KindReader } from '../sources/workflow-half';
+import { workflowHalfOf } from '../sources/workflow-kinds';
+import { JobState } from './run-state';
+import { workflowJob } from '../sources/describe';
+import { SA, type CarriedState, type IngestionJobInput, type JobProgress } from './messages';
 
 /**
  * Starts `call` in a scope of its own that can be cancelled; `ended()` is
@@ -46,11 +48,11 @@ function cancellable<T>(call: () => Promise<T>) {
 }
 
 export class IngestionJobRun extends JobState implements IngestContext {
-  private readonly reader: InputReader;
+  private readonly reader: KindReader;
 
   constructor(input: IngestionJobInput) {
     super(input);
-    this.reader = new InputReader(this, input.carried);
+    this.reader = workflowHalfOf(this.job).reader(this, this.job.config, input.carried);
   }
 
   // ---- The run -----------------------------------------------------------
@@ -91,13 +93,11 @@ export class IngestionJobRun extends JobState implements IngestContext {
     await mirror;
     if (!drained) {
       await condition(allHandlersFinished);
-      const { fsResumeAfter, fsPassUnsettled } = this.reader;
       const carried: CarriedState = {
         progress,
         nextFlushSeq: this.nextFlushSeq,
         completionBackoffMs: this.completionBackoffMs,
-        ...(fsResumeAfter ? { fsResumeAfter } : {}),
-        ...(fsPassUnsettled ? { fsPassUnsettled } : {}),
+        ...this.reader.carried(),
       };
       return await continueAsNew<typeof ingestionJob>({ ...this.input, carried, drain: false });
     }

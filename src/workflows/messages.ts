@@ -107,15 +107,6 @@ export interface RegisteredJob {
   bucket: string;
 }
 
-/**
- * The job as its workflow carries it: an object list without its URLs (up to
- * 10,000; its activity reads them from the job's row), so they never weigh
- * on Temporal's payload limits or the workflow's history.
- */
-export function workflowJob(job: JobConfig): JobConfig {
-  return job.kind === 's3_object_list' ? { ...job, config: { ...job.config, urls: [] } } : job;
-}
-
 export interface IngestionJobInput {
   jobId: number;
   job: JobConfig;

@@ -16,7 +16,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { JobConfig } from '../config/job-config';
-import { isOneTime, jobSource } from '../config/job-source';
+import { isOneTime, jobSource } from '../sources/describe';
+import { workflowHalfOf } from '../sources/workflow-kinds';
 import { REQUEST_TARGET, refusal, type ControlRequest } from '../lifecycle';
 import type { BufferSnapshot } from '../store/ingestion-store';
 import {
@@ -96,10 +97,7 @@ export class JobState {
     this.progress = input.carried?.progress ?? initialProgress(this.jobId, input.drain === true);
     this.mirroredStatus = input.carried ? this.progress.status : null;
     this.oneTime = isOneTime(this.job);
-    this.scanningIntervalMs =
-      this.job.kind === 'sqs_listener' || this.job.kind === 's3_object_list'
-        ? 0
-        : this.job.config.scanning_interval_sec * 1000;
+    this.scanningIntervalMs = workflowHalfOf(this.job).idleMs(this.job.config);
   }
 
   // ---- Messages ----------------------------------------------------------

@@ -6,7 +6,7 @@
  */
 import { decodeClpConfig } from '../../src/clp/clp-config';
 import { compressionActivities } from '../../src/activities/compression';
-import { jobStateActivities } from '../../src/activities/job-state';
+import { jobRowActivities } from '../../src/activities/job-row';
 import { parseJobConfig, type JobConfig } from '../../src/config/job-config';
 import { loadSettings } from '../../src/config/settings';
 import type { JobStatus } from '../../src/lifecycle';
@@ -143,7 +143,7 @@ const job = parseJobConfig('s3_scanner', { bucket_name: 'logs', key_prefix: 'app
 test('startJob moves a requested job to running and returns what the store holds for it', async () => {
   const store = new FakeStore(job);
   await store.recordFiles(1, [{ s3: { bucket: 'logs', key: 'app/a.log' }, size: 5 }]);
-  const { startJob, setJobStatus } = jobStateActivities({ store, settings });
+  const { startJob, setJobStatus } = jobRowActivities({ store, settings });
   await expect(startJob(1)).resolves.toEqual({
     status: 'running',
     snapshot: { files: 1, bytes: 5, oldestTs: 1_000, outstandingCompressionJobs: 0 },

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ApiTokens, grants, loadApiTokens, parseTokensFile } from '../../src/client/http/auth';
+import { ApiTokens, grants, loadApiTokens, parseTokensFile } from '../../src/client/http/api-tokens';
 import { SettingsError } from '../../src/config/settings';
 
 const R1 = 'read-token-aaaaaaaaaaaa';

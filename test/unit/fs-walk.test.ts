@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { walkSorted } from '../../src/activities/fs-scan';
+import { walkSorted } from '../../src/sources/fs/activities';
 
 let root: string;
 

@@ -17,11 +17,11 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import picomatch from 'picomatch';
-import type { FsConfig } from '../config/job-config';
-import type { BufferSnapshot, FileRecords, NewFsFile } from '../store/ingestion-store';
-import { callStartFor, returnForFlushAt } from './buffer';
-import type { DepsWith } from './deps';
-import { nonRecoverable } from './errors';
+import type { FsConfig } from './config';
+import type { BufferSnapshot, FileRecords, NewFsFile } from '../../store/ingestion-store';
+import { callStartFor, returnForFlushAt } from '../../activities/buffer';
+import type { DepsWith } from '../../activities/deps';
+import { nonRecoverable } from '../../activities/errors';
 
 export interface FsScanResult {
   recorded: number;

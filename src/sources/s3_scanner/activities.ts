@@ -6,12 +6,12 @@
  * before it.
  */
 import { Context } from '@temporalio/activity';
-import type { S3ScannerConfig } from '../config/job-config';
-import type { BufferSnapshot, FileRecords, NewS3File, ScannerState } from '../store/ingestion-store';
-import { callStartFor, returnForFlushAt } from './buffer';
-import type { ListPage, S3Lister } from '../s3-list';
-import type { DepsWith } from './deps';
-import { classifyAwsError } from './errors';
+import type { S3ScannerConfig } from './config';
+import type { BufferSnapshot, FileRecords, NewS3File, ScannerState } from '../../store/ingestion-store';
+import { callStartFor, returnForFlushAt } from '../../activities/buffer';
+import type { ListPage, S3Lister } from '../../s3-list';
+import type { DepsWith } from '../../activities/deps';
+import { classifyAwsError } from '../../activities/errors';
 
 export interface ScanResult {
   /** Files newly recorded by this call (by the re-list too). */
