@@ -1,6 +1,7 @@
 /** Activities that mirror the job workflow's lifecycle into the CLP DB job row. */
 import { InvalidConfigError, s3Source, type JobKind } from '../config/job-config';
-import { ALLOWED_FROM, type JobStatus } from '../lifecycle';
+import { ApplicationFailure } from '@temporalio/activity';
+import { IllegalTransitionError, statusOnStart, type JobStatus } from '../lifecycle';
 import { allowListOf } from '../security/endpoints';
 import {
   ConflictError,
@@ -64,12 +65,13 @@ export function jobRowActivities(
     },
 
     /**
-     * Start or recover a job: `requested` becomes `running`; whatever the DB
-     * holds for it (buffered files, submitted compression jobs) is returned so
-     * the workflow picks up where any crash left it: the seed's recovery step.
+     * Start or recover a job: a requested job becomes running (any other keeps
+     * its status); whatever the DB holds for it (buffered files, submitted
+     * compression jobs) is returned so the workflow picks up where any crash
+     * left it.
      */
     async startJob(jobId: number): Promise<JobStart> {
-      const status = await store.transitionJob(jobId, ['requested'], 'running');
+      const status = await store.transitionJob(jobId, statusOnStart);
       const [snapshot, nextFlushSeq] = await Promise.all([
         store.bufferSnapshot(jobId),
         store.nextFlushSeq(jobId),
@@ -82,9 +84,18 @@ export function jobRowActivities(
       return store.bufferSnapshot(jobId);
     },
 
-    /** Mirrors a lifecycle change; returns the status the row holds afterwards. */
+    /**
+     * Mirrors a lifecycle change; returns the status the row holds afterwards.
+     * A move the lifecycle refuses fails at once (retrying cannot make it legal).
+     */
     async setJobStatus(jobId: number, status: JobStatus, errorMsg?: string): Promise<JobStatus> {
-      return store.transitionJob(jobId, ALLOWED_FROM[status], status, errorMsg);
+      try {
+        return await store.transitionJob(jobId, status, errorMsg);
+      } catch (err) {
+        if (err instanceof IllegalTransitionError)
+          throw ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true });
+        throw err;
+      }
     },
   };
 }

@@ -1,7 +1,13 @@
 /** JobRecords on the CLP DB: the ingestion job rows and their lifecycle status. */
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { conflicts, parseJobConfig, s3Source, type JobConfig } from '../config/job-config';
-import { ACTIVE_STATUSES, workflowIdFor as defaultWorkflowId, type JobStatus } from '../lifecycle';
+import {
+  ACTIVE_STATUSES,
+  canMove,
+  IllegalTransitionError,
+  workflowIdFor as defaultWorkflowId,
+  type JobStatus,
+} from '../lifecycle';
 import { withTransaction } from './db';
 import { ConflictError, NotFoundError, type JobRow, type WorkflowOrigin } from './records';
 import type { JobRecords } from './roles';
@@ -148,13 +154,13 @@ export class SqlJobRecords implements JobRecords {
   }
 
   /**
-   * Moves a job to `to` if its status is one of `from` (or already `to`, so a
-   * retry is harmless). Returns the status the job has afterwards.
+   * Moves a job to `to` (or to what `to` makes of its current status), in one
+   * transaction. Already there: a no-op, so a retry is harmless; a move the
+   * lifecycle does not allow throws IllegalTransitionError.
    */
   async transitionJob(
     id: number,
-    from: readonly JobStatus[],
-    to: JobStatus,
+    to: JobStatus | ((current: JobStatus) => JobStatus),
     errorMsg?: string,
   ): Promise<JobStatus> {
     return withTransaction(this.core.db, async (tx) => {
@@ -162,12 +168,15 @@ export class SqlJobRecords implements JobRecords {
         id,
       ]);
       if (!row) throw new NotFoundError(`no ingestion job ${id}`);
-      if (row.status === to || !from.includes(row.status)) return row.status as JobStatus;
+      const current = row.status as JobStatus;
+      const target = typeof to === 'function' ? to(current) : to;
+      if (target === current) return current;
+      if (!canMove(current, target)) throw new IllegalTransitionError(id, current, target);
       await tx.query(
         `UPDATE ${J} SET status = ?, error_msg = COALESCE(?, error_msg), last_update_ts = ? WHERE id = ?`,
-        [to, errorMsg ?? null, this.core.now(), id],
+        [target, errorMsg ?? null, this.core.now(), id],
       );
-      return to;
+      return target;
     });
   }
 }

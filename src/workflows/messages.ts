@@ -10,7 +10,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { JobConfig } from '../config/job-config';
 
-import type { JobStatus } from '../lifecycle';
+import { shownStatus, type JobStatus } from '../lifecycle';
 
 export type WorkflowJobStatus = JobStatus;
 
@@ -65,7 +65,7 @@ export function currentDetails(
   dataset: string,
   p: JobProgress,
 ): string {
-  const status = p.stopRequested && p.status !== 'finished' && p.status !== 'failed' ? 'stopping' : p.status;
+  const status = shownStatus(p.status, p.stopRequested);
   return [
     `**ingestion job ${jobId}** (${kind}): ${source} → dataset \`${dataset}\` · **${status}**`,
     '',

@@ -8,6 +8,7 @@
  */
 import {
   ActivityFailure,
+  ApplicationFailure,
   condition,
   log,
   patched,
@@ -18,7 +19,7 @@ import {
 import type { JobConfig } from '../config/job-config';
 import { isOneTime, jobSource } from '../sources/describe';
 import { workflowHalfOf } from '../sources/workflow-kinds';
-import { REQUEST_TARGET, refusal, type ControlRequest } from '../lifecycle';
+import { hasFailed, REQUEST_TARGET, refusal, type ControlRequest } from '../lifecycle';
 import type { BufferSnapshot } from '../store/ingestion-store';
 import {
   currentDetails,
@@ -44,6 +45,15 @@ const SIGNALS = [
   [resumeSignal, 'resume'],
   [stopSignal, 'stop'],
 ] as const;
+
+/** The store refused a status move (src/lifecycle.ts: IllegalTransitionError). */
+export function illegalTransition(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === 'IllegalTransitionError'
+  );
+}
 
 /** The message of an activity's failure (its cause), for logs and the job's error. */
 export function failureMessage(err: unknown): string {
@@ -159,7 +169,7 @@ export class JobState {
   /** Ingestion has ended for good (stop, failure, or a one-time job's input read to its end); what is buffered still gets flushed. */
   protected ingestionOver(): boolean {
     return (
-      this.progress.stopRequested || this.progress.status === 'failed' || this.progress.inputEnded === true
+      this.progress.stopRequested || hasFailed(this.progress.status) || this.progress.inputEnded === true
     );
   }
 

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { JOB_KINDS } from '../../config/job-config';
 import { SOURCE_DEFINITIONS } from '../../sources/definitions';
-import { CONTROL_REQUESTS } from '../../lifecycle';
+import { CONTROL_REQUESTS, TERMINAL_STATUSES } from '../../lifecycle';
 import { FILE_STATUSES, JOB_STATUSES } from '../../store/ingestion-store';
 
 type Schema = Record<string, unknown>;
@@ -46,7 +46,7 @@ export const SHARED_SCHEMAS: Schema[] = [
       id: { type: 'integer' },
       terminal_status: {
         type: 'string',
-        enum: ['finished', 'failed'],
+        enum: [...TERMINAL_STATUSES],
         description:
           'How the job ends: "finished" for a job that stops cleanly (it drains its buffer first), "failed" for one that failed.',
       },
