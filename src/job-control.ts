@@ -13,9 +13,9 @@ import {
   type Client,
 } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { jobSource, s3Source, type JobConfig, type JobKind } from '../config/job-config';
-import { workflowJob } from '../sources/describe';
-import { loadSettings } from '../config/settings';
+import { jobSource, s3Source, type JobConfig, type JobKind } from './config/job-config';
+import { workflowJob } from './sources/describe';
+import { loadSettings } from './config/settings';
 import {
   ACTIVE_STATUSES,
   hasFailed,
@@ -24,10 +24,10 @@ import {
   workflowIdFor,
   type ControlRequest,
   type TerminalStatus,
-} from '../lifecycle';
-import type { EndpointAllowList } from '../security/endpoints';
-import type { JobRecords, JobRow, JobStatus } from '../store/ingestion-store';
-import { recordNewJob } from '../store/new-job';
+} from './lifecycle';
+import type { EndpointAllowList } from './security/endpoints';
+import type { JobRecords, JobRow, JobStatus } from './store/ingestion-store';
+import { recordNewJob } from './store/new-job';
 import {
   INGESTION_JOB_WORKFLOW,
   pauseUpdate,
@@ -38,7 +38,7 @@ import {
   stopUpdate,
   type IngestionJobInput,
   type JobProgress,
-} from '../workflows/messages';
+} from './workflows/messages';
 
 export class IllegalRequestError extends Error {
   override name = 'IllegalRequestError';

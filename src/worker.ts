@@ -17,8 +17,8 @@ import { createS3Client, createS3ListerFor, createSqsClient, type S3Target } fro
 import type { S3Lister } from './s3-list';
 import { ingestorMetrics, noIngestorMetrics, prometheusMetrics, type IngestorMetrics } from './metrics';
 import { dbFor, loadEnvFile, loadSettings, type Settings } from './config/settings';
-import { connectClient, connectConfig, connectWorker, temporalAddress } from './client/temporal';
-import { reconcileJobs } from './client/jobs';
+import { connectClient, connectConfig, connectWorker, temporalAddress } from './temporal';
+import { reconcileJobs } from './job-control';
 import { createPool } from './store/db';
 import { IngestionStore } from './store/ingestion-store';
 import { checkClpObjectMetadata, ensureSchema } from './store/schema';

@@ -13,7 +13,7 @@ import { addCreateCommands } from './commands/create-commands';
 import { addDbCommands } from './commands/db-commands';
 import { addJobCommands, addReconcileCommand } from './commands/job-commands';
 import { addSearchCommand } from './commands/search-command';
-import { IllegalRequestError } from './jobs';
+import { IllegalRequestError } from '../job-control';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, notFound: 3, refused: 4 } as const;
 

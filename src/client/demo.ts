@@ -19,8 +19,8 @@ import { IngestionStore } from '../store/ingestion-store';
 import { applyGrants, configuredGrantees } from '../store/grants';
 import { migrate } from '../store/schema';
 import { workflowIdFor } from '../workflows/messages';
-import { controlJob, createJob } from './jobs';
-import { connectClient } from './temporal';
+import { controlJob, createJob } from '../job-control';
+import { connectClient } from '../temporal';
 
 const LEVELS = ['INFO', 'INFO', 'INFO', 'DEBUG', 'WARN', 'ERROR'];
 const SERVICES = ['api-gateway', 'auth', 'billing', 'search', 'scheduler'];

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { controlJob } from '../../src/client/jobs';
+import { controlJob } from '../../src/job-control';
 import type { Db } from '../../src/store/db';
 import { eventually } from '../support/wait';
 import { connectJobHost, type JobHost } from '../support/worker';

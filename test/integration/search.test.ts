@@ -16,7 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import { createS3Client } from '../../src/aws';
 import { ApiTokens } from '../../src/client/http/api-tokens';
 import { buildServer } from '../../src/client/http/server';
-import { connectClient } from '../../src/client/temporal';
+import { connectClient } from '../../src/temporal';
 import {
   ArchiveSearchError,
   collectSearch,

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { InvalidConfigError, JOB_KINDS, type JobKind } from '../../config/job-config';
 import type { CliFlag } from '../../sources/definition';
 import { SOURCE_DEFINITIONS } from '../../sources/definitions';
-import { createJob } from '../jobs';
+import { createJob } from '../../job-control';
 import { num, print, withCtx } from './context';
 
 /** A file's text, or stdin's for "-"; errors name the flag. */

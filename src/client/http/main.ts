@@ -8,7 +8,7 @@
 import { dbFor, loadEnvFile, loadSettings } from '../../config/settings';
 import { createPool } from '../../store/db';
 import { IngestionStore } from '../../store/ingestion-store';
-import { connectClient } from '../temporal';
+import { connectClient } from '../../temporal';
 import { loadApiTokens } from './api-tokens';
 import { buildServer } from './server';
 

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { JOB_KINDS } from '../../../config/job-config';
 import { SOURCE_DEFINITIONS } from '../../../sources/definitions';
 import { allowListOf } from '../../../security/endpoints';
-import { createJob, terminateJob } from '../../jobs';
+import { createJob, terminateJob } from '../../../job-control';
 import type { ApiContext, JobParams } from '../context';
 import { errors, jobIdParams, ref } from '../schemas';
 
