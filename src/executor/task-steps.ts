@@ -1,9 +1,10 @@
 /**
- * Test-only crash points: with CLP_EXECUTOR_CRASH_AT=<step> the executor
- * SIGKILLs itself when a task reaches that step, so the fault tests can stage
- * a crash at each one. Unset in production: crashPoint() then does nothing.
+ * The durable steps of one compression task, in order. The executor reports
+ * each as the task reaches it (ExecutorOptions.onTaskStep): a crash right
+ * after any of them must leave a state the lease rules recover from, so the
+ * fault tests' harness (test/support/fault-harness) kills the process there.
  */
-export const CRASH_STEPS = [
+export const TASK_STEPS = [
   /** clp-s is running (and dies with this process: its parent-death signal is SIGKILL). */
   'clp-s-running',
   /** clp-s wrote the task's archives into staging; nothing placed or registered. */
@@ -13,10 +14,4 @@ export const CRASH_STEPS = [
   /** The task's archives are registered and the task SUCCEEDED; the job is still RUNNING. */
   'task-committed',
 ] as const;
-export type CrashStep = (typeof CRASH_STEPS)[number];
-
-export function crashPoint(configured: string | undefined, step: CrashStep): void {
-  if (configured !== step) return;
-  process.stderr.write(`clp-executor: CLP_EXECUTOR_CRASH_AT=${step}: killing this process\n`);
-  process.kill(process.pid, 'SIGKILL');
-}
+export type TaskStep = (typeof TASK_STEPS)[number];
