@@ -60,7 +60,7 @@ export class SqlCompressionRecords implements CompressionRecords {
    *
    * The job row's lock is taken last, only for the counters: the scan or the
    * listeners of the job keep committing pages while the flush moves its
-   * rows (at 20,000 files that takes most of a second). The flush's own row
+   * rows (a flush of many files takes a while). The flush's own row
    * in the submissions table, inserted first, is what serializes repeats of
    * one flush; READ COMMITTED keeps the buffered-row search free of gap
    * locks, so new buffered rows are never blocked by it.

@@ -203,8 +203,9 @@ export class JobState {
    * The status mirror loop's exit (once woken by a change or the other loops'
    * end): the row holds the last status. A change undone within one workflow
    * task (a pause and a resume delivered together) wakes the loop with nothing
-   * to write; before the patch the loop ended there, and the row missed every
-   * later change.
+   * to write, and the loop must not end there or the row would miss every
+   * later change. Runs recorded without the `status-mirror-outlives-undone-changes`
+   * marker ended there, and replay as they ran.
    */
   protected mirrorLoopMustExit(): boolean {
     return (
