@@ -18,6 +18,7 @@ import { createPool, type Db } from '../store/db';
 import { IngestionStore } from '../store/ingestion-store';
 import { applyGrants, configuredGrantees } from '../store/grants';
 import { migrate } from '../store/schema';
+import { hasFailed } from '../lifecycle';
 import { workflowIdFor } from '../workflows/messages';
 import { controlJob, createJob } from '../job-control';
 import { connectClient } from '../temporal';
@@ -88,7 +89,7 @@ async function untilCompressed(
       `\r  ${label}: ingested ${bar(job.numFilesIngested, numFiles)}  compressed ${bar(files.compressed, numFiles)}  failed ${files.failed}  `,
     );
     if (files.compressed + files.failed === numFiles) break;
-    if (job.status === 'failed') throw new Error(`job ${jobId} failed: ${job.errorMsg}`);
+    if (hasFailed(job.status)) throw new Error(`job ${jobId} failed: ${job.errorMsg}`);
     if (Date.now() > deadline) {
       throw new Error(`files not all compressed in time; is the executor running? (scripts/stack.sh status)`);
     }
