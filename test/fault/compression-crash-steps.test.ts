@@ -1,5 +1,5 @@
 /**
- * The compression worker SIGKILLed at each step of a task (src/executor/fault.ts):
+ * The compression worker SIGKILLed at each step of a task (src/executor/task-steps.ts, the fault harness in test/support/fault-harness):
  * clp-s running, archives written to staging, archives placed, the task
  * registered. Whatever the step, no half archive is ever registered, a task's
  * archives are registered once or not at all, the ingestor resubmits only the

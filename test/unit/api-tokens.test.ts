@@ -1,4 +1,4 @@
-/** Loading and checking the REST API's scoped tokens (src/client/http/auth.ts). No server, no stack. */
+/** Loading and checking the REST API's scoped tokens (src/client/http/api-tokens.ts). No server, no stack. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

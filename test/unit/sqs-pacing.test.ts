@@ -1,4 +1,4 @@
-/** The SQS listeners' pacing near the size threshold (src/activities/sqs-pacing.ts). */
+/** The SQS listeners' pacing near the size threshold (src/sources/sqs_listener/pacing.ts). */
 import { ThresholdPacer } from '../../src/sources/sqs_listener/pacing';
 import { sleep } from '../support/wait';
 
