@@ -22,9 +22,10 @@ import { createPool, type Db } from '../store/db';
 import { IngestionStore } from '../store/ingestion-store';
 import { applyGrants, configuredGrantees } from '../store/grants';
 import { migrate } from '../store/schema';
+import { hasFailed } from '../lifecycle';
 import { workflowIdFor } from '../workflows/messages';
-import { controlJob, createJob } from './jobs';
-import { connectClient } from './temporal';
+import { controlJob, createJob } from '../job-control';
+import { connectClient } from '../temporal';
 
 const LEVELS = ['INFO', 'INFO', 'INFO', 'DEBUG', 'WARN', 'ERROR'];
 const SERVICES = ['api-gateway', 'auth', 'billing', 'search', 'scheduler'];
@@ -92,7 +93,7 @@ async function untilCompressed(
       `\r  ${label}: ingested ${bar(job.numFilesIngested, numFiles)}  compressed ${bar(files.compressed, numFiles)}  failed ${files.failed}  `,
     );
     if (files.compressed + files.failed === numFiles) break;
-    if (job.status === 'failed') throw new Error(`job ${jobId} failed: ${job.errorMsg}`);
+    if (hasFailed(job.status)) throw new Error(`job ${jobId} failed: ${job.errorMsg}`);
     if (Date.now() > deadline) {
       throw new Error(`files not all compressed in time; is the executor running? (scripts/stack.sh status)`);
     }

@@ -106,8 +106,9 @@ export const envSchema = z.object({
   /** How long a claimed job stays an executor's without renewal before another may take it over. */
   CLP_EXECUTOR_LEASE_MS: z.coerce.number().int().min(300).max(3_600_000).default(30_000),
   /**
-   * Test-only fault hook: the executor SIGKILLs itself at this step of a task
-   * (src/executor/fault.ts names the steps), so tests can stage a crash at each.
+   * Test-only fault hook, read by the fault harness that wraps the executor
+   * (test/support/fault-harness/executor.js), never by the executor itself: it
+   * SIGKILLs the process at this step of a task (src/executor/task-steps.ts).
    */
   CLP_EXECUTOR_CRASH_AT: z.string().min(1).optional(),
   /**

@@ -64,8 +64,6 @@ export interface ExecutorSettings {
   clpS: string;
   /** CLP_ARCHIVE_S3_BUCKET / _KEY_PREFIX: archives go to S3 instead of archiveDir (staging stays local). */
   archiveS3?: { bucket: string; keyPrefix: string };
-  /** CLP_EXECUTOR_CRASH_AT (tests only). */
-  crashAt?: string;
   /** CLP_EXECUTOR_ALLOW_AWS: a job with a null endpoint_url may read from AWS S3. */
   allowAws: boolean;
 }
@@ -123,7 +121,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       archiveS3: e.CLP_ARCHIVE_S3_BUCKET
         ? { bucket: e.CLP_ARCHIVE_S3_BUCKET, keyPrefix: e.CLP_ARCHIVE_S3_KEY_PREFIX }
         : undefined,
-      crashAt: e.CLP_EXECUTOR_CRASH_AT,
       allowAws: e.CLP_EXECUTOR_ALLOW_AWS,
     },
     http: {

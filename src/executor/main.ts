@@ -10,7 +10,7 @@ import { executorMetrics, noExecutorMetrics, prometheusMetrics } from '../metric
 import { createPool } from '../store/db';
 import { ensureSchema } from '../store/schema';
 import { checkClpS } from '../clp/clp-s';
-import { runExecutor } from './executor';
+import { runExecutor, type ExecutorOptions } from './executor';
 import { createLogger, logProcessEvents, sdkLogLevel, sdkLogRecord, stdoutSink } from '../common/log';
 
 function positiveInt(value: string): number {
@@ -24,7 +24,13 @@ function settings() {
   return loadSettings();
 }
 
-async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs?: number }): Promise<void> {
+interface RunOptions {
+  concurrency: number;
+  pollIntervalMs?: number;
+  leaseMs?: number;
+}
+
+async function run(opts: RunOptions, hooks: ExecutorHooks): Promise<void> {
   const s = settings();
   const log = createLogger();
   logProcessEvents(log);
@@ -71,6 +77,7 @@ async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs
       leaseMs: opts.leaseMs,
       logger: log,
       metrics,
+      onTaskStep: hooks.onTaskStep,
     });
   } catch (err) {
     if (!controller.signal.aborted) throw err;
@@ -82,20 +89,27 @@ async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs
   }
 }
 
-const program = new Command('clp-executor')
-  .description("A CLP compression worker: runs compression_jobs with CLP's clp-s into CLP archives")
-  .showHelpAfterError();
+/** What a test harness (test/support/fault-harness) adds to the production executor; production adds nothing. */
+export type ExecutorHooks = Pick<ExecutorOptions, 'onTaskStep'>;
 
-program
-  .command('run')
-  .description('claim and run PENDING compression jobs until SIGINT/SIGTERM')
-  .option('--concurrency <n>', 'jobs to run at once', positiveInt, 1)
-  .option('--poll-interval-ms <ms>', 'overrides CLP_EXECUTOR_POLL_INTERVAL_MS', positiveInt)
-  .option('--lease-ms <ms>', 'overrides CLP_EXECUTOR_LEASE_MS', positiveInt)
-  .action(run);
+/** The clp-executor command line, run on this process's arguments. */
+export function executorCli(hooks: ExecutorHooks = {}): void {
+  const program = new Command('clp-executor')
+    .description("A CLP compression worker: runs compression_jobs with CLP's clp-s into CLP archives")
+    .showHelpAfterError();
 
-program.parseAsync().catch((err: unknown) => {
-  // The reason it stops, as the last JSON line of its log (the supervisor's app-up shows it).
-  createLogger().error(`clp-executor: ${(err as Error).message ?? String(err)}`);
-  process.exitCode = 1;
-});
+  program
+    .command('run')
+    .description('claim and run PENDING compression jobs until SIGINT/SIGTERM')
+    .option('--concurrency <n>', 'jobs to run at once', positiveInt, 1)
+    .option('--poll-interval-ms <ms>', 'overrides CLP_EXECUTOR_POLL_INTERVAL_MS', positiveInt)
+    .option('--lease-ms <ms>', 'overrides CLP_EXECUTOR_LEASE_MS', positiveInt)
+    .action((opts: RunOptions) => run(opts, hooks));
+
+  program.parseAsync().catch((err: unknown) => {
+    process.stderr.write(`clp-executor: ${(err as Error).message ?? String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
+
+if (require.main === module) executorCli();

@@ -24,7 +24,7 @@ import {
 } from '../support/stack';
 import { startHarness, stopAndFinish, type Harness } from '../support/worker';
 import { eventually } from '../support/wait';
-import { controlJob } from '../../src/client/jobs';
+import { controlJob } from '../../src/job-control';
 import { s3ScannerConfig, sqsListenerConfig } from '../support/configs';
 
 jest.setTimeout(3 * 60_000);

@@ -50,6 +50,8 @@ const RUNNING = 1;
 const SUCCEEDED = 2;
 const FAILED = 3;
 const KILLED = 4;
+/** The production executor wrapped by the fault harness (crash points from the environment). */
+const EXECUTOR_HARNESS = path.resolve(__dirname, '../support/fault-harness/executor.js');
 /** CLP's package mounts host /x at /mnt/logs/x in its workers' containers. */
 const MOUNT = '/mnt/logs';
 /** jsonLogLines' first event (its `ts` is in epoch ms; event i is i seconds later). */
@@ -1067,8 +1069,12 @@ describe('a compiled executor process', () => {
     const config = s3Job([key], { dataset: 'ds_kill' });
     const jobId = await insertJob(pool, config);
 
-    // The test-only crash point: the process SIGKILLs itself once its task's clp-s is running.
-    const first = spawnExecutor(mainJs, ['run'], childEnv({ CLP_EXECUTOR_CRASH_AT: 'clp-s-running' }));
+    // The fault harness's crash point: the process SIGKILLs itself once its task's clp-s is running.
+    const first = spawnExecutor(
+      EXECUTOR_HARNESS,
+      ['run'],
+      childEnv({ CLP_FAULT_HARNESS_EXECUTOR: mainJs, CLP_EXECUTOR_CRASH_AT: 'clp-s-running' }),
+    );
     expect((await first.exited).signal).toBe('SIGKILL');
     expect(first.logs.map((r) => r.msg)).toContain(crashLine);
     const claim = first.logs.find((r) => r.msg === 'job claimed' && r.compression_job_id === jobId)!;

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, openSync, closeSync } from 'node:fs'
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { connectClient } from '../../src/client/temporal';
+import { connectClient } from '../../src/temporal';
 import { ROOT } from '../fault/support';
 import { configuredSecrets, jsonEvents, notJsonLines, secretsIn } from '../support/logs';
 import { createTestDb, terminateTaskQueueWorkflows, uniqueName, type TestDb } from '../support/stack';

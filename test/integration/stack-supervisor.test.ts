@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { connectClient } from '../../src/client/temporal';
+import { connectClient } from '../../src/temporal';
 import { ensureBuilt, ROOT } from '../fault/support';
 import { createTestDb, terminateTaskQueueWorkflows, uniqueName, type TestDb } from '../support/stack';
 import { configuredSecrets, jsonEvents, notJsonLines, secretsIn } from '../support/logs';

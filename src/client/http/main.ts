@@ -9,8 +9,8 @@ import { createLogger, fastifyLoggerOptions, logProcessEvents } from '../../comm
 import { dbFor, loadEnvFile, loadSettings } from '../../config/settings';
 import { createPool } from '../../store/db';
 import { IngestionStore } from '../../store/ingestion-store';
-import { connectClient } from '../temporal';
-import { loadApiTokens } from './auth';
+import { connectClient } from '../../temporal';
+import { loadApiTokens } from './api-tokens';
 import { buildServer } from './server';
 
 async function main(): Promise<void> {

@@ -15,7 +15,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Settings } from '../../config/settings';
 import type { Db } from '../../store/db';
 import { IngestionStore } from '../../store/ingestion-store';
-import type { ApiTokens } from './auth';
+import type { ApiTokens } from './api-tokens';
 import type { ApiContext } from './context';
 import { authPlugin, tokensFor } from './plugins/auth';
 import { errorsPlugin } from './plugins/errors';

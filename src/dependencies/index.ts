@@ -14,8 +14,8 @@
  * the backoff, the classifiers of the DB's and Temporal's errors, a TCP probe.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from './common/log';
-import { Backoff } from './dependencies/backoff';
+import type { Logger } from '../common/log';
+import { Backoff } from './backoff';
 import {
   dependencyFields,
   describe,
@@ -26,9 +26,9 @@ import {
   type CodedError,
   type Dependency,
   type WaitReason,
-} from './dependencies/dependency';
+} from './dependency';
 
-export { Backoff } from './dependencies/backoff';
+export { Backoff } from './backoff';
 export {
   anyOf,
   dbClassifier,
@@ -36,7 +36,7 @@ export {
   temporalClassifier,
   temporalConfigError,
   temporalDependency,
-} from './dependencies/classifiers';
+} from './classifiers';
 export {
   dependencyFields,
   describe,
@@ -44,8 +44,8 @@ export {
   type Classifier,
   type Dependency,
   type WaitReason,
-} from './dependencies/dependency';
-export { parseHostPort, probeTcp } from './dependencies/tcp';
+} from './dependency';
+export { parseHostPort, probeTcp } from './tcp';
 
 /** A wait ran past CLP_INGESTOR_DEPENDENCY_WAIT_SEC. */
 export class DependencyTimeoutError extends Error {

@@ -3,7 +3,7 @@
  * SNS envelope): which records name a file the job should ingest. Pure, so
  * every odd message shape is unit-tested without a queue.
  */
-import type { NewS3File } from '../store/ingestion-store';
+import type { NewS3File } from '../../store/ingestion-store';
 
 export interface EventFilter {
   bucket: string;

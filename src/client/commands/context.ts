@@ -4,7 +4,7 @@ import { InvalidConfigError } from '../../config/job-config';
 import { dbFor, loadEnvFile, loadSettings, type DbRole, type Settings } from '../../config/settings';
 import { createPool } from '../../store/db';
 import { IngestionStore } from '../../store/ingestion-store';
-import { connectClient } from '../temporal';
+import { connectClient } from '../../temporal';
 
 export interface Ctx {
   settings: Settings;

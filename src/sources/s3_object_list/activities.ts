@@ -12,7 +12,7 @@
 import { setMaxListeners } from 'node:events';
 import { HeadBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { Context } from '@temporalio/activity';
-import { parseObjectUrls, type ObjectUrls } from '../config/job-config';
+import { parseObjectUrls, type ObjectUrls } from '../../config/object-urls';
 import type {
   BufferSnapshot,
   FailedFile,
@@ -20,10 +20,10 @@ import type {
   JobRecords,
   NewS3File,
   ScannerState,
-} from '../store/ingestion-store';
-import { callStartFor, returnForFlushAt } from './buffer';
-import type { DepsWith } from './deps';
-import { classifyAwsError, nonRecoverable } from './errors';
+} from '../../store/ingestion-store';
+import { callStartFor, returnForFlushAt } from '../../activities/buffer';
+import type { DepsWith } from '../../activities/deps';
+import { classifyAwsError, nonRecoverable } from '../../activities/errors';
 
 export interface ObjectListResult {
   /** Objects newly recorded as buffered by this call. */

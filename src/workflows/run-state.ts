@@ -8,6 +8,7 @@
  */
 import {
   ActivityFailure,
+  ApplicationFailure,
   condition,
   log,
   patched,
@@ -16,8 +17,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { JobConfig } from '../config/job-config';
-import { isOneTime, jobSource } from '../config/job-source';
-import { REQUEST_TARGET, refusal, type ControlRequest } from '../lifecycle';
+import { isOneTime, jobSource } from '../sources/describe';
+import { workflowHalfOf } from '../sources/workflow-kinds';
+import { hasFailed, REQUEST_TARGET, refusal, type ControlRequest } from '../lifecycle';
 import type { BufferSnapshot } from '../store/ingestion-store';
 import {
   currentDetails,
@@ -43,6 +45,15 @@ const SIGNALS = [
   [resumeSignal, 'resume'],
   [stopSignal, 'stop'],
 ] as const;
+
+/** The store refused a status move (src/lifecycle.ts: IllegalTransitionError). */
+export function illegalTransition(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === 'IllegalTransitionError'
+  );
+}
 
 /** The message of an activity's failure (its cause), for logs and the job's error. */
 export function failureMessage(err: unknown): string {
@@ -96,10 +107,7 @@ export class JobState {
     this.progress = input.carried?.progress ?? initialProgress(this.jobId, input.drain === true);
     this.mirroredStatus = input.carried ? this.progress.status : null;
     this.oneTime = isOneTime(this.job);
-    this.scanningIntervalMs =
-      this.job.kind === 'sqs_listener' || this.job.kind === 's3_object_list'
-        ? 0
-        : this.job.config.scanning_interval_sec * 1000;
+    this.scanningIntervalMs = workflowHalfOf(this.job).idleMs(this.job.config);
   }
 
   // ---- Messages ----------------------------------------------------------
@@ -161,7 +169,7 @@ export class JobState {
   /** Ingestion has ended for good (stop, failure, or a one-time job's input read to its end); what is buffered still gets flushed. */
   protected ingestionOver(): boolean {
     return (
-      this.progress.stopRequested || this.progress.status === 'failed' || this.progress.inputEnded === true
+      this.progress.stopRequested || hasFailed(this.progress.status) || this.progress.inputEnded === true
     );
   }
 
@@ -195,8 +203,9 @@ export class JobState {
    * The status mirror loop's exit (once woken by a change or the other loops'
    * end): the row holds the last status. A change undone within one workflow
    * task (a pause and a resume delivered together) wakes the loop with nothing
-   * to write; before the patch the loop ended there, and the row missed every
-   * later change.
+   * to write, and the loop must not end there or the row would miss every
+   * later change. Runs recorded without the `status-mirror-outlives-undone-changes`
+   * marker ended there, and replay as they ran.
    */
   protected mirrorLoopMustExit(): boolean {
     return (

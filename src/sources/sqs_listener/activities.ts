@@ -13,21 +13,21 @@ import {
 } from '@aws-sdk/client-sqs';
 import { setMaxListeners } from 'node:events';
 import { Context, log } from '@temporalio/activity';
-import { createLogger } from '../common/log';
-import { sqsSources, type SqsListenerConfig } from '../config/job-config';
+import { createLogger } from '../../common/log';
+import { sqsSources, type SqsListenerConfig } from './config';
 import type {
   BufferSnapshot,
   FileRecords,
   IgnoredMessage,
   ListenerState,
   NewS3File,
-} from '../store/ingestion-store';
-import { callStartFor, returnForFlushAt } from './buffer';
-import type { DepsWith } from './deps';
-import { classifyAwsError } from './errors';
+} from '../../store/ingestion-store';
+import { callStartFor, returnForFlushAt } from '../../activities/buffer';
+import type { DepsWith } from '../../activities/deps';
+import { classifyAwsError } from '../../activities/errors';
 import { parseS3EventMessage } from './s3-events';
-import { ThresholdPacer } from './sqs-pacing';
-import { sdkVisibilityApi, VisibilityExtender, type ExtendResult } from './sqs-visibility';
+import { ThresholdPacer } from './pacing';
+import { sdkVisibilityApi, VisibilityExtender, type ExtendResult } from './visibility';
 
 export interface ReceiveResult {
   recorded: number;

@@ -6,12 +6,12 @@
  * before it.
  */
 import { Context } from '@temporalio/activity';
-import type { S3ScannerConfig } from '../config/job-config';
-import type { BufferSnapshot, FileRecords, NewS3File, ScannerState } from '../store/ingestion-store';
-import { callStartFor, returnForFlushAt } from './buffer';
-import type { ListPage, S3Lister } from '../s3-list';
-import type { DepsWith } from './deps';
-import { classifyAwsError } from './errors';
+import type { S3ScannerConfig } from './config';
+import type { BufferSnapshot, FileRecords, NewS3File, ScannerState } from '../../store/ingestion-store';
+import { callStartFor, returnForFlushAt } from '../../activities/buffer';
+import type { ListPage, S3Lister } from '../../s3-list';
+import type { DepsWith } from '../../activities/deps';
+import { classifyAwsError } from '../../activities/errors';
 
 export interface ScanResult {
   /** Files newly recorded by this call (by the re-list too). */
@@ -196,8 +196,8 @@ export function s3ScanActivities({
         const callStart = callStartFor(ctx.info, atStart);
         let flushAt = returnForFlushAt(config.buffer_config, atStart, callStart);
         // Where this worker's last call on the job stopped: its listing goes on from
-        // there (a new listing costs the store a fresh walk: about 2.5 s of MinIO at
-        // 1,000,000 keys) as long as the durable cursor is where that call left it.
+        // there (a new listing makes the store walk the prefix afresh, which costs more
+        // the more keys it holds) as long as the durable cursor is where that call left it.
         const resume = listings.get(jobId);
         listings.delete(jobId);
         let next: Promise<ListPage> | undefined =

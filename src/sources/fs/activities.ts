@@ -1,8 +1,8 @@
 /**
  * The local-directory scanner: one pass walks the directory and records every
  * settled file it has not recorded before. A file modified within the settle
- * delay may still be growing; it waits for a later pass (the archivist's
- * settle delay for incomplete input).
+ * delay may still be growing; it waits for a later pass, so a file is never
+ * compressed half-written.
  *
  * A pass walks in a fixed order (names sorted in each directory), so it can
  * stop where the workflow must flush and the next call go on after the last
@@ -17,11 +17,11 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import picomatch from 'picomatch';
-import type { FsConfig } from '../config/job-config';
-import type { BufferSnapshot, FileRecords, NewFsFile } from '../store/ingestion-store';
-import { callStartFor, returnForFlushAt } from './buffer';
-import type { DepsWith } from './deps';
-import { nonRecoverable } from './errors';
+import type { FsConfig } from './config';
+import type { BufferSnapshot, FileRecords, NewFsFile } from '../../store/ingestion-store';
+import { callStartFor, returnForFlushAt } from '../../activities/buffer';
+import type { DepsWith } from '../../activities/deps';
+import { nonRecoverable } from '../../activities/errors';
 
 export interface FsScanResult {
   recorded: number;
@@ -76,8 +76,9 @@ export function fsScanActivities({ store }: DepsWith<FileRecords>) {
   return {
     /**
      * One pass over the directory, or (with `opts`) the part of it up to the
-     * next flush. Called without `opts` (workflows from before resumable
-     * passes), it walks the whole directory as it used to.
+     * next flush. Called without `opts` (by workflow runs recorded without
+     * the `fs-scan-stops-for-flush` marker, which replay as they ran), it walks
+     * the whole directory.
      */
     async scanFsDirectory(jobId: number, config: FsConfig, opts?: FsScanOptions): Promise<FsScanResult> {
       const root = config.directory;

@@ -13,12 +13,21 @@ import {
   type Client,
 } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { jobSource, s3Source, type JobConfig, type JobKind } from '../config/job-config';
-import { loadSettings } from '../config/settings';
-import { ACTIVE_STATUSES, refusal, workflowIdFor, type ControlRequest } from '../lifecycle';
-import type { EndpointAllowList } from '../security/endpoints';
-import type { JobRecords, JobRow, JobStatus } from '../store/ingestion-store';
-import { recordNewJob } from '../store/new-job';
+import { jobSource, s3Source, type JobConfig, type JobKind } from './config/job-config';
+import { workflowJob } from './sources/describe';
+import { loadSettings } from './config/settings';
+import {
+  ACTIVE_STATUSES,
+  hasFailed,
+  isOver,
+  refusal,
+  workflowIdFor,
+  type ControlRequest,
+  type TerminalStatus,
+} from './lifecycle';
+import type { EndpointAllowList } from './security/endpoints';
+import type { JobRecords, JobRow, JobStatus } from './store/ingestion-store';
+import { recordNewJob } from './store/new-job';
 import {
   INGESTION_JOB_WORKFLOW,
   pauseUpdate,
@@ -27,10 +36,9 @@ import {
   statusQuery,
   stopSignal,
   stopUpdate,
-  workflowJob,
   type IngestionJobInput,
   type JobProgress,
-} from '../workflows/messages';
+} from './workflows/messages';
 
 export class IllegalRequestError extends Error {
   override name = 'IllegalRequestError';
@@ -176,9 +184,9 @@ export async function terminateJob(
   client: Client,
   jobId: number,
   opts: StartOptions,
-): Promise<'finished' | 'failed'> {
+): Promise<TerminalStatus> {
   const row = await store.requireJob(jobId);
-  if (row.status === 'finished' || row.status === 'failed') return row.status;
+  if (isOver(row.status)) return row.status;
   let live: JobProgress | null | undefined;
   try {
     live = await queryProgress(client, row.workflowId);
@@ -189,8 +197,8 @@ export async function terminateJob(
   if (live === null) {
     if (await startJobWorkflow(client, row, { ...opts, drain: true })) return 'finished';
   } else if (live) {
-    if (live.status === 'failed') return 'failed';
-    if (live.status === 'finished' || live.stopRequested) return 'finished';
+    if (hasFailed(live.status)) return 'failed';
+    if (isOver(live.status) || live.stopRequested) return 'finished';
   }
   await client.workflow.getHandle(row.workflowId).signal(stopSignal);
   return 'finished';

@@ -1,6 +1,7 @@
 /** Activities that mirror the job workflow's lifecycle into the CLP DB job row. */
 import { InvalidConfigError, s3Source, type JobKind } from '../config/job-config';
-import { ALLOWED_FROM, type JobStatus } from '../lifecycle';
+import { ApplicationFailure } from '@temporalio/activity';
+import { IllegalTransitionError, statusOnStart, type JobStatus } from '../lifecycle';
 import { allowListOf } from '../security/endpoints';
 import {
   ConflictError,
@@ -11,7 +12,8 @@ import {
   type WorkflowOrigin,
 } from '../store/ingestion-store';
 import { recordNewJob } from '../store/new-job';
-import { workflowJob, type NewJobInput, type RegisteredJob } from '../workflows/messages';
+import { workflowJob } from '../sources/describe';
+import type { NewJobInput, RegisteredJob } from '../workflows/messages';
 import type { DepsWith } from './deps';
 import { nonRecoverable } from './errors';
 
@@ -22,17 +24,17 @@ export interface JobStart {
 }
 
 /** Tests inject faults here (e.g. a worker that dies right after recording a job). */
-export interface JobStateFaults {
+export interface JobRowFaults {
   /** After a workflow's job is recorded, before the call returns. */
   afterRegister?: () => Promise<void>;
 }
 
 /** The store roles the job's start and lifecycle mirroring use. */
-type JobStateStore = JobRecords & FileRecords & Pick<CompressionRecords, 'nextFlushSeq'>;
+type JobRowStore = JobRecords & FileRecords & Pick<CompressionRecords, 'nextFlushSeq'>;
 
-export function jobStateActivities(
-  { store, settings }: DepsWith<JobStateStore, 'settings'>,
-  faults: JobStateFaults = {},
+export function jobRowActivities(
+  { store, settings }: DepsWith<JobRowStore, 'settings'>,
+  faults: JobRowFaults = {},
 ) {
   return {
     /**
@@ -63,12 +65,13 @@ export function jobStateActivities(
     },
 
     /**
-     * Start or recover a job: `requested` becomes `running`; whatever the DB
-     * holds for it (buffered files, submitted compression jobs) is returned so
-     * the workflow picks up where any crash left it: the seed's recovery step.
+     * Start or recover a job: a requested job becomes running (any other keeps
+     * its status); whatever the DB holds for it (buffered files, submitted
+     * compression jobs) is returned so the workflow picks up where any crash
+     * left it.
      */
     async startJob(jobId: number): Promise<JobStart> {
-      const status = await store.transitionJob(jobId, ['requested'], 'running');
+      const status = await store.transitionJob(jobId, statusOnStart);
       const [snapshot, nextFlushSeq] = await Promise.all([
         store.bufferSnapshot(jobId),
         store.nextFlushSeq(jobId),
@@ -81,9 +84,18 @@ export function jobStateActivities(
       return store.bufferSnapshot(jobId);
     },
 
-    /** Mirrors a lifecycle change; returns the status the row holds afterwards. */
+    /**
+     * Mirrors a lifecycle change; returns the status the row holds afterwards.
+     * A move the lifecycle refuses fails at once (retrying cannot make it legal).
+     */
     async setJobStatus(jobId: number, status: JobStatus, errorMsg?: string): Promise<JobStatus> {
-      return store.transitionJob(jobId, ALLOWED_FROM[status], status, errorMsg);
+      try {
+        return await store.transitionJob(jobId, status, errorMsg);
+      } catch (err) {
+        if (err instanceof IllegalTransitionError)
+          throw ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true });
+        throw err;
+      }
     },
   };
 }

@@ -1,8 +1,10 @@
 /** create-<kind>: one command per job kind, its flags named after CLP's config fields. */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { InvalidConfigError, type JobKind } from '../../config/job-config';
-import { createJob } from '../jobs';
+import { InvalidConfigError, JOB_KINDS, type JobKind } from '../../config/job-config';
+import type { CliFlag } from '../../sources/definition';
+import { SOURCE_DEFINITIONS } from '../../sources/definitions';
+import { createJob } from '../../job-control';
 import { num, print, withCtx } from './context';
 
 /** A file's text, or stdin's for "-"; errors name the flag. */
@@ -31,27 +33,18 @@ function readUrlsFile(path: string): string[] {
     .filter((l) => l && !l.startsWith('#'));
 }
 
-/** Flags for the common config fields; a --config file supplies the rest (flags win). */
-function configFromFlags(o: Record<string, unknown>): Record<string, unknown> {
+/** Flags for the common config fields and the kind's own (`fields`: flag key → config field); a --config file supplies the rest (flags win). */
+function configFromFlags(
+  o: Record<string, unknown>,
+  fields: Record<string, string>,
+): Record<string, unknown> {
   const base = (o.config ? readConfigFile(String(o.config)) : {}) as Record<string, unknown>;
   const cfg: Record<string, unknown> = { ...base };
   const map: Record<string, string> = {
-    bucket: 'bucket_name',
-    prefix: 'key_prefix',
-    region: 'region',
-    endpointUrl: 'endpoint_url',
     dataset: 'dataset',
     timestampKey: 'timestamp_key',
     unstructured: 'unstructured',
-    scanningIntervalSec: 'scanning_interval_sec',
-    startAfter: 'start_after',
-    queueUrl: 'queue_url',
-    listeners: 'num_concurrent_listener_tasks',
-    waitTimeSec: 'wait_time_sec',
-    directory: 'directory',
-    glob: 'glob',
-    settleDelaySec: 'settle_delay_sec',
-    oneTime: 'one_time',
+    ...fields,
   };
   for (const [flag, field] of Object.entries(map)) if (o[flag] !== undefined) cfg[field] = o[flag];
   const urls = [
@@ -66,7 +59,18 @@ function configFromFlags(o: Record<string, unknown>): Record<string, unknown> {
   return cfg;
 }
 
-function addCreate(program: Command, kind: JobKind, describe: string, flags: (c: Command) => Command): void {
+/** The key commander stores a flag's value under: `--endpoint-url <url>` → endpointUrl. */
+function optionKey(option: string): string {
+  const long = option
+    .split(/[ ,]/)
+    .find((p) => p.startsWith('--'))!
+    .slice(2);
+  return long.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function addCreate(program: Command, kind: JobKind): void {
+  const { describe, flags } = SOURCE_DEFINITIONS[kind].cli;
+  const fields: Record<string, string> = {};
   const cmd = program
     .command(`create-${kind.replace(/_/g, '-')}`)
     .description(`create ${describe}; prints the job id`)
@@ -81,9 +85,15 @@ function addCreate(program: Command, kind: JobKind, describe: string, flags: (c:
     )
     .option('--timeout-sec <n>', 'buffer_config.timeout_sec', num('--timeout-sec'))
     .option('--json', 'print JSON');
-  flags(cmd).action(async (o) =>
+  for (const f of flags as CliFlag[]) {
+    const name = f.option.split(' ')[0];
+    if (f.numeric) cmd.option(f.option, f.description, num(name));
+    else cmd.option(f.option, f.description);
+    if (f.field) fields[optionKey(f.option)] = f.field;
+  }
+  cmd.action(async (o) =>
     withCtx(async (ctx) => {
-      const id = await createJob(ctx.store, await ctx.client(), kind, configFromFlags(o), {
+      const id = await createJob(ctx.store, await ctx.client(), kind, configFromFlags(o, fields), {
         taskQueue: ctx.settings.taskQueue,
         allowedEndpoints: ctx.settings.aws.allowedEndpoints,
       });
@@ -92,38 +102,7 @@ function addCreate(program: Command, kind: JobKind, describe: string, flags: (c:
   );
 }
 
+/** create-<kind>, one per job kind, with the flags its definition names (src/sources/<kind>/config.ts). */
 export function addCreateCommands(program: Command): void {
-  const s3Flags = (c: Command) =>
-    c
-      .option('--bucket <name>', 'bucket_name')
-      .option('--prefix <prefix>', 'key_prefix')
-      .option('--region <region>', 'region')
-      .option('--endpoint-url <url>', 'endpoint_url (S3-compatible stores)');
-  addCreate(program, 's3_scanner', 'an S3-scanner ingestion job', (c) =>
-    s3Flags(c)
-      .option('--scanning-interval-sec <n>', 'scanning_interval_sec', num('--scanning-interval-sec'))
-      .option('--start-after <key>', 'start_after')
-      .option('--settle-delay-sec <n>', 'settle_delay_sec', num('--settle-delay-sec'))
-      .option('--one-time', 'one_time: scan the prefix once, then finish'),
-  );
-  addCreate(program, 'sqs_listener', 'an SQS-listener ingestion job', (c) =>
-    s3Flags(c)
-      .option('--queue-url <url>', 'queue_url')
-      .option('--listeners <n>', 'num_concurrent_listener_tasks', num('--listeners'))
-      .option('--wait-time-sec <n>', 'wait_time_sec', num('--wait-time-sec')),
-  );
-  addCreate(program, 'fs', 'a local-directory ingestion job', (c) =>
-    c
-      .option('--directory <path>', 'directory (absolute)')
-      .option('--glob <pattern>', 'only files matching this glob')
-      .option('--scanning-interval-sec <n>', 'scanning_interval_sec', num('--scanning-interval-sec'))
-      .option('--settle-delay-sec <n>', 'settle_delay_sec', num('--settle-delay-sec'))
-      .option('--one-time', 'one_time: scan the directory once, then finish'),
-  );
-  addCreate(program, 's3_object_list', 'a one-time ingestion job of listed S3 objects', (c) =>
-    c
-      .option('--url <url...>', 'urls: s3://bucket/key or http(s)://endpoint/bucket/key (repeatable)')
-      .option('--urls-file <file>', 'urls, one a line (- for stdin)')
-      .option('--region <region>', 'region'),
-  );
+  for (const kind of JOB_KINDS) addCreate(program, kind);
 }

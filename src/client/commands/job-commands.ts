@@ -9,7 +9,7 @@ import {
   type JobRow,
   type JobStatus,
 } from '../../store/ingestion-store';
-import { controlJob, queryProgress, reconcileJobs } from '../jobs';
+import { controlJob, queryProgress, reconcileJobs } from '../../job-control';
 import { num, parseId, print, table, withCtx } from './context';
 
 function jobSummary(j: JobRow) {
