@@ -16,7 +16,8 @@ import { createActivities, type Activities, type ActivityFaults } from './activi
 import { createS3Client, createS3ListerFor, createSqsClient, type S3Target } from './aws';
 import type { S3Lister } from './s3-list';
 import { ingestorMetrics, noIngestorMetrics, prometheusMetrics, type IngestorMetrics } from './metrics';
-import { dbFor, loadEnvFile, loadSettings, type Settings } from './config/settings';
+import type { LogLevel } from './config/env-schema';
+import { dbFor, loadEnvFile, loadSettings, readSettings, type Settings } from './config/settings';
 import { connectClient, connectConfig, connectWorker, temporalAddress } from './client/temporal';
 import { reconcileJobs } from './client/jobs';
 import { createPool } from './store/db';
@@ -117,7 +118,11 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
  */
 function faultsFromEnv(): ActivityFaults {
   const faults: ActivityFaults = {};
-  const n = Number(process.env.CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE ?? 0);
+  const hooks = readSettings(process.env, [
+    'CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE',
+    'CLP_INGESTOR_FAULT_KILL_AFTER_REGISTER',
+  ]);
+  const n = hooks.CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE;
   if (n > 0) {
     let batches = 0;
     faults.beforeDelete = async () => {
@@ -125,7 +130,7 @@ function faultsFromEnv(): ActivityFaults {
       if (n >= 1 ? batches % Math.floor(n) === 0 : Math.random() < n) process.kill(process.pid, 'SIGKILL');
     };
   }
-  if (process.env.CLP_INGESTOR_FAULT_KILL_AFTER_REGISTER === '1') {
+  if (hooks.CLP_INGESTOR_FAULT_KILL_AFTER_REGISTER) {
     faults.afterRegister = async () => void process.kill(process.pid, 'SIGKILL');
   }
   return faults;
@@ -144,7 +149,7 @@ async function main(): Promise<void> {
   Runtime.install({
     // The SDK's lines (workflow and activity ones carry their workflow id, type and activity) and
     // Core's, forwarded to it, are JSON lines like ours: one event per line, for a log pipeline.
-    logger: new DefaultLogger((process.env.CLP_INGESTOR_LOG_LEVEL as 'INFO') ?? 'INFO', (entry) =>
+    logger: new DefaultLogger(settings.logLevel.toUpperCase() as Uppercase<LogLevel>, (entry) =>
       stdoutSink(sdkLogRecord(entry)),
     ),
     telemetryOptions: {

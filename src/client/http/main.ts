@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     client,
     settings,
     tokens,
-    logger: { level: process.env.CLP_INGESTOR_LOG_LEVEL?.toLowerCase() ?? 'info' },
+    logger: { level: settings.logLevel },
   });
   let closing = false;
   const close = async (signal: string) => {
