@@ -334,7 +334,7 @@ cmd_supervise() { # name
   read -r -a cmd <<<"$(app_script "$name")"
   trap 'stopping=1; [ "$child" -gt 0 ] && kill -TERM "$child" 2>/dev/null' TERM INT
   echo 0 >"$RUN/$name.restarts"
-  # Prometheus metrics on loopback (README, Metrics); set the variable empty for none.
+  # Prometheus metrics on loopback (docs/operations.md, Metrics); set the variable empty for none.
   case $name in
     worker) export CLP_INGESTOR_METRICS_ADDRESS="${CLP_INGESTOR_METRICS_ADDRESS-127.0.0.1:9464}" ;;
     executor) export CLP_EXECUTOR_METRICS_ADDRESS="${CLP_EXECUTOR_METRICS_ADDRESS-127.0.0.1:9465}" ;;

@@ -16,7 +16,7 @@ import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand } from '@aws-s
 import type { RowDataPacket } from 'mysql2/promise';
 import picomatch from 'picomatch';
 import { createS3Client } from '../aws';
-import { dbFor, loadEnvFile, loadSettings } from '../config/settings';
+import { dbFor, loadEnvFile, loadSettings, readSettings } from '../config/settings';
 import { collectSearch, countEvents, searchContext, type SearchContext } from '../clp/search';
 import { createPool, type Db } from '../store/db';
 import { IngestionStore } from '../store/ingestion-store';
@@ -84,8 +84,9 @@ async function untilCompressed(
   jobId: number,
   numFiles: number,
   label: string,
+  timeoutSec: number,
 ): Promise<void> {
-  const deadline = Date.now() + Number(process.env.DEMO_TIMEOUT_SEC ?? 600) * 1000;
+  const deadline = Date.now() + timeoutSec * 1000;
   for (;;) {
     const job = await store.requireJob(jobId);
     const files = await store.countFilesByStatus(jobId);
@@ -152,7 +153,11 @@ async function ingestOwnLogs(
   s3JobId: number,
 ): Promise<void> {
   const root = path.join(__dirname, '..', '..');
-  const logsDir = path.resolve(root, process.env.CLP_INGESTOR_STACK_DIR ?? '.stack', 'logs');
+  const logsDir = path.resolve(
+    root,
+    readSettings(process.env, ['CLP_INGESTOR_STACK_DIR']).CLP_INGESTOR_STACK_DIR ?? '.stack',
+    'logs',
+  );
   const glob = '{worker,executor,api}.log';
   if (!existsSync(logsDir)) return;
   const isLog = picomatch(glob);
@@ -178,7 +183,7 @@ async function ingestOwnLogs(
   console.log(
     `created fs job ${logsJobId} over the stack's own logs ${logsDir}/${glob} (${files.join(', ')}; dataset ${logsDataset}, timestamp key ts)`,
   );
-  await untilCompressed(store, logsJobId, files.length, 'logs');
+  await untilCompressed(store, logsJobId, files.length, 'logs', 300);
   await client.workflow.getHandle(workflowIdFor(logsJobId)).result();
   // One batch of the S3 job followed across processes: the worker's flush, the executor's run.
   const [[first]] = await owner.query<RowDataPacket[]>(
@@ -193,8 +198,16 @@ async function ingestOwnLogs(
 async function main(): Promise<void> {
   loadEnvFile();
   const settings = loadSettings();
-  const numFiles = Number(process.env.DEMO_FILES ?? 200);
-  const numTextFiles = Number(process.env.DEMO_TEXT_FILES ?? 20);
+  const demo = readSettings(process.env, [
+    'DEMO_FILES',
+    'DEMO_TEXT_FILES',
+    'DEMO_BUCKET',
+    'DEMO_TEXT_DIR',
+    'DEMO_DATASET',
+    'DEMO_TIMEOUT_SEC',
+  ]);
+  const numFiles = demo.DEMO_FILES;
+  const numTextFiles = demo.DEMO_TEXT_FILES;
   // Migrate as the schema owner (as `clp-ingestor migrate` does), then act as the API.
   const owner = createPool(settings.db);
   await migrate(owner);
@@ -203,7 +216,7 @@ async function main(): Promise<void> {
   const store = new IngestionStore(pool);
   const client = await connectClient();
   const s3 = createS3Client(settings.aws);
-  const bucket = process.env.DEMO_BUCKET ?? 'clp-demo';
+  const bucket = demo.DEMO_BUCKET;
   const run = `run-${Date.now()}`;
   const prefix = `logs/${run}/`;
 
@@ -232,7 +245,7 @@ async function main(): Promise<void> {
   );
   process.stdout.write(`  (${(bytes / 1e6).toFixed(1)} MB)\n`);
   // Text logs in a local directory (under .stack/, which CLP's workers would see under CLP_FS_MOUNT_ROOT).
-  const textDir = path.resolve(process.env.DEMO_TEXT_DIR ?? path.join('.stack', 'demo-text-logs', run));
+  const textDir = path.resolve(demo.DEMO_TEXT_DIR ?? path.join('.stack', 'demo-text-logs', run));
   await mkdir(textDir, { recursive: true });
   for (let i = 0; i < numTextFiles; i++) {
     await writeFile(
@@ -243,7 +256,7 @@ async function main(): Promise<void> {
   console.log(`wrote ${numTextFiles} text log files to ${textDir}`);
 
   const started = Date.now();
-  const jsonDataset = process.env.DEMO_DATASET ?? 'demo';
+  const jsonDataset = demo.DEMO_DATASET;
   const textDataset = `${jsonDataset}_text`;
   const taskQueue = { taskQueue: settings.taskQueue };
   const jobId = await createJob(
@@ -276,8 +289,8 @@ async function main(): Promise<void> {
   console.log(
     `created S3-scanner job ${jobId} (dataset ${jsonDataset}) and text-log fs job ${textJobId} (dataset ${textDataset})`,
   );
-  await untilCompressed(store, jobId, numFiles, 'json');
-  await untilCompressed(store, textJobId, numTextFiles, 'text');
+  await untilCompressed(store, jobId, numFiles, 'json', demo.DEMO_TIMEOUT_SEC);
+  await untilCompressed(store, textJobId, numTextFiles, 'text', demo.DEMO_TIMEOUT_SEC);
   const wall = (Date.now() - started) / 1000;
   for (const id of [jobId, textJobId]) await controlJob(store, client, id, 'stop');
   for (const id of [jobId, textJobId]) await client.workflow.getHandle(workflowIdFor(id)).result();

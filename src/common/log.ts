@@ -6,6 +6,8 @@
  * shipper, `jq` or an fs job of this ingestor (timestamp key `ts`) takes them as
  * they are. Secrets are never fields: no setting or request header is logged.
  */
+import { readSettings } from '../config/env-schema';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 /** Where finished log records go; tests collect them instead of printing. */
@@ -76,7 +78,7 @@ export function createLogger(sink: LogSink = stdoutSink, base: LogFields = {}): 
 
 /** The Temporal SDK's log level for its Runtime logger (CLP_INGESTOR_LOG_LEVEL, default INFO). */
 export function sdkLogLevel(): 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' {
-  const level = (process.env.CLP_INGESTOR_LOG_LEVEL ?? 'INFO').toUpperCase();
+  const level = readSettings(process.env, ['CLP_INGESTOR_LOG_LEVEL']).CLP_INGESTOR_LOG_LEVEL.toUpperCase();
   return (['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const).find((l) => l === level) ?? 'INFO';
 }
 

@@ -24,7 +24,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { SettingsError } from '../../config/settings';
+import { readSettings, SettingsError } from '../../config/settings';
 
 export const SCOPES = ['read', 'operator'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -147,14 +147,15 @@ export function parseTokensFile(text: string, name = 'the tokens file'): Record<
 export function loadApiTokens(env: NodeJS.ProcessEnv = process.env): ApiTokens {
   const tokens: Record<Scope, string[]> = { read: [], operator: [] };
   const sources: [Scope, string, string[]][] = [];
-  const file = env[ENV.file];
+  const e = readSettings(env, Object.values(ENV));
+  const file = e[ENV.file];
   if (file) {
     if (!existsSync(file)) throw new SettingsError(`invalid setting ${ENV.file}: no such file: ${file}`);
     const parsed = parseTokensFile(readFileSync(file, 'utf8'), `${ENV.file} (${file})`);
     for (const scope of SCOPES) sources.push([scope, ENV.file, parsed[scope]]);
   }
-  sources.push(['read', ENV.read, splitList(env[ENV.read])]);
-  sources.push(['operator', ENV.operator, splitList(env[ENV.operator])]);
+  sources.push(['read', ENV.read, splitList(e[ENV.read])]);
+  sources.push(['operator', ENV.operator, splitList(e[ENV.operator])]);
   for (const [scope, name, list] of sources) {
     for (const token of list) {
       if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token))
@@ -165,7 +166,7 @@ export function loadApiTokens(env: NodeJS.ProcessEnv = process.env): ApiTokens {
     }
   }
   // The older single token stays an operator token, as it was (no length rule, so no deployment breaks).
-  const single = env[ENV.single]?.trim();
+  const single = e[ENV.single]?.trim();
   if (single) tokens.operator.push(single);
   return ApiTokens.of(tokens);
 }

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     settings,
     tokens,
     // Request lines in the shape of every other process's (src/common/log.ts).
-    logger: fastifyLoggerOptions(process.env.CLP_INGESTOR_LOG_LEVEL?.toLowerCase() ?? 'info'),
+    logger: fastifyLoggerOptions(settings.logLevel),
   });
   let closing = false;
   const close = async (signal: string) => {
