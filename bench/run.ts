@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { createS3Client, createSqsClient } from '../src/aws';
-import { connectClient } from '../src/client/temporal';
+import { connectClient } from '../src/temporal';
 import {
   benchSettings,
   fmtDuration,

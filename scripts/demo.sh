@@ -8,6 +8,8 @@ cd "$ROOT"
 export CLP_INGESTOR_ENV_FILE="${CLP_INGESTOR_ENV_FILE:-$ROOT/config/local.env}"
 bash scripts/stack.sh up
 bash scripts/setup-node.sh
+. scripts/node-env.sh
+node_require
 npm run --silent build
 node dist/client/cli.js migrate
 bash scripts/stack.sh app-up

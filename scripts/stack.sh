@@ -41,6 +41,10 @@ case "$STACK" in /*) ;; *) STACK="$ROOT/$STACK" ;; esac
 TOOLS="${CLP_INGESTOR_TOOLS:-$HOME/.cache/clp-ingestor/bin}"
 LOGS="$STACK/logs"
 RUN="$STACK/run"
+# The project's Node (the pinned 24 from the tool cache when the machine's is older), installed
+# by `install`, first on PATH for everything below that runs node.
+. "$ROOT/scripts/node-env.sh"
+node_use || true
 
 TEMPORAL_VERSION=v1.5.1
 # `go install github.com/minio/minio@latest` resolved to this on 2026-11-21.
@@ -124,6 +128,7 @@ install_clp_s() {
 
 cmd_install() {
   mkdir -p "$TOOLS" "$LOGS" "$RUN"
+  node_install || fail "install: no Node >= $NODE_MIN_MAJOR (see the line above)"
   install_mariadb
   go_build temporal "$TEMPORAL_BIN" go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_VERSION"
   go_build minio "$MINIO_BIN" go install "github.com/minio/minio@$MINIO_VERSION"
@@ -313,8 +318,10 @@ app_script() { # name -> script and arguments under $ROOT
 # One JSON line, like the apps' own, into the app's log: restarts show up in
 # `stack.sh logs worker` next to what the worker said before it died.
 supervisor_log() { # name level message
-  printf '{"ts":"%s","level":"%s","msg":"%s","supervisor_pid":%s}\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$2" "$3" "$$" >>"$LOGS/$1.log"
+  local msg=${3//\\/\\\\}
+  msg=${msg//\"/\\\"}
+  printf '{"ts":"%s","level":"%s","msg":"%s","app":"%s","supervisor_pid":%s}\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$2" "$msg" "$1" "$$" >>"$LOGS/$1.log"
 }
 
 # Runs an app and restarts it whenever it exits, with backoff (1 s doubling
@@ -327,7 +334,7 @@ cmd_supervise() { # name
   read -r -a cmd <<<"$(app_script "$name")"
   trap 'stopping=1; [ "$child" -gt 0 ] && kill -TERM "$child" 2>/dev/null' TERM INT
   echo 0 >"$RUN/$name.restarts"
-  # Prometheus metrics on loopback (README, Metrics); set the variable empty for none.
+  # Prometheus metrics on loopback (docs/operations.md, Metrics); set the variable empty for none.
   case $name in
     worker) export CLP_INGESTOR_METRICS_ADDRESS="${CLP_INGESTOR_METRICS_ADDRESS-127.0.0.1:9464}" ;;
     executor) export CLP_EXECUTOR_METRICS_ADDRESS="${CLP_EXECUTOR_METRICS_ADDRESS-127.0.0.1:9465}" ;;
@@ -337,10 +344,12 @@ cmd_supervise() { # name
     node "$ROOT/${cmd[0]}" "${cmd[@]:1}" >>"$LOGS/$name.log" 2>&1 </dev/null &
     child=$!
     echo "$child" >"$RUN/$name.pid"
-    # A trapped signal interrupts wait (status > 128) while the app still runs: wait again.
+    # A trapped signal interrupts wait (status > 128) while the app still runs: wait again. The
+    # shell's own text report of a killed job ("line N: PID Killed ...") is dropped: the JSON line
+    # below says it.
     while :; do
       status=0
-      wait "$child" || status=$?
+      wait "$child" 2>/dev/null || status=$?
       kill -0 "$child" 2>/dev/null || break
     done
     child=0
@@ -374,6 +383,7 @@ start_app() { # name
 cmd_app_up() {
   local a
   [ -f "$ROOT/dist/client/cli.js" ] || fail "app-up: dist/client/cli.js is missing; run npm run build first"
+  node_require
   migrate_db
   # Only what is not running is started (a supervised app, restarted by its supervisor or not, is
   # left alone), and only what this call started is watched: an exit this early is a

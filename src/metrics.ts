@@ -31,7 +31,7 @@ export interface ExecutorMetrics {
   running(jobs: number): void;
 }
 
-/** Every metric we define: name, type, help (the README's list is checked against it). */
+/** Every metric we define: name, type, help (docs/operations.md's list is checked against it). */
 export const METRICS = {
   filesRecorded: ['clp_ingestor_files_recorded', 'counter', 'files recorded, by job kind'],
   bytesRecorded: ['clp_ingestor_bytes_recorded', 'counter', 'bytes of the files recorded, by job kind'],

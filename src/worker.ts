@@ -17,8 +17,8 @@ import { createS3Client, createS3ListerFor, createSqsClient, type S3Target } fro
 import type { S3Lister } from './s3-list';
 import { ingestorMetrics, noIngestorMetrics, prometheusMetrics, type IngestorMetrics } from './metrics';
 import { dbFor, loadEnvFile, loadSettings, type Settings } from './config/settings';
-import { connectClient, connectConfig, connectWorker, temporalAddress } from './client/temporal';
-import { reconcileJobs } from './client/jobs';
+import { connectClient, connectConfig, connectWorker, temporalAddress } from './temporal';
+import { reconcileJobs } from './job-control';
 import { createPool } from './store/db';
 import { IngestionStore } from './store/ingestion-store';
 import { checkClpObjectMetadata, ensureSchema } from './store/schema';
@@ -34,7 +34,7 @@ import {
   untilAvailable,
   watch,
 } from './dependencies';
-import { createLogger, sdkLogRecord, stdoutSink } from './executor/log';
+import { createLogger, logProcessEvents, sdkLogLevel, sdkLogRecord, stdoutSink } from './common/log';
 import { Connection } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -54,6 +54,7 @@ export interface WorkerOptions {
   taskQueue?: string;
   /** Tests wrap activities to inject faults (e.g. a crash right after a commit). */
   wrapActivities?: (activities: Activities) => Activities;
+  /** A test harness's fault injection points; production sets none. */
   faults?: ActivityFaults;
   /** The process's metrics (main() serves them when CLP_INGESTOR_METRICS_ADDRESS is set). */
   metrics?: IngestorMetrics;
@@ -106,47 +107,20 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
 }
 
 /**
- * Test-only fault injection for the crash-loop suite (test/fault): with
- * CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE=n the process kills itself with
- * SIGKILL after an SQS batch is committed and before its messages are
- * deleted (the window that persist-then-delete must survive): at every n-th
- * batch it commits when n >= 1, so a test can count on it, or with
- * probability n per batch when n < 1. With
- * CLP_INGESTOR_FAULT_KILL_AFTER_REGISTER=1 it kills itself right after a
- * workflow's job row is committed, before the call returns.
- */
-function faultsFromEnv(): ActivityFaults {
-  const faults: ActivityFaults = {};
-  const n = Number(process.env.CLP_INGESTOR_FAULT_KILL_BEFORE_DELETE ?? 0);
-  if (n > 0) {
-    let batches = 0;
-    faults.beforeDelete = async () => {
-      batches += 1;
-      if (n >= 1 ? batches % Math.floor(n) === 0 : Math.random() < n) process.kill(process.pid, 'SIGKILL');
-    };
-  }
-  if (process.env.CLP_INGESTOR_FAULT_KILL_AFTER_REGISTER === '1') {
-    faults.afterRegister = async () => void process.kill(process.pid, 'SIGKILL');
-  }
-  return faults;
-}
-
-/**
  * Waits for the CLP DB and Temporal (capped backoff, each wait logged as what
  * it is), checks the schema and reconciles, then runs the worker until SIGINT/SIGTERM.
+ * `faults`: a test harness's fault injection points (test/support/fault-harness); none in production.
  * Once running it rides outages out: while the DB is away activities fail and
  * Temporal retries them; while Temporal is away polls are retried. A watcher
  * logs each outage once per check instead of a line per failed call.
  */
-async function main(): Promise<void> {
+export async function main(opts: Pick<WorkerOptions, 'faults'> = {}): Promise<void> {
   loadEnvFile();
   const settings = loadSettings();
   Runtime.install({
     // The SDK's lines (workflow and activity ones carry their workflow id, type and activity) and
     // Core's, forwarded to it, are JSON lines like ours: one event per line, for a log pipeline.
-    logger: new DefaultLogger((process.env.CLP_INGESTOR_LOG_LEVEL as 'INFO') ?? 'INFO', (entry) =>
-      stdoutSink(sdkLogRecord(entry)),
-    ),
+    logger: new DefaultLogger(sdkLogLevel(), (entry) => stdoutSink(sdkLogRecord(entry))),
     telemetryOptions: {
       logging: {
         // Core logs every retried poll (two lines a second while Temporal is
@@ -160,6 +134,7 @@ async function main(): Promise<void> {
     shutdownSignals: [],
   });
   const log = createLogger();
+  logProcessEvents(log);
   const stop = new AbortController();
   let worker: Worker | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -215,7 +190,7 @@ async function main(): Promise<void> {
     const created = await untilAvailable(
       viaProbe(() =>
         createWorker(settings, {
-          faults: faultsFromEnv(),
+          faults: opts.faults,
           metrics: ingestorMetrics(Runtime.instance().metricMeter),
         }),
       ),
@@ -274,8 +249,9 @@ async function main(): Promise<void> {
   }
 }
 
-if (require.main === module) {
-  main().then(
+/** Runs `run` as the process: exit 0 when it returns, 1 with one error line when it throws. */
+export function runAsProcess(run: () => Promise<void>): void {
+  run().then(
     // A native runtime that never ran a worker can keep the event loop alive.
     () => process.exit(0),
     (err) => {
@@ -288,3 +264,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) runAsProcess(() => main());

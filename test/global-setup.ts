@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { connectConfig, temporalAddress } from '../src/client/temporal';
+import { connectConfig, temporalAddress } from '../src/temporal';
 import { loadEnvFile } from '../src/config/settings';
 import { probeTcp } from '../src/dependencies';
 import { ensureNamespace, testNamespace } from './support/namespace';

@@ -6,7 +6,7 @@
  * Workflows of a concurrent run (another tag) are left alone.
  */
 import { Client, Connection } from '@temporalio/client';
-import { connectConfig, temporalAddress } from '../src/client/temporal';
+import { connectConfig, temporalAddress } from '../src/temporal';
 import { probeTcp } from '../src/dependencies';
 import { openWorkflowsOfRun } from './support/namespace';
 import { terminateWorkflow } from './support/stack';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Client } from '@temporalio/client';
-import { createJob } from '../../src/client/jobs';
+import { createJob } from '../../src/job-control';
 import type { JobKind } from '../../src/config/job-config';
 import type { Settings } from '../../src/config/settings';
 import type { Db } from '../../src/store/db';

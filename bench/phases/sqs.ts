@@ -11,7 +11,7 @@ import {
   SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
 import type { ResultSetHeader } from 'mysql2/promise';
-import { parseS3EventMessage } from '../../src/activities/s3-events';
+import { parseS3EventMessage } from '../../src/sources/sqs_listener/s3-events';
 import { dedupKey, fileColumns } from '../../src/store/store-core';
 import { parseJobConfig } from '../../src/config/job-config';
 import type { NewFile } from '../../src/store/ingestion-store';

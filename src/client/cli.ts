@@ -9,11 +9,11 @@ import { Command } from 'commander';
 import { InvalidConfigError } from '../config/job-config';
 import { SettingsError } from '../config/settings';
 import { ConflictError, NotFoundError } from '../store/ingestion-store';
-import { addCreateCommands } from './cli/create-commands';
-import { addDbCommands } from './cli/db-commands';
-import { addJobCommands, addReconcileCommand } from './cli/job-commands';
-import { addSearchCommand } from './cli/search-command';
-import { IllegalRequestError } from './jobs';
+import { addCreateCommands } from './commands/create-commands';
+import { addDbCommands } from './commands/db-commands';
+import { addJobCommands, addReconcileCommand } from './commands/job-commands';
+import { addSearchCommand } from './commands/search-command';
+import { IllegalRequestError } from '../job-control';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, notFound: 3, refused: 4 } as const;
 

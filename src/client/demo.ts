@@ -3,24 +3,29 @@
  * an S3-scanner job over them, text logs written to a local directory and an
  * `unstructured` fs job over it; progress shown until every file is compressed
  * by CLP's clp-s, then the jobs stopped, the compression ratio printed, and the
- * archives searched as a user would. Run by scripts/demo.sh, which brings up the
- * stack, the worker and the compression worker.
+ * archives searched as a user would. Last, the ingestor ingests its own logs: a
+ * one-time fs job over the stack's log directory (the worker's and executor's
+ * JSON lines, timestamp key `ts`), searched by the first job's id. Run by
+ * scripts/demo.sh, which brings up the stack, the worker and the compression worker.
  */
 import { randomInt } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { RowDataPacket } from 'mysql2/promise';
+import picomatch from 'picomatch';
 import { createS3Client } from '../aws';
-import { dbFor, loadEnvFile, loadSettings } from '../config/settings';
+import { dbFor, loadEnvFile, loadSettings, readSettings } from '../config/settings';
 import { collectSearch, countEvents, searchContext, type SearchContext } from '../clp/search';
 import { createPool, type Db } from '../store/db';
 import { IngestionStore } from '../store/ingestion-store';
 import { applyGrants, configuredGrantees } from '../store/grants';
 import { migrate } from '../store/schema';
+import { hasFailed } from '../lifecycle';
 import { workflowIdFor } from '../workflows/messages';
-import { controlJob, createJob } from './jobs';
-import { connectClient } from './temporal';
+import { controlJob, createJob } from '../job-control';
+import { connectClient } from '../temporal';
 
 const LEVELS = ['INFO', 'INFO', 'INFO', 'DEBUG', 'WARN', 'ERROR'];
 const SERVICES = ['api-gateway', 'auth', 'billing', 'search', 'scheduler'];
@@ -79,8 +84,9 @@ async function untilCompressed(
   jobId: number,
   numFiles: number,
   label: string,
+  timeoutSec: number,
 ): Promise<void> {
-  const deadline = Date.now() + Number(process.env.DEMO_TIMEOUT_SEC ?? 600) * 1000;
+  const deadline = Date.now() + timeoutSec * 1000;
   for (;;) {
     const job = await store.requireJob(jobId);
     const files = await store.countFilesByStatus(jobId);
@@ -88,7 +94,7 @@ async function untilCompressed(
       `\r  ${label}: ingested ${bar(job.numFilesIngested, numFiles)}  compressed ${bar(files.compressed, numFiles)}  failed ${files.failed}  `,
     );
     if (files.compressed + files.failed === numFiles) break;
-    if (job.status === 'failed') throw new Error(`job ${jobId} failed: ${job.errorMsg}`);
+    if (hasFailed(job.status)) throw new Error(`job ${jobId} failed: ${job.errorMsg}`);
     if (Date.now() > deadline) {
       throw new Error(`files not all compressed in time; is the executor running? (scripts/stack.sh status)`);
     }
@@ -108,22 +114,100 @@ async function sizesOf(owner: Db, jobId: number): Promise<{ jobs: number; raw: n
   return { jobs: Number(cj.n), raw: Number(cj.raw), packed: Number(cj.packed) };
 }
 
-/** A search as a user types it, with its first hits. */
-async function showSearch(ctx: SearchContext, dataset: string, query: string, show = 3): Promise<void> {
+/** A search as a user types it, with its first hits (only `fields` of each, when given). */
+async function showSearch(
+  ctx: SearchContext,
+  dataset: string,
+  query: string,
+  show = 3,
+  fields?: string[],
+): Promise<void> {
   const total = await countEvents(ctx, dataset, query);
   const { results } = await collectSearch(ctx, { dataset, query, limit: show });
   console.log(`  clp-ingestor search --dataset ${dataset} '${query}'   -> ${total} events, e.g.:`);
-  for (const hit of results) {
-    const line = JSON.stringify(hit.event);
-    console.log(`    ${line.length > 150 ? `${line.slice(0, 147)}...` : line}`);
+  const events = results.map((hit) => hit.event as Record<string, unknown>);
+  // Log events in their order (hits come archive by archive).
+  if (fields?.includes('ts')) events.sort((a, b) => String(a.ts).localeCompare(String(b.ts)));
+  const width = fields ? 200 : 150;
+  for (const event of events) {
+    const line = JSON.stringify(
+      fields ? Object.fromEntries(fields.filter((f) => f in event).map((f) => [f, event[f]])) : event,
+    );
+    console.log(`    ${line.length > width ? `${line.slice(0, width - 3)}...` : line}`);
   }
+}
+
+/**
+ * The stack's own logs (every line a JSON event: ts, level, msg, job_id, workflowId, ...) ingested
+ * by a one-time fs job, then searched for what the worker said about the S3 job: a log file is
+ * recorded once, as it is when it settles, so this is a snapshot of logs that keep growing (in
+ * production, point an fs job at rotated files).
+ */
+async function ingestOwnLogs(
+  store: IngestionStore,
+  client: Awaited<ReturnType<typeof connectClient>>,
+  owner: Db,
+  search: SearchContext,
+  taskQueue: { taskQueue: string },
+  dataset: string,
+  s3JobId: number,
+): Promise<void> {
+  const root = path.join(__dirname, '..', '..');
+  const logsDir = path.resolve(
+    root,
+    readSettings(process.env, ['CLP_INGESTOR_STACK_DIR']).CLP_INGESTOR_STACK_DIR ?? '.stack',
+    'logs',
+  );
+  const glob = '{worker,executor,api}.log';
+  if (!existsSync(logsDir)) return;
+  const isLog = picomatch(glob);
+  const files = (await readdir(logsDir)).filter((f) => isLog(f));
+  if (files.length === 0) return;
+  const logsDataset = `${dataset}_stack_logs`;
+  const logsJobId = await createJob(
+    store,
+    client,
+    'fs',
+    {
+      directory: logsDir,
+      glob,
+      dataset: logsDataset,
+      timestamp_key: 'ts',
+      one_time: true,
+      scanning_interval_sec: 1,
+      settle_delay_sec: 1,
+      buffer_config: { timeout_sec: 2 },
+    },
+    taskQueue,
+  );
+  console.log(
+    `created fs job ${logsJobId} over the stack's own logs ${logsDir}/${glob} (${files.join(', ')}; dataset ${logsDataset}, timestamp key ts)`,
+  );
+  await untilCompressed(store, logsJobId, files.length, 'logs', 300);
+  await client.workflow.getHandle(workflowIdFor(logsJobId)).result();
+  // One batch of the S3 job followed across processes: the worker's flush, the executor's run.
+  const [[first]] = await owner.query<RowDataPacket[]>(
+    'SELECT MIN(compression_job_id) AS id FROM log_ingestor_ingested_files WHERE ingestion_job_id = ?',
+    [s3JobId],
+  );
+  const shown = ['ts', 'level', 'msg', 'job_id', 'workflowId', 'compression_job_id', 'files', 'app'];
+  await showSearch(search, logsDataset, `job_id: ${s3JobId} OR compression_job_id: ${first.id}`, 6, shown);
+  await showSearch(search, logsDataset, 'level: "warn" OR level: "error"', 3, [...shown, 'error']);
 }
 
 async function main(): Promise<void> {
   loadEnvFile();
   const settings = loadSettings();
-  const numFiles = Number(process.env.DEMO_FILES ?? 200);
-  const numTextFiles = Number(process.env.DEMO_TEXT_FILES ?? 20);
+  const demo = readSettings(process.env, [
+    'DEMO_FILES',
+    'DEMO_TEXT_FILES',
+    'DEMO_BUCKET',
+    'DEMO_TEXT_DIR',
+    'DEMO_DATASET',
+    'DEMO_TIMEOUT_SEC',
+  ]);
+  const numFiles = demo.DEMO_FILES;
+  const numTextFiles = demo.DEMO_TEXT_FILES;
   // Migrate as the schema owner (as `clp-ingestor migrate` does), then act as the API.
   const owner = createPool(settings.db);
   await migrate(owner);
@@ -132,7 +216,7 @@ async function main(): Promise<void> {
   const store = new IngestionStore(pool);
   const client = await connectClient();
   const s3 = createS3Client(settings.aws);
-  const bucket = process.env.DEMO_BUCKET ?? 'clp-demo';
+  const bucket = demo.DEMO_BUCKET;
   const run = `run-${Date.now()}`;
   const prefix = `logs/${run}/`;
 
@@ -161,7 +245,7 @@ async function main(): Promise<void> {
   );
   process.stdout.write(`  (${(bytes / 1e6).toFixed(1)} MB)\n`);
   // Text logs in a local directory (under .stack/, which CLP's workers would see under CLP_FS_MOUNT_ROOT).
-  const textDir = path.resolve(process.env.DEMO_TEXT_DIR ?? path.join('.stack', 'demo-text-logs', run));
+  const textDir = path.resolve(demo.DEMO_TEXT_DIR ?? path.join('.stack', 'demo-text-logs', run));
   await mkdir(textDir, { recursive: true });
   for (let i = 0; i < numTextFiles; i++) {
     await writeFile(
@@ -172,7 +256,7 @@ async function main(): Promise<void> {
   console.log(`wrote ${numTextFiles} text log files to ${textDir}`);
 
   const started = Date.now();
-  const jsonDataset = process.env.DEMO_DATASET ?? 'demo';
+  const jsonDataset = demo.DEMO_DATASET;
   const textDataset = `${jsonDataset}_text`;
   const taskQueue = { taskQueue: settings.taskQueue };
   const jobId = await createJob(
@@ -205,8 +289,8 @@ async function main(): Promise<void> {
   console.log(
     `created S3-scanner job ${jobId} (dataset ${jsonDataset}) and text-log fs job ${textJobId} (dataset ${textDataset})`,
   );
-  await untilCompressed(store, jobId, numFiles, 'json');
-  await untilCompressed(store, textJobId, numTextFiles, 'text');
+  await untilCompressed(store, jobId, numFiles, 'json', demo.DEMO_TIMEOUT_SEC);
+  await untilCompressed(store, textJobId, numTextFiles, 'text', demo.DEMO_TIMEOUT_SEC);
   const wall = (Date.now() - started) / 1000;
   for (const id of [jobId, textJobId]) await controlJob(store, client, id, 'stop');
   for (const id of [jobId, textJobId]) await client.workflow.getHandle(workflowIdFor(id)).result();
@@ -230,6 +314,7 @@ async function main(): Promise<void> {
   const search = searchContext(settings, pool);
   await showSearch(search, jsonDataset, 'level: "ERROR" AND status: 500');
   await showSearch(search, textDataset, 'message: "*IllegalStateException*"', 1);
+  await ingestOwnLogs(store, client, owner, search, taskQueue, jsonDataset, jobId);
   await client.connection.close();
   await pool.end();
   await owner.end();

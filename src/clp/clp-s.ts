@@ -8,13 +8,16 @@ import { accessSync, constants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { readSettings } from '../config/env-schema';
 
 /** The yscope-clp-core release scripts/stack.sh installs (CLP_CORE_VERSION there). */
 export const CLP_CORE_VERSION = '0.12.1b0';
 
-/** Where scripts/stack.sh unpacks clp-s: $CLP_INGESTOR_TOOLS (default ~/.cache/clp-ingestor/bin). */
-export function defaultClpSPath(env: NodeJS.ProcessEnv = process.env): string {
-  const tools = env.CLP_INGESTOR_TOOLS || path.join(os.homedir(), '.cache', 'clp-ingestor', 'bin');
+/** Where scripts/stack.sh unpacks clp-s: in the tool cache, CLP_INGESTOR_TOOLS (default ~/.cache/clp-ingestor/bin). */
+export function defaultClpSPath(
+  tools: string | undefined = readSettings(process.env, ['CLP_INGESTOR_TOOLS']).CLP_INGESTOR_TOOLS,
+): string {
+  tools ||= path.join(os.homedir(), '.cache', 'clp-ingestor', 'bin');
   return path.join(tools, `yscope-clp-core-${CLP_CORE_VERSION}`, 'yscope_clp_core', 'bin', 'clp-s');
 }
 

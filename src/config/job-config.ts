@@ -3,56 +3,40 @@
  * at the edge. Errors name the field. Configs carry no secrets: credentials
  * come from the worker's settings, so a config may travel through Temporal.
  *
- * Importers use this module; its parts are one schema per kind
- * (job-schemas.ts, with the fields several kinds share in job-fields.ts),
- * object-list URLs (object-urls.ts) and the S3 locations a job reads
- * (s3-locations.ts).
+ * Each kind's schema lives in its folder (src/sources/<kind>/config.ts); the
+ * fields several kinds share are in job-fields.ts, object-list URLs in
+ * object-urls.ts. Importers use this module.
  */
-import {
-  fsConfigSchema,
-  s3ObjectListConfigSchema,
-  s3ScannerConfigSchema,
-  sqsListenerConfigSchema,
-  type JobConfig,
-} from './job-schemas';
+import { SOURCE_DEFINITIONS, type JobConfig } from '../sources/definitions';
+import { JOB_KINDS, type JobKind } from '../sources/kinds';
 
-export const JOB_KINDS = ['s3_scanner', 'sqs_listener', 'fs', 's3_object_list'] as const;
-export type JobKind = (typeof JOB_KINDS)[number];
-
+export { JOB_KINDS, type JobKind } from '../sources/kinds';
+export type { ConfigOf, JobConfig } from '../sources/definitions';
+export type { S3Location } from '../sources/definition';
 export type { BufferConfig } from './job-fields';
+export { fsConfigSchema, type FsConfig } from '../sources/fs/config';
+export { s3ObjectListConfigSchema, type S3ObjectListConfig } from '../sources/s3_object_list/config';
+export { s3ScannerConfigSchema, type S3ScannerConfig } from '../sources/s3_scanner/config';
 export {
-  fsConfigSchema,
-  s3ObjectListConfigSchema,
-  s3ScannerConfigSchema,
   sqsListenerConfigSchema,
-  type FsConfig,
-  type JobConfig,
-  type S3ObjectListConfig,
-  type S3ScannerConfig,
+  sqsSources,
   type SqsListenerConfig,
   type SqsSource,
-} from './job-schemas';
+} from '../sources/sqs_listener/config';
 export { parseObjectUrls, type ObjectUrls } from './object-urls';
-export { conflicts, s3Source, sqsSources, type S3Location } from './s3-locations';
-export { isOneTime, jobSource } from './job-source';
+export { conflicts, s3Source } from '../sources/s3-locations';
+export { isOneTime, jobSource } from '../sources/describe';
 
 export class InvalidConfigError extends Error {
   override name = 'InvalidConfigError';
 }
-
-const schemas = {
-  s3_scanner: s3ScannerConfigSchema,
-  sqs_listener: sqsListenerConfigSchema,
-  fs: fsConfigSchema,
-  s3_object_list: s3ObjectListConfigSchema,
-};
 
 /** Validates a raw config; throws InvalidConfigError naming the first bad field. */
 export function parseJobConfig(kind: JobKind, raw: unknown): JobConfig {
   if (!(JOB_KINDS as readonly unknown[]).includes(kind)) {
     throw new InvalidConfigError(`kind: unknown job kind "${String(kind)}" (one of ${JOB_KINDS.join(', ')})`);
   }
-  const schema = schemas[kind];
+  const schema = SOURCE_DEFINITIONS[kind].schema;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new InvalidConfigError('config: must be a JSON object');
   }

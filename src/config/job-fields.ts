@@ -1,4 +1,4 @@
-/** Field schemas shared by several job kinds' configs (job-schemas.ts). */
+/** Field schemas shared by several job kinds' configs (src/sources/<kind>/config.ts). */
 import { z } from 'zod';
 import { DATASET_NAME, MAX_DATASET_LENGTH } from '../clp/metadata';
 import { BUCKET_NAME_RE } from './object-urls';

@@ -9,8 +9,8 @@
  * Secrets read here stay in the worker process: nothing in this module is ever
  * passed as a workflow argument.
  *
- * Importers use this module; its parts are the variables with their defaults
- * and bounds (env-schema.ts), the env file (env.ts), the DB's settings
+ * Importers use this module; its parts are the variables with their defaults,
+ * bounds and readers (env-schema.ts, the one declaration of every setting), the env file (env.ts), the DB's settings
  * (db-settings.ts) and CLP's (clp-settings.ts).
  */
 import path from 'node:path';
@@ -19,9 +19,10 @@ import { EndpointAllowList } from '../security/endpoints';
 import { clpOutputSettings, clpSettings, type ClpOutputSettings, type ClpSettings } from './clp-settings';
 import { dbSettings, type DbCredentials, type DbRole, type DbSettings } from './db-settings';
 import { SettingsError } from './env';
-import { envSchema, type Env } from './env-schema';
+import { readSettings, type Env, type LogLevel } from './env-schema';
 
 export { loadEnvFile, SettingsError } from './env';
+export { readSettings } from './env-schema';
 export { DB_ROLES, dbFor, type DbCredentials, type DbRole, type DbSettings } from './db-settings';
 export type { ClpOutputSettings, ClpSettings } from './clp-settings';
 
@@ -54,6 +55,8 @@ export interface Settings {
   clpOutput: ClpOutputSettings;
   executor: ExecutorSettings;
   http: HttpSettings;
+  /** CLP_INGESTOR_LOG_LEVEL, lower case. */
+  logLevel: LogLevel;
 }
 
 export interface ExecutorSettings {
@@ -64,8 +67,6 @@ export interface ExecutorSettings {
   clpS: string;
   /** CLP_ARCHIVE_S3_BUCKET / _KEY_PREFIX: archives go to S3 instead of archiveDir (staging stays local). */
   archiveS3?: { bucket: string; keyPrefix: string };
-  /** CLP_EXECUTOR_CRASH_AT (tests only). */
-  crashAt?: string;
   /** CLP_EXECUTOR_ALLOW_AWS: a job with a null endpoint_url may read from AWS S3. */
   allowAws: boolean;
 }
@@ -79,12 +80,7 @@ export interface HttpSettings {
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new SettingsError(`invalid setting ${issue.path.join('.')}: ${issue.message}`);
-  }
-  const e = parsed.data;
+  const e = readSettings(env);
   const s3Endpoint = e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL;
   const credentials =
     e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
@@ -116,14 +112,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     sqsVisibilityTimeoutSec: e.CLP_SQS_VISIBILITY_TIMEOUT_SEC,
     clpOutput: clpOutputSettings(e),
     executor: {
-      archiveDir: path.resolve(process.cwd(), e.CLP_ARCHIVE_DIR ?? '.stack/archives'),
+      archiveDir: path.resolve(process.cwd(), e.CLP_ARCHIVE_DIR),
       pollIntervalMs: e.CLP_EXECUTOR_POLL_INTERVAL_MS,
       leaseMs: e.CLP_EXECUTOR_LEASE_MS,
-      clpS: e.CLP_S_PATH ?? defaultClpSPath(env),
+      clpS: e.CLP_S_PATH ?? defaultClpSPath(e.CLP_INGESTOR_TOOLS),
       archiveS3: e.CLP_ARCHIVE_S3_BUCKET
         ? { bucket: e.CLP_ARCHIVE_S3_BUCKET, keyPrefix: e.CLP_ARCHIVE_S3_KEY_PREFIX }
         : undefined,
-      crashAt: e.CLP_EXECUTOR_CRASH_AT,
       allowAws: e.CLP_EXECUTOR_ALLOW_AWS,
     },
     http: {
@@ -133,6 +128,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       bodyLimit: e.CLP_INGESTOR_HTTP_BODY_LIMIT,
       temporalUiUrl: e.CLP_INGESTOR_TEMPORAL_UI_URL.replace(/\/+$/, ''),
     },
+    logLevel: e.CLP_INGESTOR_LOG_LEVEL,
   };
 }
 

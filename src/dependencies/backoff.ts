@@ -1,4 +1,4 @@
-import type { Logger } from '../executor/log';
+import type { Logger } from '../common/log';
 import { dependencyFields, describe, formatDelay, type Dependency } from './dependency';
 
 const BACKOFF_INITIAL_MS = 500;

@@ -23,8 +23,9 @@ import { createS3Client } from '../aws';
 import { checkClpS } from '../clp/clp-s';
 import { cleanStaleStaging, killOrphans } from './housekeeping';
 import { claimNextJob, type Claim } from './job-store';
-import { createLogger, errorFields, type Logger } from './log';
+import { createLogger, errorFields, type Logger } from '../common/log';
 import { runJob, type JobContext } from './run-job';
+import type { TaskStep } from './task-steps';
 
 export interface ExecutorOptions {
   settings: Settings;
@@ -39,6 +40,8 @@ export interface ExecutorOptions {
   concurrency?: number;
   logger?: Logger;
   metrics?: ExecutorMetrics;
+  /** Told each durable step a task reaches (src/executor/task-steps.ts); a test harness stages crashes there. */
+  onTaskStep?: (step: TaskStep) => void;
 }
 
 export interface ExecutorStats {
@@ -92,6 +95,7 @@ export async function runExecutor(options: ExecutorOptions): Promise<ExecutorSta
     archiveStore: archiveStoreFor(settings, options.archivesDir ?? settings.executor.archiveDir),
     log: (options.logger ?? createLogger()).child({ executor_id: executorId }),
     metrics: options.metrics ?? noExecutorMetrics,
+    onTaskStep: options.onTaskStep,
     running: 0,
   };
   // A missing or broken clp-s stops start-up with one line naming it.

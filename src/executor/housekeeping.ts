@@ -8,7 +8,7 @@ import type { Classifier } from '../dependencies';
 import type { Db } from '../store/db';
 import { stagingRoot } from './archive-store';
 import { killOrphanedJobs, liveClaimTokens } from './job-store';
-import { errorFields, type Logger } from './log';
+import { errorFields, type Logger } from '../common/log';
 
 /**
  * Removes staging directories no live claim owns: leftovers of executors that

@@ -6,7 +6,7 @@
  */
 import type { Db } from '../store/db';
 import { renewLease, type Claim } from './job-store';
-import { errorFields, type Logger } from './log';
+import { errorFields, type Logger } from '../common/log';
 
 export class LeaseLostError extends Error {
   override name = 'LeaseLostError';

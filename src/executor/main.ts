@@ -10,8 +10,8 @@ import { executorMetrics, noExecutorMetrics, prometheusMetrics } from '../metric
 import { createPool } from '../store/db';
 import { ensureSchema } from '../store/schema';
 import { checkClpS } from '../clp/clp-s';
-import { runExecutor } from './executor';
-import { createLogger } from './log';
+import { runExecutor, type ExecutorOptions } from './executor';
+import { createLogger, logProcessEvents, sdkLogLevel, sdkLogRecord, stdoutSink } from '../common/log';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -24,15 +24,31 @@ function settings() {
   return loadSettings();
 }
 
-async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs?: number }): Promise<void> {
+interface RunOptions {
+  concurrency: number;
+  pollIntervalMs?: number;
+  leaseMs?: number;
+}
+
+async function run(opts: RunOptions, hooks: ExecutorHooks): Promise<void> {
   const s = settings();
   const log = createLogger();
+  logProcessEvents(log);
   // A missing or broken clp-s stops start-up with one line naming it (runExecutor checks again).
   await checkClpS(s.executor.clpS);
   // The executor runs no Temporal worker; the SDK's Core runtime only serves its metrics (loaded
   // only then: it takes a second to load, and a slow start misses an early SIGTERM).
-  const runtime = s.metrics.executor ? (await import('@temporalio/worker')).Runtime : undefined;
-  runtime?.install({ telemetryOptions: prometheusMetrics(s.metrics.executor), shutdownSignals: [] });
+  const sdk = s.metrics.executor ? await import('@temporalio/worker') : undefined;
+  const runtime = sdk?.Runtime;
+  runtime?.install({
+    // The SDK's and Core's own lines as our JSON lines (as the worker's).
+    logger: sdk && new sdk.DefaultLogger(sdkLogLevel(), (entry) => stdoutSink(sdkLogRecord(entry))),
+    telemetryOptions: {
+      logging: { filter: sdk!.makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...prometheusMetrics(s.metrics.executor),
+    },
+    shutdownSignals: [],
+  });
   const metrics = runtime ? executorMetrics(runtime.instance().metricMeter) : noExecutorMetrics;
   const dbSettings = dbFor(s, 'executor');
   const pool = createPool(dbSettings);
@@ -61,6 +77,7 @@ async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs
       leaseMs: opts.leaseMs,
       logger: log,
       metrics,
+      onTaskStep: hooks.onTaskStep,
     });
   } catch (err) {
     if (!controller.signal.aborted) throw err;
@@ -72,19 +89,27 @@ async function run(opts: { concurrency: number; pollIntervalMs?: number; leaseMs
   }
 }
 
-const program = new Command('clp-executor')
-  .description("A CLP compression worker: runs compression_jobs with CLP's clp-s into CLP archives")
-  .showHelpAfterError();
+/** What a test harness (test/support/fault-harness) adds to the production executor; production adds nothing. */
+export type ExecutorHooks = Pick<ExecutorOptions, 'onTaskStep'>;
 
-program
-  .command('run')
-  .description('claim and run PENDING compression jobs until SIGINT/SIGTERM')
-  .option('--concurrency <n>', 'jobs to run at once', positiveInt, 1)
-  .option('--poll-interval-ms <ms>', 'overrides CLP_EXECUTOR_POLL_INTERVAL_MS', positiveInt)
-  .option('--lease-ms <ms>', 'overrides CLP_EXECUTOR_LEASE_MS', positiveInt)
-  .action(run);
+/** The clp-executor command line, run on this process's arguments. */
+export function executorCli(hooks: ExecutorHooks = {}): void {
+  const program = new Command('clp-executor')
+    .description("A CLP compression worker: runs compression_jobs with CLP's clp-s into CLP archives")
+    .showHelpAfterError();
 
-program.parseAsync().catch((err: unknown) => {
-  process.stderr.write(`clp-executor: ${(err as Error).message ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+  program
+    .command('run')
+    .description('claim and run PENDING compression jobs until SIGINT/SIGTERM')
+    .option('--concurrency <n>', 'jobs to run at once', positiveInt, 1)
+    .option('--poll-interval-ms <ms>', 'overrides CLP_EXECUTOR_POLL_INTERVAL_MS', positiveInt)
+    .option('--lease-ms <ms>', 'overrides CLP_EXECUTOR_LEASE_MS', positiveInt)
+    .action((opts: RunOptions) => run(opts, hooks));
+
+  program.parseAsync().catch((err: unknown) => {
+    process.stderr.write(`clp-executor: ${(err as Error).message ?? String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
+
+if (require.main === module) executorCli();

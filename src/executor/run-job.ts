@@ -15,7 +15,7 @@ import type { Db } from '../store/db';
 import { ArchivePlacementError, stagingRoot, type ArchiveStore } from './archive-store';
 import { ClpSError, ClpSUnavailableError, runClpSCompress, type ArchiveStats } from './clp-s-run';
 import { InvalidClpConfigError, parseClpJobConfig, type ClpJobConfig } from './clp-job-config';
-import { crashPoint } from './fault';
+import type { TaskStep } from './task-steps';
 import {
   checkObjectMetadata,
   fsInputs,
@@ -28,7 +28,7 @@ import {
 } from './inputs';
 import { commitTask, finishJob, killJob, startTask, type Claim } from './job-store';
 import { keepLease, LeaseLostError } from './lease';
-import { errorFields, type Logger } from './log';
+import { errorFields, type Logger } from '../common/log';
 import { partition } from './partition';
 import { convertTextLogFile } from './text-logs';
 
@@ -42,6 +42,8 @@ export interface JobContext {
   archiveStore: ArchiveStore;
   leaseMs: number;
   log: Logger;
+  /** Told each durable step a task reaches (a test harness stages crashes there). */
+  onTaskStep?: (step: TaskStep) => void;
 }
 
 class ShutdownError extends Error {
@@ -107,7 +109,6 @@ async function runTask(
   log: Logger,
 ): Promise<TaskRun> {
   const { input, output } = config;
-  const crashAt = ctx.settings.executor.crashAt;
   const staging = path.join(stagingRoot(ctx.archivesDir), claim.claimToken, `task-${taskId}`);
   const outputDir = path.join(staging, 'archives');
   await mkdir(outputDir, { recursive: true });
@@ -132,20 +133,20 @@ async function runTask(
     timestampKey: input.unstructured ? 'timestamp' : input.timestamp_key,
     s3Credentials: s3 ? await inputs.s3Credentials!() : undefined,
     signal,
-    onStarted: () => crashPoint(crashAt, 'clp-s-running'),
+    onStarted: () => ctx.onTaskStep?.('clp-s-running'),
   });
   // Every entry clp-s left is an archive it reported: anything else would be a half-written one.
   const written = (await readdir(outputDir)).sort();
   const reported = archives.map((a) => a.id).sort();
   if (written.join('\n') !== reported.join('\n'))
     throw new ClpSError(`clp-s reported archives [${reported.join(', ')}] but wrote [${written.join(', ')}]`);
-  crashPoint(crashAt, 'archives-written');
+  ctx.onTaskStep?.('archives-written');
 
   for (const a of archives) {
     signal.throwIfAborted();
     await ctx.archiveStore.place(input.dataset, a.id, path.join(outputDir, a.id));
   }
-  crashPoint(crashAt, 'archives-placed');
+  ctx.onTaskStep?.('archives-placed');
   const registered = await db(
     commitTask(ctx.pool, claim, taskId, datasetTables(input.dataset).archives, archives),
   );
@@ -154,7 +155,7 @@ async function runTask(
     for (const a of archives) await ctx.archiveStore.remove(input.dataset, a.id);
     throw new LeaseLostError('lease lost before registering the archives');
   }
-  crashPoint(crashAt, 'task-committed');
+  ctx.onTaskStep?.('task-committed');
   log.info('task succeeded', {
     task_id: taskId,
     num_files: files.length,

@@ -27,6 +27,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { InvalidConfigError, type JobConfig } from '../config/job-config';
+import { definitionOf } from '../sources/definitions';
 
 /** The failure type the job workflow treats as final (src/activities/errors.ts). */
 const NON_RECOVERABLE = 'NonRecoverableIngestionError';
@@ -214,15 +215,11 @@ export function checkRegion(region: string | undefined): void {
     );
 }
 
-/** Every host-naming field of a job against the list; throws EndpointRefusedError on the first refused one. */
+/** Every host-naming field of a job (its kind names them) against the list; throws EndpointRefusedError on the first refused one. */
 export function checkJobEndpoints(job: JobConfig, allowed: EndpointAllowList): void {
-  if (job.kind === 'fs') return;
-  const c = job.config;
-  checkRegion(c.region);
-  // An object list's endpoint is the one its URLs name: refused under the field the user wrote.
-  const field = job.kind === 's3_object_list' ? 'urls' : 'endpoint_url';
-  if (c.endpoint_url !== undefined && c.endpoint_url !== null) allowed.check(field, c.endpoint_url);
-  if (job.kind === 'sqs_listener') allowed.check('queue_url', job.config.queue_url);
+  const { region, urls } = definitionOf(job).endpoints(job.config);
+  checkRegion(region);
+  for (const { field, url } of urls) allowed.check(field, url);
 }
 
 /** The same refusal as a non-retryable activity failure (the job fails with the reason). */

@@ -9,7 +9,7 @@ import { decodeTaskPaths, normalizeTaskPath, type PathsToCompress } from '../clp
 import type { Tx } from './db';
 import type { BuildClpConfig, CompressionRetry, FileToCompress, ResubmittedCompressionJob } from './records';
 import { CompressionJobStatus, CompressionTaskStatus, TABLES } from './tables';
-import { A, F, INSERT_CHUNK, SUB } from './store-core';
+import { ATTEMPTS_TABLE, FILES_TABLE, INSERT_CHUNK, SUBMISSIONS_TABLE } from './store-core';
 
 /** A file row as a compression job names it. */
 function fileOf(r: RowDataPacket): FileToCompress {
@@ -111,7 +111,7 @@ export async function compressSucceededTaskFiles(
   let compressed = 0;
   for (let i = 0; i < covered.length; i += INSERT_CHUNK) {
     const [res] = await tx.query<ResultSetHeader>(
-      `UPDATE ${F} SET status = 'compressed', last_update_ts = ? WHERE id IN (?) AND status = 'submitted'`,
+      `UPDATE ${FILES_TABLE} SET status = 'compressed', last_update_ts = ? WHERE id IN (?) AND status = 'submitted'`,
       [ts, covered.slice(i, i + INSERT_CHUNK).map((r) => r.id)],
     );
     compressed += res.affectedRows;
@@ -165,14 +165,14 @@ export async function resubmitKilled(
   retry: CompressionRetry,
 ): Promise<KilledOutcome | 'already'> {
   const [[sub]] = await tx.query<RowDataPacket[]>(
-    `SELECT s.flush_seq, (SELECT MAX(a.attempt) FROM ${A} a
+    `SELECT s.flush_seq, (SELECT MAX(a.attempt) FROM ${ATTEMPTS_TABLE} a
         WHERE a.ingestion_job_id = s.ingestion_job_id AND a.flush_seq = s.flush_seq) AS attempts
-     FROM ${SUB} s WHERE s.ingestion_job_id = ? AND s.compression_job_id = ? AND s.finalized = 0 FOR UPDATE`,
+     FROM ${SUBMISSIONS_TABLE} s WHERE s.ingestion_job_id = ? AND s.compression_job_id = ? AND s.finalized = 0 FOR UPDATE`,
     [jobId, killedId],
   );
   if (!sub) return 'already';
   const [rows] = await tx.query<RowDataPacket[]>(
-    `SELECT id, path, bucket, object_key, size FROM ${F}
+    `SELECT id, path, bucket, object_key, size FROM ${FILES_TABLE}
      WHERE compression_job_id = ? AND ingestion_job_id = ? AND status = 'submitted' ORDER BY id FOR UPDATE`,
     [killedId, jobId],
   );
@@ -187,17 +187,16 @@ export async function resubmitKilled(
   if (attempts >= retry.maxAttempts) return { compressed, remaining: remaining.length, resubmitted: null };
   const compressionJobId = await insertCompressionJob(tx, distinctPaths(remaining), retry.buildClpConfig);
   await tx.query(
-    `UPDATE ${F} SET compression_job_id = ?, last_update_ts = ?
+    `UPDATE ${FILES_TABLE} SET compression_job_id = ?, last_update_ts = ?
      WHERE compression_job_id = ? AND ingestion_job_id = ? AND status = 'submitted'`,
     [compressionJobId, ts, killedId, jobId],
   );
-  await tx.query(`UPDATE ${SUB} SET compression_job_id = ? WHERE ingestion_job_id = ? AND flush_seq = ?`, [
-    compressionJobId,
-    jobId,
-    sub.flush_seq,
-  ]);
   await tx.query(
-    `INSERT INTO ${A} (ingestion_job_id, flush_seq, attempt, compression_job_id, creation_ts) VALUES (?, ?, ?, ?, ?)`,
+    `UPDATE ${SUBMISSIONS_TABLE} SET compression_job_id = ? WHERE ingestion_job_id = ? AND flush_seq = ?`,
+    [compressionJobId, jobId, sub.flush_seq],
+  );
+  await tx.query(
+    `INSERT INTO ${ATTEMPTS_TABLE} (ingestion_job_id, flush_seq, attempt, compression_job_id, creation_ts) VALUES (?, ?, ?, ?, ?)`,
     [jobId, sub.flush_seq, attempts + 1, compressionJobId, ts],
   );
   return {

@@ -20,7 +20,15 @@ import {
 } from './compression-jobs';
 import type { CompressionRecords } from './roles';
 import { CompressionJobStatus } from './tables';
-import { A, F, INSERT_CHUNK, J, lockJob, SUB, type StoreCore } from './store-core';
+import {
+  ATTEMPTS_TABLE,
+  FILES_TABLE,
+  INSERT_CHUNK,
+  JOBS_TABLE,
+  lockJob,
+  SUBMISSIONS_TABLE,
+  type StoreCore,
+} from './store-core';
 
 const TERMINAL_COMPRESSION = [
   CompressionJobStatus.SUCCEEDED,
@@ -34,7 +42,7 @@ export class SqlCompressionRecords implements CompressionRecords {
   /** The flush sequence number a (re)started job workflow continues from. */
   async nextFlushSeq(jobId: number): Promise<number> {
     const [[row]] = await this.core.db.query<RowDataPacket[]>(
-      `SELECT COALESCE(MAX(flush_seq), 0) + 1 AS next FROM ${SUB} WHERE ingestion_job_id = ?`,
+      `SELECT COALESCE(MAX(flush_seq), 0) + 1 AS next FROM ${SUBMISSIONS_TABLE} WHERE ingestion_job_id = ?`,
       [jobId],
     );
     return Number(row.next);
@@ -52,7 +60,7 @@ export class SqlCompressionRecords implements CompressionRecords {
    *
    * The job row's lock is taken last, only for the counters: the scan or the
    * listeners of the job keep committing pages while the flush moves its
-   * rows (at 20,000 files that takes most of a second). The flush's own row
+   * rows (a flush of many files takes a while). The flush's own row
    * in the submissions table, inserted first, is what serializes repeats of
    * one flush; READ COMMITTED keeps the buffered-row search free of gap
    * locks, so new buffered rows are never blocked by it.
@@ -70,7 +78,7 @@ export class SqlCompressionRecords implements CompressionRecords {
       async (tx): Promise<Submission | 'repeat'> => {
         try {
           await tx.query(
-            `INSERT INTO ${SUB} (ingestion_job_id, flush_seq, compression_job_id, num_files, finalized, creation_ts)
+            `INSERT INTO ${SUBMISSIONS_TABLE} (ingestion_job_id, flush_seq, compression_job_id, num_files, finalized, creation_ts)
              VALUES (?, ?, NULL, 0, 1, ?)`,
             [jobId, flushSeq, ts],
           );
@@ -85,19 +93,19 @@ export class SqlCompressionRecords implements CompressionRecords {
           // A CLP S3 job reads one bucket: this flush takes the oldest file's bucket, the next flush (due at
           // once while the rest is due) the next one's.
           const [[oldest]] = await tx.query<RowDataPacket[]>(
-            `SELECT bucket FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT 1`,
+            `SELECT bucket FROM ${FILES_TABLE} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT 1`,
             [jobId],
           );
           [rows] = oldest
             ? await tx.query<RowDataPacket[]>(
-                `SELECT id, path, bucket, object_key, size FROM ${F}
+                `SELECT id, path, bucket, object_key, size FROM ${FILES_TABLE}
                  WHERE ingestion_job_id = ? AND status = 'buffered' AND bucket = ? ORDER BY id LIMIT ?`,
                 [jobId, oldest.bucket, maxFiles],
               )
             : [[]];
         } else {
           [rows] = await tx.query<RowDataPacket[]>(
-            `SELECT id, path, bucket, object_key, size FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT ?`,
+            `SELECT id, path, bucket, object_key, size FROM ${FILES_TABLE} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT ?`,
             [jobId, maxFiles],
           );
         }
@@ -108,7 +116,7 @@ export class SqlCompressionRecords implements CompressionRecords {
         for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
           const ids = rows.slice(i, i + INSERT_CHUNK).map((f) => f.id);
           const [res] = await tx.query<ResultSetHeader>(
-            `UPDATE ${F} SET status = 'submitted', compression_job_id = ?, last_update_ts = ?
+            `UPDATE ${FILES_TABLE} SET status = 'submitted', compression_job_id = ?, last_update_ts = ?
              WHERE id IN (?) AND status = 'buffered'`,
             [compressionJobId, ts, ids],
           );
@@ -118,22 +126,22 @@ export class SqlCompressionRecords implements CompressionRecords {
         if (moved !== rows.length)
           throw new Error(`flush ${flushSeq} of job ${jobId}: ${rows.length - moved} files moved under it`);
         await tx.query(
-          `UPDATE ${SUB} SET compression_job_id = ?, num_files = ?, finalized = 0 WHERE ingestion_job_id = ? AND flush_seq = ?`,
+          `UPDATE ${SUBMISSIONS_TABLE} SET compression_job_id = ?, num_files = ?, finalized = 0 WHERE ingestion_job_id = ? AND flush_seq = ?`,
           [compressionJobId, rows.length, jobId, flushSeq],
         );
         await tx.query(
-          `INSERT INTO ${A} (ingestion_job_id, flush_seq, attempt, compression_job_id, creation_ts) VALUES (?, ?, 1, ?, ?)`,
+          `INSERT INTO ${ATTEMPTS_TABLE} (ingestion_job_id, flush_seq, attempt, compression_job_id, creation_ts) VALUES (?, ?, 1, ?, ?)`,
           [jobId, flushSeq, compressionJobId, ts],
         );
         // Last, the counters, under the job's lock: a page that committed before it is seen by the oldest-row
         // search; one after it finds buffered_oldest_ts as this leaves it.
         await lockJob(tx, jobId);
         const [[oldest]] = await tx.query<RowDataPacket[]>(
-          `SELECT creation_ts FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT 1`,
+          `SELECT creation_ts FROM ${FILES_TABLE} WHERE ingestion_job_id = ? AND status = 'buffered' ORDER BY id LIMIT 1`,
           [jobId],
         );
         await tx.query(
-          `UPDATE ${J} SET buffered_files = buffered_files - ?, buffered_bytes = buffered_bytes - ?,
+          `UPDATE ${JOBS_TABLE} SET buffered_files = buffered_files - ?, buffered_bytes = buffered_bytes - ?,
              buffered_oldest_ts = ?, outstanding_compression_jobs = outstanding_compression_jobs + 1 WHERE id = ?`,
           [rows.length, rows.reduce((n, r) => n + Number(r.size), 0), oldest?.creation_ts ?? null, jobId],
         );
@@ -147,7 +155,7 @@ export class SqlCompressionRecords implements CompressionRecords {
       return first;
     }
     const [[done]] = await this.core.db.query<RowDataPacket[]>(
-      `SELECT compression_job_id, num_files FROM ${SUB} WHERE ingestion_job_id = ? AND flush_seq = ?`,
+      `SELECT compression_job_id, num_files FROM ${SUBMISSIONS_TABLE} WHERE ingestion_job_id = ? AND flush_seq = ?`,
       [jobId, flushSeq],
     );
     return { compressionJobId: done.compression_job_id, numFiles: Number(done.num_files) };
@@ -156,7 +164,7 @@ export class SqlCompressionRecords implements CompressionRecords {
   /** Compression jobs of this ingestion job whose outcome is not yet recorded. */
   async outstandingCompressionJobs(jobId: number): Promise<number[]> {
     const [rows] = await this.core.db.query<RowDataPacket[]>(
-      `SELECT compression_job_id AS id FROM ${SUB} WHERE ingestion_job_id = ? AND finalized = 0`,
+      `SELECT compression_job_id AS id FROM ${SUBMISSIONS_TABLE} WHERE ingestion_job_id = ? AND finalized = 0`,
       [jobId],
     );
     return rows.map((r) => Number(r.id));
@@ -229,12 +237,12 @@ export class SqlCompressionRecords implements CompressionRecords {
             // A job fails as a whole, but the archives of its SUCCEEDED tasks are registered: those files
             // are compressed. A repeat finds the submission finalized and moves nothing.
             const [[open]] = await tx.query<RowDataPacket[]>(
-              `SELECT 1 AS x FROM ${SUB} WHERE ingestion_job_id = ? AND compression_job_id = ? AND finalized = 0 FOR UPDATE`,
+              `SELECT 1 AS x FROM ${SUBMISSIONS_TABLE} WHERE ingestion_job_id = ? AND compression_job_id = ? AND finalized = 0 FOR UPDATE`,
               [jobId, id],
             );
             if (open) {
               const [rows] = await tx.query<RowDataPacket[]>(
-                `SELECT id, path, bucket, object_key, size FROM ${F}
+                `SELECT id, path, bucket, object_key, size FROM ${FILES_TABLE}
                  WHERE compression_job_id = ? AND ingestion_job_id = ? AND status = 'submitted' ORDER BY id FOR UPDATE`,
                 [id, jobId],
               );
@@ -251,7 +259,7 @@ export class SqlCompressionRecords implements CompressionRecords {
             }
           }
           const [res] = await tx.query<ResultSetHeader>(
-            `UPDATE ${F} SET status = ?, last_update_ts = ?
+            `UPDATE ${FILES_TABLE} SET status = ?, last_update_ts = ?
            WHERE compression_job_id = ? AND ingestion_job_id = ? AND status = 'submitted'`,
             [status, ts, id, jobId],
           );
@@ -259,7 +267,7 @@ export class SqlCompressionRecords implements CompressionRecords {
           else failed += res.affectedRows;
           finalized.push({ compressionJobId: id, status, numFiles: res.affectedRows + tasksCompressed });
           const [sub] = await tx.query<ResultSetHeader>(
-            `UPDATE ${SUB} SET finalized = 1 WHERE ingestion_job_id = ? AND compression_job_id = ? AND finalized = 0`,
+            `UPDATE ${SUBMISSIONS_TABLE} SET finalized = 1 WHERE ingestion_job_id = ? AND compression_job_id = ? AND finalized = 0`,
             [jobId, id],
           );
           newlyFinalized += sub.affectedRows;
@@ -267,7 +275,7 @@ export class SqlCompressionRecords implements CompressionRecords {
         if (compressed || failed || newlyFinalized) {
           await lockJob(tx, jobId);
           await tx.query(
-            `UPDATE ${J} SET num_files_compressed = num_files_compressed + ?, num_files_failed = num_files_failed + ?,
+            `UPDATE ${JOBS_TABLE} SET num_files_compressed = num_files_compressed + ?, num_files_failed = num_files_failed + ?,
            outstanding_compression_jobs = outstanding_compression_jobs - ?, last_update_ts = ? WHERE id = ?`,
             [compressed, failed, newlyFinalized, ts, jobId],
           );

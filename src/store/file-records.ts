@@ -7,7 +7,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { withTransaction } from './db';
 import { NotFoundError, type BufferSnapshot, type FileRow, type FileStatus, type NewFile } from './records';
 import type { FileRecords } from './roles';
-import { A, F, J, lockJob, type StoreCore } from './store-core';
+import { ATTEMPTS_TABLE, FILES_TABLE, JOBS_TABLE, lockJob, type StoreCore } from './store-core';
 
 export class SqlFileRecords implements FileRecords {
   constructor(private readonly core: StoreCore) {}
@@ -24,7 +24,7 @@ export class SqlFileRecords implements FileRecords {
   /** The job's buffer and outstanding compression jobs: one row, kept by the writing transactions. */
   async bufferSnapshot(jobId: number): Promise<BufferSnapshot> {
     const [[row]] = await this.core.db.query<RowDataPacket[]>(
-      `SELECT buffered_files, buffered_bytes, buffered_oldest_ts, outstanding_compression_jobs FROM ${J} WHERE id = ?`,
+      `SELECT buffered_files, buffered_bytes, buffered_oldest_ts, outstanding_compression_jobs FROM ${JOBS_TABLE} WHERE id = ?`,
       [jobId],
     );
     if (!row) throw new NotFoundError(`no ingestion job ${jobId}`);
@@ -41,11 +41,11 @@ export class SqlFileRecords implements FileRecords {
   ): Promise<FileRow[]> {
     const [rows] = await this.core.db.query<RowDataPacket[]>(
       `SELECT f.id, f.path, f.size, f.status, f.compression_job_id, f.failure_reason,
-         (SELECT GROUP_CONCAT(a2.compression_job_id ORDER BY a2.attempt) FROM ${A} a1
-            JOIN ${A} a2 ON a2.ingestion_job_id = a1.ingestion_job_id AND a2.flush_seq = a1.flush_seq
+         (SELECT GROUP_CONCAT(a2.compression_job_id ORDER BY a2.attempt) FROM ${ATTEMPTS_TABLE} a1
+            JOIN ${ATTEMPTS_TABLE} a2 ON a2.ingestion_job_id = a1.ingestion_job_id AND a2.flush_seq = a1.flush_seq
               AND a2.attempt <= a1.attempt
           WHERE a1.compression_job_id = f.compression_job_id) AS trail
-       FROM ${F} f
+       FROM ${FILES_TABLE} f
        WHERE f.ingestion_job_id = ? ${opts.status ? 'AND f.status = ?' : ''} AND f.id > ? ORDER BY f.id LIMIT ?`,
       [jobId, ...(opts.status ? [opts.status] : []), opts.afterId ?? 0, opts.limit ?? 100],
     );
@@ -66,7 +66,7 @@ export class SqlFileRecords implements FileRecords {
 
   async countFilesByStatus(jobId: number): Promise<Record<FileStatus, number>> {
     const [rows] = await this.core.db.query<RowDataPacket[]>(
-      `SELECT status, COUNT(*) AS n FROM ${F} WHERE ingestion_job_id = ? GROUP BY status`,
+      `SELECT status, COUNT(*) AS n FROM ${FILES_TABLE} WHERE ingestion_job_id = ? GROUP BY status`,
       [jobId],
     );
     const counts = { buffered: 0, submitted: 0, compressed: 0, failed: 0 };

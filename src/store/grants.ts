@@ -3,7 +3,7 @@
  * to which table, defined once. `clp-ingestor migrate` applies these grants
  * (as the schema owner, CLP_DB_USER) to the users named by CLP_DB_WORKER_USER,
  * CLP_DB_EXECUTOR_USER and CLP_DB_API_USER; `clp-ingestor db-grants` prints
- * them as SQL for a DBA; the README's table is checked against them.
+ * them as SQL for a DBA; docs/security.md's table is checked against them.
  *
  * An UPDATE ... WHERE reads the columns it filters on, so every role that
  * updates a table also selects from it. None of them may create, alter or

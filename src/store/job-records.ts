@@ -1,11 +1,18 @@
 /** JobRecords on the CLP DB: the ingestion job rows and their lifecycle status. */
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { conflicts, parseJobConfig, s3Source, type JobConfig } from '../config/job-config';
-import { ACTIVE_STATUSES, workflowIdFor as defaultWorkflowId, type JobStatus } from '../lifecycle';
+import {
+  ACTIVE_STATUSES,
+  canMove,
+  IllegalTransitionError,
+  workflowIdFor as defaultWorkflowId,
+  type JobStatus,
+} from '../lifecycle';
+import { SOURCE_DEFINITIONS } from '../sources/definitions';
 import { withTransaction } from './db';
 import { ConflictError, NotFoundError, type JobRow, type WorkflowOrigin } from './records';
 import type { JobRecords } from './roles';
-import { J, S, type StoreCore } from './store-core';
+import { JOBS_TABLE, SCANNER_STATE_TABLE, type StoreCore } from './store-core';
 
 function toJobRow(r: RowDataPacket): JobRow {
   return {
@@ -46,7 +53,7 @@ export class SqlJobRecords implements JobRecords {
       try {
         if (origin) {
           const [mine] = await conn.query<RowDataPacket[]>(
-            `SELECT id FROM ${J} WHERE workflow_id = ? AND workflow_first_run_id = ?`,
+            `SELECT id FROM ${JOBS_TABLE} WHERE workflow_id = ? AND workflow_first_run_id = ?`,
             [origin.workflowId, origin.firstRunId],
           );
           if (mine.length) return Number(mine[0]!.id);
@@ -56,7 +63,7 @@ export class SqlJobRecords implements JobRecords {
           // bucket_name holds a job's first bucket only (an SQS job may list several): the dataset's active
           // S3 jobs are all compared.
           const [active] = await conn.query<RowDataPacket[]>(
-            `SELECT id, kind, config FROM ${J} WHERE kind <> 'fs' AND dataset = ? AND status IN (?)`,
+            `SELECT id, kind, config FROM ${JOBS_TABLE} WHERE kind <> 'fs' AND dataset = ? AND status IN (?)`,
             [src.dataset, ACTIVE_STATUSES],
           );
           for (const other of active) {
@@ -71,7 +78,7 @@ export class SqlJobRecords implements JobRecords {
         await conn.beginTransaction();
         try {
           const [res] = await conn.query<ResultSetHeader>(
-            `INSERT INTO ${J} (kind, config, status, dataset, bucket_name, creation_ts, last_update_ts,
+            `INSERT INTO ${JOBS_TABLE} (kind, config, status, dataset, bucket_name, creation_ts, last_update_ts,
                workflow_id, workflow_first_run_id)
              VALUES (?, ?, 'requested', ?, ?, ?, ?, ?, ?)`,
             [
@@ -86,13 +93,15 @@ export class SqlJobRecords implements JobRecords {
             ],
           );
           if (!origin) {
-            await conn.query(`UPDATE ${J} SET workflow_id = ? WHERE id = ?`, [
+            await conn.query(`UPDATE ${JOBS_TABLE} SET workflow_id = ? WHERE id = ?`, [
               defaultWorkflowId(res.insertId),
               res.insertId,
             ]);
           }
-          if (job.kind === 's3_scanner' || job.kind === 's3_object_list') {
-            await conn.query(`INSERT INTO ${S} (id, last_ingested_key) VALUES (?, NULL)`, [res.insertId]);
+          if (SOURCE_DEFINITIONS[job.kind].hasScannerState) {
+            await conn.query(`INSERT INTO ${SCANNER_STATE_TABLE} (id, last_ingested_key) VALUES (?, NULL)`, [
+              res.insertId,
+            ]);
           }
           await conn.commit();
           return res.insertId;
@@ -109,7 +118,9 @@ export class SqlJobRecords implements JobRecords {
   }
 
   async getJob(id: number): Promise<JobRow | null> {
-    const [rows] = await this.core.db.query<RowDataPacket[]>(`SELECT * FROM ${J} WHERE id = ?`, [id]);
+    const [rows] = await this.core.db.query<RowDataPacket[]>(`SELECT * FROM ${JOBS_TABLE} WHERE id = ?`, [
+      id,
+    ]);
     return rows.length ? toJobRow(rows[0]) : null;
   }
 
@@ -122,7 +133,7 @@ export class SqlJobRecords implements JobRecords {
   /** The job a workflow (by its id) runs: the newest, when the id was used for several. */
   async requireJobOfWorkflow(workflowId: string): Promise<JobRow> {
     const [rows] = await this.core.db.query<RowDataPacket[]>(
-      `SELECT * FROM ${J} WHERE workflow_id = ? ORDER BY id DESC LIMIT 1`,
+      `SELECT * FROM ${JOBS_TABLE} WHERE workflow_id = ? ORDER BY id DESC LIMIT 1`,
       [workflowId],
     );
     if (!rows.length) throw new NotFoundError(`no ingestion job of workflow ${workflowId}`);
@@ -141,33 +152,37 @@ export class SqlJobRecords implements JobRecords {
       args.push(filter.dataset);
     }
     const [rows] = await this.core.db.query<RowDataPacket[]>(
-      `SELECT * FROM ${J} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`,
+      `SELECT * FROM ${JOBS_TABLE} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`,
       args,
     );
     return rows.map(toJobRow);
   }
 
   /**
-   * Moves a job to `to` if its status is one of `from` (or already `to`, so a
-   * retry is harmless). Returns the status the job has afterwards.
+   * Moves a job to `to` (or to what `to` makes of its current status), in one
+   * transaction. Already there: a no-op, so a retry is harmless; a move the
+   * lifecycle does not allow throws IllegalTransitionError.
    */
   async transitionJob(
     id: number,
-    from: readonly JobStatus[],
-    to: JobStatus,
+    to: JobStatus | ((current: JobStatus) => JobStatus),
     errorMsg?: string,
   ): Promise<JobStatus> {
     return withTransaction(this.core.db, async (tx) => {
-      const [[row]] = await tx.query<RowDataPacket[]>(`SELECT status FROM ${J} WHERE id = ? FOR UPDATE`, [
-        id,
-      ]);
-      if (!row) throw new NotFoundError(`no ingestion job ${id}`);
-      if (row.status === to || !from.includes(row.status)) return row.status as JobStatus;
-      await tx.query(
-        `UPDATE ${J} SET status = ?, error_msg = COALESCE(?, error_msg), last_update_ts = ? WHERE id = ?`,
-        [to, errorMsg ?? null, this.core.now(), id],
+      const [[row]] = await tx.query<RowDataPacket[]>(
+        `SELECT status FROM ${JOBS_TABLE} WHERE id = ? FOR UPDATE`,
+        [id],
       );
-      return to;
+      if (!row) throw new NotFoundError(`no ingestion job ${id}`);
+      const current = row.status as JobStatus;
+      const target = typeof to === 'function' ? to(current) : to;
+      if (target === current) return current;
+      if (!canMove(current, target)) throw new IllegalTransitionError(id, current, target);
+      await tx.query(
+        `UPDATE ${JOBS_TABLE} SET status = ?, error_msg = COALESCE(?, error_msg), last_update_ts = ? WHERE id = ?`,
+        [target, errorMsg ?? null, this.core.now(), id],
+      );
+      return target;
     });
   }
 }

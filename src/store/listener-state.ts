@@ -7,7 +7,7 @@ import { withTransaction } from './db';
 import type { IgnoredMessage, NewFile } from './records';
 import type { ListenerState } from './roles';
 import { TABLES } from './tables';
-import { J, lockJob, NOTHING, type StoreCore } from './store-core';
+import { JOBS_TABLE, lockJob, NOTHING, type StoreCore } from './store-core';
 
 export class SqlListenerState implements ListenerState {
   constructor(private readonly core: StoreCore) {}
@@ -44,7 +44,7 @@ export class SqlListenerState implements ListenerState {
         newlyIgnored = res.affectedRows;
         if (newlyIgnored) {
           await tx.query(
-            `UPDATE ${J} SET num_messages_ignored = num_messages_ignored + ?, last_update_ts = ? WHERE id = ?`,
+            `UPDATE ${JOBS_TABLE} SET num_messages_ignored = num_messages_ignored + ?, last_update_ts = ? WHERE id = ?`,
             [newlyIgnored, ts, jobId],
           );
         }

@@ -42,10 +42,16 @@ export interface JobRecords {
   requireJobOfWorkflow(workflowId: string): Promise<JobRow>;
   listJobs(filter?: { status?: JobStatus[]; dataset?: string }): Promise<JobRow[]>;
   /**
-   * Moves a job to `to` if its status is one of `from` (or already `to`, so a
-   * retry is harmless). Returns the status the job has afterwards.
+   * Moves a job to `to`, or to what `to` makes of its current status (read
+   * and moved in one transaction). Already there: a no-op, so a retry is
+   * harmless. A move the lifecycle does not allow (src/lifecycle.ts) throws
+   * IllegalTransitionError. Returns the status the job has afterwards.
    */
-  transitionJob(id: number, from: readonly JobStatus[], to: JobStatus, errorMsg?: string): Promise<JobStatus>;
+  transitionJob(
+    id: number,
+    to: JobStatus | ((current: JobStatus) => JobStatus),
+    errorMsg?: string,
+  ): Promise<JobStatus>;
 }
 
 /** An S3 scanner's (and an object list's) durable position: the cursor and the re-list's state. */

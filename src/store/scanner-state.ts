@@ -7,14 +7,14 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { withTransaction } from './db';
 import { NotFoundError, type FailedFile, type NewFile, type RescanState } from './records';
 import type { ScannerState } from './roles';
-import { J, NOTHING, S, type StoreCore } from './store-core';
+import { JOBS_TABLE, NOTHING, SCANNER_STATE_TABLE, type StoreCore } from './store-core';
 
 export class SqlScannerState implements ScannerState {
   constructor(private readonly core: StoreCore) {}
 
   async getScannerCursor(jobId: number): Promise<string | null> {
     const [[row]] = await this.core.db.query<RowDataPacket[]>(
-      `SELECT last_ingested_key FROM ${S} WHERE id = ?`,
+      `SELECT last_ingested_key FROM ${SCANNER_STATE_TABLE} WHERE id = ?`,
       [jobId],
     );
     if (!row) throw new NotFoundError(`no S3-scanner state for ingestion job ${jobId}`);
@@ -24,7 +24,7 @@ export class SqlScannerState implements ScannerState {
   /** The order-free re-list's clock and position (see recordRescanPage). */
   async getRescanState(jobId: number): Promise<RescanState> {
     const [[row]] = await this.core.db.query<RowDataPacket[]>(
-      `SELECT last_ingested_key, rescan_last_ts, rescan_pass_ts, rescan_after_key FROM ${S} WHERE id = ?`,
+      `SELECT last_ingested_key, rescan_last_ts, rescan_pass_ts, rescan_after_key FROM ${SCANNER_STATE_TABLE} WHERE id = ?`,
       [jobId],
     );
     if (!row) throw new NotFoundError(`no S3-scanner state for ingestion job ${jobId}`);
@@ -45,8 +45,8 @@ export class SqlScannerState implements ScannerState {
   async startRescan(jobId: number, seen: RescanState, now: number): Promise<boolean> {
     const [res] = await this.core.db.query<ResultSetHeader>(
       seen.lastTs === null
-        ? `UPDATE ${S} SET rescan_last_ts = ? WHERE id = ? AND rescan_last_ts IS NULL AND rescan_pass_ts IS NULL`
-        : `UPDATE ${S} SET rescan_pass_ts = ?, rescan_after_key = NULL
+        ? `UPDATE ${SCANNER_STATE_TABLE} SET rescan_last_ts = ? WHERE id = ? AND rescan_last_ts IS NULL AND rescan_pass_ts IS NULL`
+        : `UPDATE ${SCANNER_STATE_TABLE} SET rescan_pass_ts = ?, rescan_after_key = NULL
            WHERE id = ? AND rescan_last_ts = ? AND rescan_pass_ts IS NULL`,
       seen.lastTs === null ? [now, jobId] : [now, jobId, seen.lastTs],
     );
@@ -73,7 +73,7 @@ export class SqlScannerState implements ScannerState {
   ): Promise<number | null> {
     const r = await withTransaction(this.core.db, async (tx) => {
       const [[state]] = await tx.query<RowDataPacket[]>(
-        `SELECT s.rescan_pass_ts, s.rescan_after_key FROM ${J} j JOIN ${S} s ON s.id = j.id WHERE j.id = ? FOR UPDATE`,
+        `SELECT s.rescan_pass_ts, s.rescan_after_key FROM ${JOBS_TABLE} j JOIN ${SCANNER_STATE_TABLE} s ON s.id = j.id WHERE j.id = ? FOR UPDATE`,
         [jobId],
       );
       if (!state || Number(state.rescan_pass_ts) !== passTs || state.rescan_after_key !== expectedAfterKey)
@@ -81,11 +81,14 @@ export class SqlScannerState implements ScannerState {
       const n = files.length ? await this.core.insertFiles(tx, jobId, files) : NOTHING;
       if (next.done) {
         await tx.query(
-          `UPDATE ${S} SET rescan_last_ts = rescan_pass_ts, rescan_pass_ts = NULL, rescan_after_key = NULL WHERE id = ?`,
+          `UPDATE ${SCANNER_STATE_TABLE} SET rescan_last_ts = rescan_pass_ts, rescan_pass_ts = NULL, rescan_after_key = NULL WHERE id = ?`,
           [jobId],
         );
       } else if (next.afterKey !== expectedAfterKey) {
-        await tx.query(`UPDATE ${S} SET rescan_after_key = ? WHERE id = ?`, [next.afterKey, jobId]);
+        await tx.query(`UPDATE ${SCANNER_STATE_TABLE} SET rescan_after_key = ? WHERE id = ?`, [
+          next.afterKey,
+          jobId,
+        ]);
       }
       return n;
     });
@@ -112,12 +115,15 @@ export class SqlScannerState implements ScannerState {
     const r = await withTransaction(this.core.db, async (tx) => {
       // The job row's lock (every writer of the job takes it first) and the cursor, in one round trip.
       const [[state]] = await tx.query<RowDataPacket[]>(
-        `SELECT s.last_ingested_key FROM ${J} j JOIN ${S} s ON s.id = j.id WHERE j.id = ? FOR UPDATE`,
+        `SELECT s.last_ingested_key FROM ${JOBS_TABLE} j JOIN ${SCANNER_STATE_TABLE} s ON s.id = j.id WHERE j.id = ? FOR UPDATE`,
         [jobId],
       );
       if (!state || state.last_ingested_key !== expectedCursor) return null;
       if (newCursor !== null && newCursor !== expectedCursor) {
-        await tx.query(`UPDATE ${S} SET last_ingested_key = ? WHERE id = ?`, [newCursor, jobId]);
+        await tx.query(`UPDATE ${SCANNER_STATE_TABLE} SET last_ingested_key = ? WHERE id = ?`, [
+          newCursor,
+          jobId,
+        ]);
       }
       const bad = failed.length ? await this.core.insertFailedFiles(tx, jobId, failed) : 0;
       const ok = files.length ? await this.core.insertFiles(tx, jobId, files) : NOTHING;

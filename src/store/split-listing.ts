@@ -11,10 +11,10 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { withTransaction } from './db';
 import { NotFoundError, type NewFile } from './records';
 import type { ScanRange, SplitListing } from './roles';
-import { J, NOTHING, S, type StoreCore } from './store-core';
+import { JOBS_TABLE, NOTHING, SCANNER_STATE_TABLE, type StoreCore } from './store-core';
 import { TABLES } from './tables';
 
-const R = TABLES.s3ScanRanges;
+const RANGES_TABLE = TABLES.s3ScanRanges;
 
 /** S3's key order: UTF-8 bytes. */
 function keyAfter(a: string, b: string): boolean {
@@ -37,7 +37,7 @@ export class SqlSplitListing implements SplitListing {
   async getSplit(jobId: number): Promise<ScanRange[]> {
     const [rows] = await this.core.db.query<RowDataPacket[]>(
       `SELECT r.range_idx, r.start_after, r.end_key, r.position, r.done
-       FROM ${S} s JOIN ${R} r ON r.job_id = s.id AND r.split_seq = s.split_seq AND r.range_idx < s.split_ranges
+       FROM ${SCANNER_STATE_TABLE} s JOIN ${RANGES_TABLE} r ON r.job_id = s.id AND r.split_seq = s.split_seq AND r.range_idx < s.split_ranges
        WHERE s.id = ? ORDER BY r.range_idx`,
       [jobId],
     );
@@ -51,7 +51,7 @@ export class SqlSplitListing implements SplitListing {
   ): Promise<ScanRange[] | null> {
     return withTransaction(this.core.db, async (tx) => {
       const [[state]] = await tx.query<RowDataPacket[]>(
-        `SELECT s.last_ingested_key, s.split_seq, s.split_ranges FROM ${J} j JOIN ${S} s ON s.id = j.id
+        `SELECT s.last_ingested_key, s.split_seq, s.split_ranges FROM ${JOBS_TABLE} j JOIN ${SCANNER_STATE_TABLE} s ON s.id = j.id
          WHERE j.id = ? FOR UPDATE`,
         [jobId],
       );
@@ -60,12 +60,12 @@ export class SqlSplitListing implements SplitListing {
       const seq = Number(state.split_seq) + 1;
       const rows = bounds.map((b, idx) => [jobId, idx, seq, b.startAfter, b.endKey, b.startAfter]);
       await tx.query(
-        `INSERT INTO ${R} (job_id, range_idx, split_seq, start_after, end_key, position) VALUES ?
+        `INSERT INTO ${RANGES_TABLE} (job_id, range_idx, split_seq, start_after, end_key, position) VALUES ?
          ON DUPLICATE KEY UPDATE split_seq = VALUES(split_seq), start_after = VALUES(start_after),
            end_key = VALUES(end_key), position = VALUES(position), done = 0`,
         [rows],
       );
-      await tx.query(`UPDATE ${S} SET split_seq = ?, split_ranges = ? WHERE id = ?`, [
+      await tx.query(`UPDATE ${SCANNER_STATE_TABLE} SET split_seq = ?, split_ranges = ? WHERE id = ?`, [
         seq,
         bounds.length,
         jobId,
@@ -84,19 +84,17 @@ export class SqlSplitListing implements SplitListing {
     const r = await withTransaction(this.core.db, async (tx) => {
       // The job row's lock first, as every writer of the job's files takes it.
       const [[range]] = await tx.query<RowDataPacket[]>(
-        `SELECT r.position, r.done FROM ${J} j JOIN ${S} s ON s.id = j.id
-         JOIN ${R} r ON r.job_id = s.id AND r.split_seq = s.split_seq AND r.range_idx < s.split_ranges
+        `SELECT r.position, r.done FROM ${JOBS_TABLE} j JOIN ${SCANNER_STATE_TABLE} s ON s.id = j.id
+         JOIN ${RANGES_TABLE} r ON r.job_id = s.id AND r.split_seq = s.split_seq AND r.range_idx < s.split_ranges
          WHERE j.id = ? AND r.range_idx = ? FOR UPDATE`,
         [jobId, idx],
       );
       if (!range || Number(range.done) === 1 || range.position !== expectedPosition) return null;
       if (next.done || next.position !== expectedPosition) {
-        await tx.query(`UPDATE ${R} SET position = ?, done = ? WHERE job_id = ? AND range_idx = ?`, [
-          next.position ?? expectedPosition,
-          next.done ? 1 : 0,
-          jobId,
-          idx,
-        ]);
+        await tx.query(
+          `UPDATE ${RANGES_TABLE} SET position = ?, done = ? WHERE job_id = ? AND range_idx = ?`,
+          [next.position ?? expectedPosition, next.done ? 1 : 0, jobId, idx],
+        );
       }
       return files.length ? await this.core.insertFiles(tx, jobId, files) : NOTHING;
     });
@@ -106,7 +104,7 @@ export class SqlSplitListing implements SplitListing {
   async endSplitIfListed(jobId: number): Promise<{ ended: boolean; cursor: string | null }> {
     return withTransaction(this.core.db, async (tx) => {
       const [[state]] = await tx.query<RowDataPacket[]>(
-        `SELECT s.last_ingested_key, s.split_seq, s.split_ranges FROM ${J} j JOIN ${S} s ON s.id = j.id
+        `SELECT s.last_ingested_key, s.split_seq, s.split_ranges FROM ${JOBS_TABLE} j JOIN ${SCANNER_STATE_TABLE} s ON s.id = j.id
          WHERE j.id = ? FOR UPDATE`,
         [jobId],
       );
@@ -114,7 +112,7 @@ export class SqlSplitListing implements SplitListing {
       const cursor: string | null = state.last_ingested_key;
       if (Number(state.split_ranges) === 0) return { ended: true, cursor };
       const [rows] = await tx.query<RowDataPacket[]>(
-        `SELECT range_idx, start_after, end_key, position, done FROM ${R}
+        `SELECT range_idx, start_after, end_key, position, done FROM ${RANGES_TABLE}
          WHERE job_id = ? AND split_seq = ? AND range_idx < ? ORDER BY range_idx`,
         [jobId, state.split_seq, state.split_ranges],
       );
@@ -125,7 +123,10 @@ export class SqlSplitListing implements SplitListing {
       const tail = ranges.find((r) => r.endKey === null);
       const reached = tail?.position ?? ranges.at(-1)?.endKey ?? null;
       const next = reached !== null && (cursor === null || keyAfter(reached, cursor)) ? reached : cursor;
-      await tx.query(`UPDATE ${S} SET last_ingested_key = ?, split_ranges = 0 WHERE id = ?`, [next, jobId]);
+      await tx.query(
+        `UPDATE ${SCANNER_STATE_TABLE} SET last_ingested_key = ?, split_ranges = 0 WHERE id = ?`,
+        [next, jobId],
+      );
       return { ended: true, cursor: next };
     });
   }

@@ -14,11 +14,11 @@ import { clpUnreadableKeyReason } from '../clp/s3-url';
 import type { FailedFile, NewFile } from './records';
 import { TABLES } from './tables';
 
-export const J = TABLES.ingestionJobs;
-export const F = TABLES.ingestedFiles;
-export const S = TABLES.s3ScannerState;
-export const SUB = TABLES.submissions;
-export const A = TABLES.attempts;
+export const JOBS_TABLE = TABLES.ingestionJobs;
+export const FILES_TABLE = TABLES.ingestedFiles;
+export const SCANNER_STATE_TABLE = TABLES.s3ScannerState;
+export const SUBMISSIONS_TABLE = TABLES.submissions;
+export const ATTEMPTS_TABLE = TABLES.attempts;
 export const INSERT_CHUNK = 1000;
 
 /**
@@ -29,7 +29,7 @@ export const INSERT_CHUNK = 1000;
  * counters, so they never hold up the inserters for long.
  */
 export async function lockJob(tx: Tx, jobId: number): Promise<void> {
-  await tx.query(`SELECT id FROM ${J} WHERE id = ? FOR UPDATE`, [jobId]);
+  await tx.query(`SELECT id FROM ${JOBS_TABLE} WHERE id = ? FOR UPDATE`, [jobId]);
 }
 
 /**
@@ -74,7 +74,9 @@ export class StoreCore {
     try {
       let kind = this.kinds.get(jobId);
       if (!kind) {
-        const [[row]] = await this.db.query<RowDataPacket[]>(`SELECT kind FROM ${J} WHERE id = ?`, [jobId]);
+        const [[row]] = await this.db.query<RowDataPacket[]>(`SELECT kind FROM ${JOBS_TABLE} WHERE id = ?`, [
+          jobId,
+        ]);
         if (!row) return;
         this.kinds.set(jobId, (kind = row.kind as JobKind));
       }
@@ -118,7 +120,7 @@ export class StoreCore {
       const chunk = files.slice(i, i + INSERT_CHUNK);
       const rows = chunk.map((f) => [...fileColumns(f), f.size, 'buffered', jobId, dedupHash(f), ts, ts]);
       const [res] = await tx.query<ResultSetHeader>(
-        `INSERT IGNORE INTO ${F} (path, bucket, object_key, size, status, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
+        `INSERT IGNORE INTO ${FILES_TABLE} (path, bucket, object_key, size, status, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
         [rows],
       );
       if (res.affectedRows > 0) firstId ??= res.insertId;
@@ -129,13 +131,13 @@ export class StoreCore {
     if (inserted === 0) return NOTHING;
     if (partial) {
       const [[sum]] = await tx.query<RowDataPacket[]>(
-        `SELECT COALESCE(SUM(size), 0) AS bytes FROM ${F} WHERE ingestion_job_id = ? AND status = 'buffered' AND id >= ?`,
+        `SELECT COALESCE(SUM(size), 0) AS bytes FROM ${FILES_TABLE} WHERE ingestion_job_id = ? AND status = 'buffered' AND id >= ?`,
         [jobId, firstId],
       );
       bytes = Number(sum.bytes);
     }
     await tx.query(
-      `UPDATE ${J} SET num_files_ingested = num_files_ingested + ?, buffered_files = buffered_files + ?,
+      `UPDATE ${JOBS_TABLE} SET num_files_ingested = num_files_ingested + ?, buffered_files = buffered_files + ?,
          buffered_bytes = buffered_bytes + ?, buffered_oldest_ts = COALESCE(buffered_oldest_ts, ?), last_update_ts = ?
        WHERE id = ?`,
       [inserted, inserted, bytes, ts, ts, jobId],
@@ -161,14 +163,14 @@ export class StoreCore {
           ts,
         ]);
       const [res] = await tx.query<ResultSetHeader>(
-        `INSERT IGNORE INTO ${F} (path, bucket, object_key, size, status, failure_reason, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
+        `INSERT IGNORE INTO ${FILES_TABLE} (path, bucket, object_key, size, status, failure_reason, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
         [rows],
       );
       inserted += res.affectedRows;
     }
     if (inserted)
       await tx.query(
-        `UPDATE ${J} SET num_files_ingested = num_files_ingested + ?, num_files_failed = num_files_failed + ?,
+        `UPDATE ${JOBS_TABLE} SET num_files_ingested = num_files_ingested + ?, num_files_failed = num_files_failed + ?,
            last_update_ts = ? WHERE id = ?`,
         [inserted, inserted, ts, jobId],
       );

@@ -1,34 +1,34 @@
 /**
  * The activities the ingestion-job workflow calls, each group with the
- * timeouts, heartbeats and cancellation its calls need. Changing any option
- * here changes the commands the workflow records: guard it with patched().
+ * timeouts, heartbeats and cancellation its calls need; each job kind's
+ * reader proxies its own (src/sources/<kind>/workflow.ts) with the options
+ * defined here. Changing any option changes the commands the workflow
+ * records: guard it with patched().
  */
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
 import type { Activities } from '../activities';
 
-const retry: RetryPolicy = {
+export const retry: RetryPolicy = {
   initialInterval: '1s',
   backoffCoefficient: 2,
   maximumInterval: '30s',
   nonRetryableErrorTypes: ['NonRecoverableIngestionError'],
 };
 
-// Short activities: one page, one scan, one transaction (a 20,000-file flush
-// takes 0.73 s at N=1,000,000). A task that a frozen or dead worker took is
-// retried elsewhere only when this passes: it bounds what such a worker costs
-// the job per task it holds, so keep it short.
-export const { registerJob, startJob, setJobStatus, getBufferSnapshot, scanS3Page, flushBuffer } =
-  proxyActivities<Activities>({
-    startToCloseTimeout: '10s',
-    retry,
-  });
-/** A directory walk may take long on a huge tree; it heartbeats per batch. */
-export const { scanFsDirectory } = proxyActivities<Activities>({
-  startToCloseTimeout: '30m',
-  heartbeatTimeout: '30s',
+/**
+ * Short activities: one page, one scan, one transaction (a flush of the
+ * most files a compression job takes is one transaction too, well inside
+ * this). A task that a frozen or dead worker took is retried elsewhere only
+ * when this passes: it bounds what such a worker costs the job per task it
+ * holds, so keep it short.
+ */
+export const shortCall: ActivityOptions = {
+  startToCloseTimeout: '10s',
   retry,
-});
+};
+export const { registerJob, startJob, setJobStatus, getBufferSnapshot, flushBuffer } =
+  proxyActivities<Activities>(shortCall);
 
 /**
  * A long ingest call (an S3 scan, an SQS receive period, a look-up of listed
@@ -37,7 +37,7 @@ export const { scanFsDirectory } = proxyActivities<Activities>({
  * read again soon after; pause and stop reach it within about 4 s (the SDK
  * sends heartbeats at 0.8 of the timeout).
  */
-function longIngestCall(periodMs: number): ActivityOptions {
+export function longIngestCall(periodMs: number): ActivityOptions {
   return {
     startToCloseTimeout: periodMs + 120_000,
     heartbeatTimeout: '5s',
@@ -47,20 +47,12 @@ function longIngestCall(periodMs: number): ActivityOptions {
   };
 }
 
-/** An S3 scan call lists many pages (continuation tokens, one StartAfter per call): a few history events per call, not per page. */
+/**
+ * An S3 scan call lists many pages (continuation tokens, one StartAfter per
+ * call), and a look-up of listed objects many objects: a few history events
+ * per call, not per page.
+ */
 export const S3_SCAN_PERIOD_MS = 60_000;
-export const { scanS3, recordS3ObjectList, scanS3Range } = proxyActivities<Activities>(
-  longIngestCall(S3_SCAN_PERIOD_MS),
-);
-/** Planning a split probes S3 (about a hundred one-key listings a level); ending one is a transaction. */
-export const { planS3Split, endS3Split } = proxyActivities<Activities>({
-  startToCloseTimeout: '2m',
-  retry,
-});
-
-/** An SQS receive call runs this long at most, so history grows by a few events a minute. */
-export const SQS_RECEIVE_PERIOD_MS = 60_000;
-export const { receiveSqsMessages } = proxyActivities<Activities>(longIngestCall(SQS_RECEIVE_PERIOD_MS));
 
 /**
  * Waits poll for up to AWAIT_MAX_WAIT_MS and heartbeat every 5 s between

@@ -2,7 +2,7 @@
  * One run of an ingestion job's workflow (continue-as-new starts the next):
  * its message handlers and its four loops, over the state in JobState.
  *
- *   ingest        reads the job's input (InputReader), one call at a time
+ *   ingest        reads the job's input (its kind's reader), one call at a time
  *   flush         submits the buffer as a compression job (size, hard timeout, ingestion over)
  *   completion    awaits submitted compression jobs and records each file's fate
  *   status mirror copies the job's status to its DB row and search attribute
@@ -30,9 +30,12 @@ import {
   startJob,
 } from './activity-proxies';
 import type { ingestionJob } from './ingestion-job';
-import { InputReader, type IngestContext } from './input-reader';
-import { JobState } from './job-state';
-import { SA, workflowJob, type CarriedState, type IngestionJobInput, type JobProgress } from './messages';
+import type { IngestContext, KindReader } from '../sources/workflow-half';
+import { workflowHalfOf } from '../sources/workflow-kinds';
+import { hasFailed, isOver, isPaused, statusOnStart, statusWhenDrained } from '../lifecycle';
+import { failureMessage, illegalTransition, JobState } from './run-state';
+import { workflowJob } from '../sources/describe';
+import { SA, type CarriedState, type IngestionJobInput, type JobProgress } from './messages';
 
 /**
  * Starts `call` in a scope of its own that can be cancelled; `ended()` is
@@ -46,11 +49,11 @@ function cancellable<T>(call: () => Promise<T>) {
 }
 
 export class IngestionJobRun extends JobState implements IngestContext {
-  private readonly reader: InputReader;
+  private readonly reader: KindReader;
 
   constructor(input: IngestionJobInput) {
     super(input);
-    this.reader = new InputReader(this, input.carried);
+    this.reader = workflowHalfOf(this.job).reader(this, this.job.config, input.carried);
   }
 
   // ---- The run -----------------------------------------------------------
@@ -69,10 +72,10 @@ export class IngestionJobRun extends JobState implements IngestContext {
       ]);
       this.nextFlushSeq = start.nextFlushSeq;
       this.completionBackoffMs = 1_000;
-      progress.status = start.status === 'requested' ? 'running' : start.status;
+      progress.status = statusOnStart(start.status);
       progress.runs = 1;
       this.applySnapshot(start.snapshot);
-      if (start.status === 'finished' || start.status === 'failed') {
+      if (isOver(start.status)) {
         // The record says this job is over (e.g. stopped while no workflow ran).
         log.warn('job already terminal; nothing to do', { jobId, status: start.status });
         return progress;
@@ -86,18 +89,16 @@ export class IngestionJobRun extends JobState implements IngestContext {
     // The loops end early only to continue-as-new; otherwise all work is done.
     const drained =
       this.ingestionOver() && progress.buffer.files === 0 && progress.outstandingCompressionJobs === 0;
-    if (drained && progress.status !== 'failed') progress.status = 'finished';
+    if (drained) progress.status = statusWhenDrained(progress.status);
     this.loopsDone = true;
     await mirror;
     if (!drained) {
       await condition(allHandlersFinished);
-      const { fsResumeAfter, fsPassUnsettled } = this.reader;
       const carried: CarriedState = {
         progress,
         nextFlushSeq: this.nextFlushSeq,
         completionBackoffMs: this.completionBackoffMs,
-        ...(fsResumeAfter ? { fsResumeAfter } : {}),
-        ...(fsPassUnsettled ? { fsPassUnsettled } : {}),
+        ...this.reader.carried(),
       };
       return await continueAsNew<typeof ingestionJob>({ ...this.input, carried, drain: false });
     }
@@ -110,8 +111,8 @@ export class IngestionJobRun extends JobState implements IngestContext {
     const { progress } = this;
     try {
       while (!this.ingestLoopMustExit()) {
-        if (progress.status === 'paused') {
-          await condition(() => progress.status !== 'paused' || this.ingestLoopMustExit());
+        if (isPaused(progress.status)) {
+          await condition(() => !isPaused(progress.status) || this.ingestLoopMustExit());
           continue;
         }
         // Back-pressure: don't outrun compression by more than the buffer allows.
@@ -125,7 +126,7 @@ export class IngestionJobRun extends JobState implements IngestContext {
           const idle = await this.reader.readOnce();
           if (idle) {
             await condition(
-              () => this.ingestLoopMustExit() || progress.status === 'paused',
+              () => this.ingestLoopMustExit() || isPaused(progress.status),
               this.scanningIntervalMs,
             );
           }
@@ -150,7 +151,7 @@ export class IngestionJobRun extends JobState implements IngestContext {
    */
   async untilPausedOrDone<T>(call: () => Promise<T>): Promise<T> {
     const running = cancellable(call);
-    await condition(() => running.ended() || this.progress.status === 'paused' || this.ingestLoopMustExit());
+    await condition(() => running.ended() || isPaused(this.progress.status) || this.ingestLoopMustExit());
     if (!running.ended()) running.cancel();
     return running.result;
   }
@@ -237,12 +238,17 @@ export class IngestionJobRun extends JobState implements IngestContext {
       if (this.mirrorLoopMustExit()) return;
       if (progress.status === this.mirroredStatus) continue;
       const target = progress.status;
-      const actual = await setJobStatus.executeWithOptions({ summary: `job row: ${target}` }, [
-        jobId,
-        target,
-        target === 'failed' ? (progress.error ?? undefined) : undefined,
-      ]);
-      if (actual !== target) log.warn('job row did not take status', { jobId, target, actual });
+      try {
+        await setJobStatus.executeWithOptions({ summary: `job row: ${target}` }, [
+          jobId,
+          target,
+          hasFailed(target) ? (progress.error ?? undefined) : undefined,
+        ]);
+      } catch (err) {
+        // The row holds a status this one may not follow (the store refused the move): the job goes on.
+        if (!illegalTransition(err)) throw err;
+        log.warn('job row did not take status', { jobId, target, error: failureMessage(err) });
+      }
       upsertSearchAttributes([{ key: SA.status, value: target }]);
       this.mirroredStatus = target;
       this.showDetails();

@@ -4,13 +4,13 @@
  * Temporal's history is the journal of control (what the job decided to do
  * next); the CLP DB is the record of data (which files exist and where each
  * one is). The job's state, handlers and loops are in IngestionJobRun
- * (ingestion-job-run.ts), reading its input in InputReader (input-reader.ts);
+ * (ingestion-job-run.ts), reading its input with its kind's reader (src/sources/<kind>/workflow.ts);
  * the activities it calls and their timeouts are in activity-proxies.ts.
  */
 import { ApplicationFailure, log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { registerJob } from './activity-proxies';
 import { IngestionJobRun } from './ingestion-job-run';
-import { failureMessage } from './job-state';
+import { failureMessage } from './run-state';
 import { oneLine, SA, type IngestionJobInput, type JobProgress, type NewJobInput } from './messages';
 
 /**

@@ -10,7 +10,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { JobConfig } from '../config/job-config';
 
-import type { JobStatus } from '../lifecycle';
+import { shownStatus, type JobStatus } from '../lifecycle';
 
 export type WorkflowJobStatus = JobStatus;
 
@@ -65,7 +65,7 @@ export function currentDetails(
   dataset: string,
   p: JobProgress,
 ): string {
-  const status = p.stopRequested && p.status !== 'finished' && p.status !== 'failed' ? 'stopping' : p.status;
+  const status = shownStatus(p.status, p.stopRequested);
   return [
     `**ingestion job ${jobId}** (${kind}): ${source} → dataset \`${dataset}\` · **${status}**`,
     '',
@@ -105,15 +105,6 @@ export interface RegisteredJob {
   job: JobConfig;
   /** Its (first) bucket, for the search attribute ('' for fs). */
   bucket: string;
-}
-
-/**
- * The job as its workflow carries it: an object list without its URLs (up to
- * 10,000; its activity reads them from the job's row), so they never weigh
- * on Temporal's payload limits or the workflow's history.
- */
-export function workflowJob(job: JobConfig): JobConfig {
-  return job.kind === 's3_object_list' ? { ...job, config: { ...job.config, urls: [] } } : job;
 }
 
 export interface IngestionJobInput {

@@ -1,5 +1,5 @@
 /**
- * The compression worker SIGKILLed at each step of a task (src/executor/fault.ts):
+ * The compression worker SIGKILLed at each step of a task (src/executor/task-steps.ts, the fault harness in test/support/fault-harness):
  * clp-s running, archives written to staging, archives placed, the task
  * registered. Whatever the step, no half archive is ever registered, a task's
  * archives are registered once or not at all, the ingestor resubmits only the
@@ -11,7 +11,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { datasetTables } from '../../src/clp/metadata';
 import { DirectoryArchiveStore, sweepUnregistered } from '../../src/executor/archive-store';
-import { CRASH_STEPS } from '../../src/executor/fault';
+import { TASK_STEPS } from '../../src/executor/task-steps';
 import { CompressionJobStatus, CompressionTaskStatus } from '../../src/store/tables';
 import { s3ScannerConfig } from '../support/configs';
 import { createTestBucket, jsonEvents } from '../support/stack';
@@ -50,7 +50,7 @@ const tasksOf = async (compressionJobId: number) =>
     ])
   )[0];
 
-test.each(CRASH_STEPS)(
+test.each(TASK_STEPS)(
   'SIGKILLed at "%s": nothing half-registered, every event found exactly once',
   async (step) => {
     const bucket = await createTestBucket(rig.s3);

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseJobConfig } from '../../src/config/job-config';
-import { reconcileJobs } from '../../src/client/jobs';
+import { reconcileJobs } from '../../src/job-control';
 import { workflowIdFor } from '../../src/workflows/messages';
 import { createTestBucket, putObjects } from '../support/stack';
 import { completeCompressionJobs } from '../support/worker';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { controlJob } from '../../src/client/jobs';
+import { controlJob } from '../../src/job-control';
 import type { Db } from '../../src/store/db';
 import { eventually } from '../support/wait';
 import { connectJobHost, type JobHost } from '../support/worker';
@@ -51,7 +51,11 @@ export class Proc {
   start(): void {
     mkdirSync(LOGS, { recursive: true });
     const log = createWriteStream(path.join(LOGS, `${this.name}.log`), { flags: 'a' });
-    const child = spawn('node', this.args, { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, this.args, {
+      cwd: ROOT,
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     child.on('exit', () => (this.exits += 1));
@@ -107,6 +111,10 @@ export interface Rig extends JobHost {
   close(): Promise<void>;
 }
 
+/** The production worker and executor (dist/), wrapped by the harness that injects faults from the environment. */
+const WORKER_HARNESS = 'test/support/fault-harness/worker.js';
+const EXECUTOR_HARNESS = 'test/support/fault-harness/executor.js';
+
 export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<Rig> {
   await ensureBuilt();
   const db = await createTestDb();
@@ -129,9 +137,9 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
     CLP_COMPRESSION_MAX_ATTEMPTS: '100',
     ...extraWorkerEnv,
   };
-  const worker = new Proc(`${taskQueue}-worker`, ['dist/worker.js'], workerEnv);
+  const worker = new Proc(`${taskQueue}-worker`, [WORKER_HARNESS], workerEnv);
   const extraWorkers: Proc[] = [];
-  const executor = new Proc(`${taskQueue}-executor`, ['dist/executor/main.js', 'run'], env);
+  const executor = new Proc(`${taskQueue}-executor`, [EXECUTOR_HARNESS, 'run'], env);
   worker.start();
   executor.start();
   const { host, disconnect } = await connectJobHost(db, taskQueue, 'fault test finished');
@@ -141,7 +149,7 @@ export async function startRig(extraWorkerEnv: NodeJS.ProcessEnv = {}): Promise<
     executor,
     archivesDir: archives,
     addWorker: (name) => {
-      const w = new Proc(`${taskQueue}-${name}`, ['dist/worker.js'], workerEnv);
+      const w = new Proc(`${taskQueue}-${name}`, [WORKER_HARNESS], workerEnv);
       w.start();
       extraWorkers.push(w);
       return w;

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
-import { connectClient } from '../../src/client/temporal';
+import { connectClient } from '../../src/temporal';
 import {
   knownSecrets,
   scanHistoryJson,

@@ -24,7 +24,7 @@ import {
 } from '../support/stack';
 import { startHarness, stopAndFinish, type Harness } from '../support/worker';
 import { eventually } from '../support/wait';
-import { controlJob } from '../../src/client/jobs';
+import { controlJob } from '../../src/job-control';
 import { s3ScannerConfig, sqsListenerConfig } from '../support/configs';
 
 jest.setTimeout(3 * 60_000);
@@ -58,7 +58,7 @@ async function finish(jobId: number): Promise<void> {
 
 test('S3 scanner, endpoint only in the worker’s environment: every compression job names it, and CLP’s rules pass', async () => {
   expect(h.settings.aws.s3Endpoint).toMatch(/^http:\/\/127\.0\.0\.1:/);
-  // Names CLP's unencoded URLs still read (a space or a %XX would not be: see the README).
+  // Names CLP's unencoded URLs still read (a space or a %XX would not be: see docs/clp-compatibility.md).
   const keys = ['ep/a.log', 'ep/b+c=d.log', 'ep/ü.log'];
   for (const k of keys) await put(k, jsonEvents(k, 100));
   // No endpoint_url in the job: the worker lists MinIO through AWS_ENDPOINT_URL_S3.

@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 // The page functions below run in the browser; this project's tsconfig has no DOM types.
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { ApiTokens } from '../../src/client/http/auth';
+import { ApiTokens } from '../../src/client/http/api-tokens';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { makeArchive, registerArchive, type ArchiveStats } from '../support/archives';
 import { ensureDataset } from '../../src/clp/metadata';

@@ -11,7 +11,7 @@ import { datasetEvents, startExecutor } from '../support/executor';
 import { createTestBucket, jsonEvents } from '../support/stack';
 import { startHarness, type Harness } from '../support/worker';
 import { eventually } from '../support/wait';
-import { controlJob } from '../../src/client/jobs';
+import { controlJob } from '../../src/job-control';
 import { s3ScannerConfig } from '../support/configs';
 
 let h: Harness;

@@ -14,7 +14,7 @@
 import net from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
-import { reconcileJobs } from '../../src/client/jobs';
+import { reconcileJobs } from '../../src/job-control';
 import { parseJobConfig } from '../../src/config/job-config';
 import { TABLES } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
-import { createJob, controlJob } from '../../src/client/jobs';
+import { createJob, controlJob } from '../../src/job-control';
 import { InvalidConfigError } from '../../src/config/job-config';
 import { queueDepth } from '../support/sqs';
 import { createTestBucket, uniqueName } from '../support/stack';

@@ -10,7 +10,7 @@ import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import Ajv2020 from 'ajv/dist/2020';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { createSqsClient } from '../../src/aws';
-import { ApiTokens } from '../../src/client/http/auth';
+import { ApiTokens } from '../../src/client/http/api-tokens';
 import { HEALTH_TEXT, routesOf, type ServerOptions } from '../../src/client/http/server';
 import { createPool } from '../../src/store/db';
 import { IngestionStore } from '../../src/store/ingestion-store';

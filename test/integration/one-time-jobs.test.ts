@@ -25,7 +25,7 @@ import {
 } from '../support/stack';
 import { completeCompressionJobs, startHarness, waitForStatus, type Harness } from '../support/worker';
 import { eventually } from '../support/wait';
-import { controlJob } from '../../src/client/jobs';
+import { controlJob } from '../../src/job-control';
 
 let h: Harness;
 let bucket: string;

@@ -6,7 +6,7 @@
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { ScanResult } from '../../src/activities/s3-scan';
+import type { ScanResult } from '../../src/sources/s3_scanner/activities';
 import { InvalidConfigError } from '../../src/config/job-config';
 import { createTestBucket, jsonEvents } from '../support/stack';
 import { startHarness, stopAndFinish, type Harness } from '../support/worker';

@@ -1,6 +1,6 @@
 /** S3-scanner ingestion jobs end to end: real worker, Temporal, MariaDB and MinIO. */
 import { ApplicationFailure } from '@temporalio/activity';
-import { controlJob, IllegalRequestError, queryProgress } from '../../src/client/jobs';
+import { controlJob, IllegalRequestError, queryProgress } from '../../src/job-control';
 import { CompressionJobStatus } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';
 import { compressionJobKeys, createTestBucket, putObjects } from '../support/stack';

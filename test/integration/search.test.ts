@@ -14,9 +14,9 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { createS3Client } from '../../src/aws';
-import { ApiTokens } from '../../src/client/http/auth';
+import { ApiTokens } from '../../src/client/http/api-tokens';
 import { buildServer } from '../../src/client/http/server';
-import { connectClient } from '../../src/client/temporal';
+import { connectClient } from '../../src/temporal';
 import {
   ArchiveSearchError,
   collectSearch,

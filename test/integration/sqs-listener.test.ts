@@ -1,7 +1,7 @@
 /** SQS-listener ingestion jobs on the real stack: goaws (SQS), worker, Temporal, MariaDB. */
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
-import { controlJob } from '../../src/client/jobs';
+import { controlJob } from '../../src/job-control';
 import {
   deleteQueue,
   newQueue as createQueue,

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { OUTSIDE_SOURCES } from '../../src/activities/s3-events';
+import { OUTSIDE_SOURCES } from '../../src/sources/sqs_listener/s3-events';
 import { createSqsClient } from '../../src/aws';
 import { decodeClpConfig } from '../../src/clp/clp-config';
 import { InvalidConfigError } from '../../src/config/job-config';

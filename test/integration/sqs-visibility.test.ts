@@ -13,7 +13,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Message } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../src/aws';
-import type { ExtendResult } from '../../src/activities/sqs-visibility';
+import type { ExtendResult } from '../../src/sources/sqs_listener/visibility';
 import { TABLES } from '../../src/store/schema';
 import { deleteQueue, newQueue, notification, queueDepth, recordedPaths, sendAll } from '../support/sqs';
 import { startHarness, stopAndFinish, waitForStatus, type Harness } from '../support/worker';

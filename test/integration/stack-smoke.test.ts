@@ -13,7 +13,7 @@ import {
 import { Worker } from '@temporalio/worker';
 import { createS3Client, createSqsClient } from '../../src/aws';
 import { loadSettings } from '../../src/config/settings';
-import { connectClient, connectWorker } from '../../src/client/temporal';
+import { connectClient, connectWorker } from '../../src/temporal';
 import { MIGRATIONS, TABLES, migrate } from '../../src/store/schema';
 import { createTestBucket, createTestDb, uniqueName } from '../support/stack';
 

@@ -11,9 +11,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { connectClient } from '../../src/client/temporal';
+import { connectClient } from '../../src/temporal';
 import { ensureBuilt, ROOT } from '../fault/support';
 import { createTestDb, terminateTaskQueueWorkflows, uniqueName, type TestDb } from '../support/stack';
+import { configuredSecrets, jsonEvents, notJsonLines, secretsIn } from '../support/logs';
 import { eventually } from '../support/wait';
 
 const run = promisify(execFile);
@@ -160,27 +161,30 @@ test('app-up supervises the worker and the executor: a killed one is restarted w
   expect(after).toMatch(/worker +stopped/);
   expect(after).toMatch(/executor +stopped/);
 
-  // Every line of every process (worker, the Temporal SDK and Core inside it, executor, supervisor)
-  // is one JSON event with its time, level and message.
-  for (const name of ['worker', 'executor']) {
-    const lines = log(name)
-      .split('\n')
-      .filter((l) => l.trim());
-    expect(lines.length).toBeGreaterThan(5);
-    const notJson = lines.filter((l) => {
-      try {
-        const r = JSON.parse(l);
-        return !(typeof r.ts === 'string' && typeof r.level === 'string' && typeof r.msg === 'string');
-      } catch {
-        return true;
-      }
-    });
-    expect([name, notJson]).toEqual([name, []]);
+  // Every line of every process (worker, the Temporal SDK and Core inside it, executor, the
+  // supervisors' own lines in the apps' logs, and whatever a supervisor's shell printed in its own
+  // log) is one JSON event with its time, level and message.
+  for (const name of ['worker', 'executor', 'worker-supervisor', 'executor-supervisor']) {
+    if (!name.endsWith('supervisor')) expect(log(name).split('\n').length).toBeGreaterThan(5);
+    expect([name, notJsonLines(log(name))]).toEqual([name, []]);
   }
-  // The SDK's own lines are among them, with the worker's task queue.
+  // The SDK's own lines are among them, with the worker's task queue, and the supervisor's, naming the app.
   expect(log('worker')).toMatch(
     new RegExp(`"level":"info","msg":"Worker state changed".*"taskQueue":"${taskQueue}"`),
   );
+  expect(jsonEvents(log('executor'))).toContainEqual(
+    expect.objectContaining({
+      level: 'warn',
+      app: 'executor',
+      msg: expect.stringMatching(/^executor exited on SIGKILL/),
+    }),
+  );
+  // Each process connected to the DB with its password (and the worker to S3 with its key): none is in a log.
+  const secrets = configuredSecrets(env);
+  expect(secrets.length).toBeGreaterThanOrEqual(3);
+  for (const name of ['worker', 'executor', 'worker-supervisor', 'executor-supervisor']) {
+    expect([name, secretsIn(log(name), secrets)]).toEqual([name, []]);
+  }
 });
 
 test('app-up reports a configuration error before starting anything: migrate runs first and refuses', async () => {

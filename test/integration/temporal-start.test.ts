@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
-import { controlJob, IllegalRequestError } from '../../src/client/jobs';
+import { controlJob, IllegalRequestError } from '../../src/job-control';
 import { NotFoundError } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
 import { INGESTION_JOB_WORKFLOW, SA, workflowIdFor } from '../../src/workflows/messages';

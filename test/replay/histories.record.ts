@@ -10,7 +10,7 @@ import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createSqsClient } from '../../src/aws';
-import { controlJob } from '../../src/client/jobs';
+import { controlJob } from '../../src/job-control';
 import { workflowIdFor } from '../../src/workflows/messages';
 import { createTestBucket, putObjects, uniqueName, jsonEvents } from '../support/stack';
 import {

@@ -2,7 +2,7 @@
  * Deterministic replay: every recorded history in test/fixtures/histories is
  * replayed against the current workflow code. A change to workflow code that
  * would break running workflows fails here (regenerate fixtures only for a
- * deliberate change guarded by patched(); see README "Changing workflow code").
+ * deliberate change guarded by patched(); see docs/design.md, "Changing workflow code safely").
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';

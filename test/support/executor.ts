@@ -11,7 +11,7 @@ import { encodeClpConfig, type ClpConfig, type ClpConfigCodec } from '../../src/
 import { datasetTables, findDataset } from '../../src/clp/metadata';
 import { forEachHit, searchContext, searchDataset } from '../../src/clp/search';
 import { runExecutor, type ExecutorOptions, type ExecutorStats } from '../../src/executor/executor';
-import { createLogger, type LogFields } from '../../src/executor/log';
+import { createLogger, type LogFields } from '../../src/common/log';
 import { rolePool } from './stack';
 import type { Db } from '../../src/store/db';
 import { eventually } from './wait';

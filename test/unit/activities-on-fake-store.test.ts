@@ -6,10 +6,10 @@
  */
 import { decodeClpConfig } from '../../src/clp/clp-config';
 import { compressionActivities } from '../../src/activities/compression';
-import { jobStateActivities } from '../../src/activities/job-state';
+import { jobRowActivities } from '../../src/activities/job-row';
 import { parseJobConfig, type JobConfig } from '../../src/config/job-config';
 import { loadSettings } from '../../src/config/settings';
-import type { JobStatus } from '../../src/lifecycle';
+import { canMove, IllegalTransitionError, type JobStatus } from '../../src/lifecycle';
 import type {
   BufferSnapshot,
   BuildClpConfig,
@@ -73,10 +73,12 @@ class FakeStore implements JobRecords, FileRecords, CompressionRecords {
   async listJobs() {
     return [this.job];
   }
-  async transitionJob(_id: number, from: readonly JobStatus[], to: JobStatus, errorMsg?: string) {
-    if (this.job.status !== to && from.includes(this.job.status))
-      this.job = { ...this.job, status: to, errorMsg: errorMsg ?? this.job.errorMsg };
-    return this.job.status;
+  async transitionJob(id: number, to: JobStatus | ((s: JobStatus) => JobStatus), errorMsg?: string) {
+    const target = typeof to === 'function' ? to(this.job.status) : to;
+    if (target === this.job.status) return target;
+    if (!canMove(this.job.status, target)) throw new IllegalTransitionError(id, this.job.status, target);
+    this.job = { ...this.job, status: target, errorMsg: errorMsg ?? this.job.errorMsg };
+    return target;
   }
   async recordFiles(_jobId: number, files: NewFile[]) {
     for (const file of files)
@@ -143,7 +145,7 @@ const job = parseJobConfig('s3_scanner', { bucket_name: 'logs', key_prefix: 'app
 test('startJob moves a requested job to running and returns what the store holds for it', async () => {
   const store = new FakeStore(job);
   await store.recordFiles(1, [{ s3: { bucket: 'logs', key: 'app/a.log' }, size: 5 }]);
-  const { startJob, setJobStatus } = jobStateActivities({ store, settings });
+  const { startJob, setJobStatus } = jobRowActivities({ store, settings });
   await expect(startJob(1)).resolves.toEqual({
     status: 'running',
     snapshot: { files: 1, bytes: 5, oldestTs: 1_000, outstandingCompressionJobs: 0 },
@@ -152,6 +154,20 @@ test('startJob moves a requested job to running and returns what the store holds
   await expect(setJobStatus(1, 'paused')).resolves.toBe('paused');
   // A retried start changes nothing.
   await expect(startJob(1)).resolves.toMatchObject({ status: 'paused' });
+});
+
+test('setJobStatus repeats a move already made as a no-op and refuses an illegal one, non-retryably', async () => {
+  const store = new FakeStore(job);
+  const { startJob, setJobStatus } = jobRowActivities({ store, settings });
+  await startJob(1);
+  await expect(setJobStatus(1, 'finished')).resolves.toBe('finished');
+  await expect(setJobStatus(1, 'finished')).resolves.toBe('finished');
+  await expect(setJobStatus(1, 'running')).rejects.toMatchObject({
+    type: 'IllegalTransitionError',
+    nonRetryable: true,
+    message: 'job 1 is finished; it cannot become running',
+  });
+  expect(store.job.status).toBe('finished');
 });
 
 test('a flush names the recorded keys as they are; repeating the flush returns its first result', async () => {

@@ -1,8 +1,8 @@
-/** Loading and checking the REST API's scoped tokens (src/client/http/auth.ts). No server, no stack. */
+/** Loading and checking the REST API's scoped tokens (src/client/http/api-tokens.ts). No server, no stack. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ApiTokens, grants, loadApiTokens, parseTokensFile } from '../../src/client/http/auth';
+import { ApiTokens, grants, loadApiTokens, parseTokensFile } from '../../src/client/http/api-tokens';
 import { SettingsError } from '../../src/config/settings';
 
 const R1 = 'read-token-aaaaaaaaaaaa';

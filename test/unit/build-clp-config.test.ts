@@ -4,7 +4,8 @@
  * distinct keys, fs paths as CLP's containers see them, the authentication
  * the release knows.
  */
-import { buildClpConfig, clpPath } from '../../src/activities/compression';
+import { buildClpConfig } from '../../src/activities/compression';
+import { clpPath } from '../../src/activities/clp-input';
 import { clpS3Url } from '../../src/clp/s3-url';
 import { parseJobConfig } from '../../src/config/job-config';
 import { loadSettings } from '../../src/config/settings';

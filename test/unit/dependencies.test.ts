@@ -12,7 +12,7 @@ import {
   untilAvailable,
   waitMessage,
 } from '../../src/dependencies';
-import { createLogger, type LogFields } from '../../src/executor/log';
+import { createLogger, type LogFields } from '../../src/common/log';
 
 const db = dbDependency({ host: '127.0.0.1', port: 3307 });
 const temporal = temporalDependency('127.0.0.1:7233');

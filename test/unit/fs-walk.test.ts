@@ -1,8 +1,8 @@
-/** The fs scanner's walk order and where a resumed pass goes on (src/activities/fs-scan.ts). */
+/** The fs scanner's walk order and where a resumed pass goes on (src/sources/fs/activities.ts). */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { walkSorted } from '../../src/activities/fs-scan';
+import { walkSorted } from '../../src/sources/fs/activities';
 
 let root: string;
 

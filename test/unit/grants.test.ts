@@ -3,11 +3,11 @@ import path from 'node:path';
 import { DB_ROLES } from '../../src/config/settings';
 import { account, grantStatements, revokeStatements, ROLE_GRANTS } from '../../src/store/grants';
 
-/** The README's grants table, as role -> table -> privileges. */
+/** docs/security.md's grants table, as role -> table -> privileges. */
 function readmeGrants(): Record<string, Record<string, string[]>> {
-  const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
-  const section = readme.split('### Least privilege on the CLP DB')[1]?.split(/\n#{2,3} /)[0];
-  if (!section) throw new Error('README has no "Least privilege on the CLP DB" section');
+  const page = readFileSync(path.resolve(__dirname, '../../docs/security.md'), 'utf8');
+  const section = page.split('\n## Least privilege on the CLP DB\n')[1]?.split(/\n#{2,3} /)[0];
+  if (!section) throw new Error('docs/security.md has no "Least privilege on the CLP DB" section');
   const rows = section.split('\n').filter((l) => l.startsWith('| `'));
   const header = section.split('\n').find((l) => l.startsWith('| Table'))!;
   const roles = header
@@ -28,7 +28,7 @@ function readmeGrants(): Record<string, Record<string, string[]>> {
   return out;
 }
 
-test("the README's grants table is the code's, role by role and table by table", () => {
+test("docs/security.md's grants table is the code's, role by role and table by table", () => {
   expect(readmeGrants()).toEqual(ROLE_GRANTS);
   expect(Object.keys(readmeGrants())).toEqual([...DB_ROLES]);
 });

@@ -1,4 +1,8 @@
-import { decodeEventKey, OUTSIDE_SOURCES, parseS3EventMessage } from '../../src/activities/s3-events';
+import {
+  decodeEventKey,
+  OUTSIDE_SOURCES,
+  parseS3EventMessage,
+} from '../../src/sources/sqs_listener/s3-events';
 import { dedupKey } from '../../src/store/store-core';
 
 const filter = { bucket: 'logs', prefix: 'app/' };

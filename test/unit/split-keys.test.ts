@@ -1,5 +1,5 @@
 /** findSplitKeys: split points of a split S3 listing, probed over a sorted key set. */
-import { findSplitKeys } from '../../src/activities/s3-scan-split';
+import { findSplitKeys } from '../../src/sources/s3_scanner/split';
 
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 

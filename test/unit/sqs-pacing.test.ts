@@ -1,5 +1,5 @@
-/** The SQS listeners' pacing near the size threshold (src/activities/sqs-pacing.ts). */
-import { ThresholdPacer } from '../../src/activities/sqs-pacing';
+/** The SQS listeners' pacing near the size threshold (src/sources/sqs_listener/pacing.ts). */
+import { ThresholdPacer } from '../../src/sources/sqs_listener/pacing';
 import { sleep } from '../support/wait';
 
 test('far below the threshold, listeners poll side by side for full batches', async () => {

@@ -16,7 +16,7 @@ import {
   type BatchEntryFailure,
   type InFlightMessage,
   type VisibilityApi,
-} from '../../src/activities/sqs-visibility';
+} from '../../src/sources/sqs_listener/visibility';
 
 /** The error the SDK throws for goaws's plain-text "Bad Request" (HTTP 400). */
 function goawsRefusal(): Error {

@@ -13,7 +13,7 @@ import {
   type JobKind,
   type S3ScannerConfig,
 } from '../../src/config/job-config';
-import { ALLOWED_FROM, type JobStatus } from '../../src/lifecycle';
+import { canMove, IllegalTransitionError, statusOnStart, type JobStatus } from '../../src/lifecycle';
 import type { BufferSnapshot, FinalizedCompressionJob } from '../../src/store/ingestion-store';
 import type { NewJobInput, RegisteredJob } from '../../src/workflows/messages';
 
@@ -141,12 +141,17 @@ export class FakeJob {
   // ---- What the activities do ----------------------------------------------
 
   start() {
-    if (this.status === 'requested') this.status = 'running';
+    this.status = statusOnStart(this.status);
     return { status: this.status, snapshot: this.snapshot(), nextFlushSeq: this.flushSeqs.size };
   }
 
+  /** As the store moves a row: a repeated move is a no-op, an illegal one fails without retries. */
   setStatus(status: JobStatus, error?: string): JobStatus {
-    if (ALLOWED_FROM[status].includes(this.status)) {
+    if (status !== this.status) {
+      if (!canMove(this.status, status)) {
+        const refused = new IllegalTransitionError(this.jobId, this.status, status);
+        throw ApplicationFailure.create({ message: refused.message, type: refused.name, nonRetryable: true });
+      }
       this.status = status;
       this.error = error;
     }

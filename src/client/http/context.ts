@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'mysql2/promise';
 import type { Settings } from '../../config/settings';
-import type { StartOptions } from '../jobs';
+import type { StartOptions } from '../../job-control';
 import type { FileRecords, JobRecords } from '../../store/ingestion-store';
 
 export interface ApiContext {

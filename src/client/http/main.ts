@@ -5,14 +5,16 @@
  * Listens on CLP_INGESTOR_HTTP_HOST:CLP_INGESTOR_HTTP_PORT (127.0.0.1:8080);
  * same configuration sources as the worker and CLI. Stops on SIGINT/SIGTERM.
  */
+import { createLogger, fastifyLoggerOptions, logProcessEvents } from '../../common/log';
 import { dbFor, loadEnvFile, loadSettings } from '../../config/settings';
 import { createPool } from '../../store/db';
 import { IngestionStore } from '../../store/ingestion-store';
-import { connectClient } from '../temporal';
-import { loadApiTokens } from './auth';
+import { connectClient } from '../../temporal';
+import { loadApiTokens } from './api-tokens';
 import { buildServer } from './server';
 
 async function main(): Promise<void> {
+  logProcessEvents(createLogger());
   loadEnvFile();
   const settings = loadSettings();
   const tokens = loadApiTokens();
@@ -23,7 +25,8 @@ async function main(): Promise<void> {
     client,
     settings,
     tokens,
-    logger: { level: process.env.CLP_INGESTOR_LOG_LEVEL?.toLowerCase() ?? 'info' },
+    // Request lines in the shape of every other process's (src/common/log.ts).
+    logger: fastifyLoggerOptions(settings.logLevel),
   });
   let closing = false;
   const close = async (signal: string) => {
@@ -49,7 +52,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err) => {
-    console.error(`clp-ingestor-api: ${(err as Error).message ?? String(err)}`);
+    createLogger().error(`clp-ingestor-api: ${(err as Error).message ?? String(err)}`);
     process.exit(1);
   });
 }

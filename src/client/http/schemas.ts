@@ -1,18 +1,13 @@
 /**
  * JSON schemas of the REST API: the route schemas fastify serializes with and
  * @fastify/swagger turns into /openapi.json, so the document cannot drift from
- * the routes. Job configs are generated from the zod schemas in job-config.ts,
+ * the routes. Job configs are generated from each kind's zod schema,
  * the same ones every request body is validated with.
  */
 import { z } from 'zod';
-import {
-  fsConfigSchema,
-  s3ObjectListConfigSchema,
-  s3ScannerConfigSchema,
-  sqsListenerConfigSchema,
-  JOB_KINDS,
-} from '../../config/job-config';
-import { CONTROL_REQUESTS } from '../../lifecycle';
+import { JOB_KINDS } from '../../config/job-config';
+import { SOURCE_DEFINITIONS } from '../../sources/definitions';
+import { CONTROL_REQUESTS, TERMINAL_STATUSES } from '../../lifecycle';
 import { FILE_STATUSES, JOB_STATUSES } from '../../store/ingestion-store';
 
 type Schema = Record<string, unknown>;
@@ -33,34 +28,11 @@ export const SHARED_SCHEMAS: Schema[] = [
     properties: { error: { type: 'string' } },
     required: ['error'],
   },
-  {
-    $id: 'S3ScannerConfig',
-    ...configSchema(
-      s3ScannerConfigSchema,
-      'CLP log-ingestor S3-scanner config: scans bucket_name/key_prefix every scanning_interval_sec, in key order (one_time: one scan to the end of the prefix, then the job finishes).',
-    ),
-  },
-  {
-    $id: 'SqsListenerConfig',
-    ...configSchema(
-      sqsListenerConfigSchema,
-      'CLP log-ingestor SQS-listener config: ingests the objects named by S3 event notifications on queue_url.',
-    ),
-  },
-  {
-    $id: 'FsConfig',
-    ...configSchema(
-      fsConfigSchema,
-      'Local-directory config: ingests files under an absolute directory (one_time: one scan, then the job finishes).',
-    ),
-  },
-  {
-    $id: 'S3ObjectListConfig',
-    ...configSchema(
-      s3ObjectListConfigSchema,
-      'One-time job of listed objects: urls are s3://bucket/key or path-style http(s)://host[:port]/bucket/key, all in one bucket at one endpoint, no duplicates. bucket_name, key_prefix and endpoint_url are derived from urls. An object that does not exist is recorded as a failed file with the reason. The job finishes when every object is compressed or failed.',
-    ),
-  },
+  // Each job kind's config, in JOB_KINDS order (src/sources/<kind>/config.ts).
+  ...JOB_KINDS.map((kind) => {
+    const { schema, rest } = SOURCE_DEFINITIONS[kind];
+    return { $id: rest.schemaId, ...configSchema(schema, rest.description) };
+  }),
   {
     $id: 'CreationResponse',
     type: 'object',
@@ -74,7 +46,7 @@ export const SHARED_SCHEMAS: Schema[] = [
       id: { type: 'integer' },
       terminal_status: {
         type: 'string',
-        enum: ['finished', 'failed'],
+        enum: [...TERMINAL_STATUSES],
         description:
           'How the job ends: "finished" for a job that stops cleanly (it drains its buffer first), "failed" for one that failed.',
       },

@@ -15,7 +15,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Settings } from '../../config/settings';
 import type { Db } from '../../store/db';
 import { IngestionStore } from '../../store/ingestion-store';
-import type { ApiTokens } from './auth';
+import type { ApiTokens } from './api-tokens';
 import type { ApiContext } from './context';
 import { authPlugin, tokensFor } from './plugins/auth';
 import { errorsPlugin } from './plugins/errors';
@@ -111,6 +111,14 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     },
   });
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
+  // A job's requests carry its id (or workflow id) on their log lines, as the worker's lines do.
+  app.addHook('onRequest', async (request, reply) => {
+    const ref = (request.params as { job_id?: string } | undefined)?.job_id;
+    if (ref === undefined) return;
+    request.log = reply.log = request.log.child(
+      /^\d+$/.test(ref) ? { job_id: Number(ref) } : { workflowId: ref },
+    );
+  });
   const routes: RouteInfo[] = [];
   ROUTES.set(app, routes);
   app.addHook('onRoute', (r) => {

@@ -2,8 +2,12 @@
  * Schema migrations for the CLP DB, applied in order by migrate()
  * (src/store/schema.ts). Each is recorded once applied; each step is
  * guarded, so a migration interrupted half-way is safe to run again.
+ *
+ * An applied migration's text never changes: its enums are literals, and
+ * test/unit/lifecycle.test.ts checks that the newest DDL of the job status and
+ * kind columns is what src/lifecycle.ts and src/sources/kinds.ts list. A new
+ * status or kind is a new migration.
  */
-import { JOB_STATUSES, sqlEnum } from '../../lifecycle';
 import { CompressionTaskStatus, TABLES } from '../tables';
 import {
   addIndexIfMissing,
@@ -48,7 +52,7 @@ export const MIGRATIONS: Migration[] = [
         id BIGINT NOT NULL AUTO_INCREMENT,
         kind ENUM('s3_scanner', 'sqs_listener', 'fs') NOT NULL,
         config TEXT NOT NULL,
-        status ${sqlEnum(JOB_STATUSES)} NOT NULL DEFAULT 'requested',
+        status ENUM('requested', 'running', 'paused', 'failed', 'finished') NOT NULL DEFAULT 'requested',
         num_files_ingested BIGINT NOT NULL DEFAULT 0,
         num_files_compressed BIGINT NOT NULL DEFAULT 0,
         num_files_failed BIGINT NOT NULL DEFAULT 0,

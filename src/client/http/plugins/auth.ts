@@ -1,5 +1,5 @@
 /**
- * Scoped bearer tokens (../auth.ts) on every route but /health and the
+ * Scoped bearer tokens (../api-tokens.ts) on every route but /health and the
  * dashboard's static files (they hold no data; the page asks for the token
  * and sends it with each API call): GET routes need a read or operator token,
  * every other method an operator token (401 without a valid token, 403 with a
@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { ApiTokens, grants, type Scope } from '../auth';
+import { ApiTokens, grants, type Scope } from '../api-tokens';
 import { errors } from '../schemas';
 
 /** Routes reachable without a token: the health check and the dashboard's static files. */

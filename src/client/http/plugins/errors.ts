@@ -8,7 +8,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { InvalidConfigError } from '../../../config/job-config';
 import { ConflictError, NotFoundError } from '../../../store/ingestion-store';
-import { IllegalRequestError } from '../../jobs';
+import { IllegalRequestError } from '../../../job-control';
 
 function statusFor(err: FastifyError | Error): { code: number; message: string } {
   if (err instanceof InvalidConfigError) return { code: 400, message: err.message };

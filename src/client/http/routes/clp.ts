@@ -5,9 +5,11 @@
  * CLP's request bodies and answers.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { JobKind } from '../../../config/job-config';
+import { JOB_KINDS } from '../../../config/job-config';
+import { SOURCE_DEFINITIONS } from '../../../sources/definitions';
+import { workflowIdFor } from '../../../lifecycle';
 import { allowListOf } from '../../../security/endpoints';
-import { createJob, terminateJob } from '../../jobs';
+import { createJob, terminateJob } from '../../../job-control';
 import type { ApiContext, JobParams } from '../context';
 import { errors, jobIdParams, ref } from '../schemas';
 
@@ -39,56 +41,29 @@ export async function clpRoutes(app: FastifyInstance, { store, client, settings,
   );
 
   // --------------------------------------------------- create (CLP compat) --
-  const creators: { url: string; kind: JobKind; schema: string; summary: string; tags: string[] }[] = [
-    {
-      url: '/s3_scanner',
-      kind: 's3_scanner',
-      schema: 'S3ScannerConfig',
-      summary: 'Create an S3-scanner ingestion job',
-      tags: ['IngestionJob'],
-    },
-    {
-      url: '/sqs_listener',
-      kind: 'sqs_listener',
-      schema: 'SqsListenerConfig',
-      summary: 'Create an SQS-listener ingestion job',
-      tags: ['IngestionJob'],
-    },
-    {
-      url: '/fs',
-      kind: 'fs',
-      schema: 'FsConfig',
-      summary: 'Create a local-directory ingestion job',
-      tags: ['Jobs'],
-    },
-    {
-      url: '/s3_object_list',
-      kind: 's3_object_list',
-      schema: 'S3ObjectListConfig',
-      summary: 'Create a one-time ingestion job of listed S3 objects',
-      tags: ['Jobs'],
-    },
-  ];
-  for (const c of creators) {
+  for (const kind of JOB_KINDS) {
+    const { rest } = SOURCE_DEFINITIONS[kind];
     app.post<{ Body: unknown }>(
-      c.url,
+      `/${kind}`,
       {
         schema: {
-          tags: c.tags,
-          summary: c.summary,
-          body: ref(c.schema),
+          tags: rest.tags,
+          summary: rest.summary,
+          body: ref(rest.schemaId),
           response: { 200: ref('CreationResponse'), ...errors(400, 403, 409, 413) },
         },
         // The body is validated by parseJobConfig (the same zod schema the
         // document shows), which names the bad field and never coerces.
         validatorCompiler: () => () => true,
       },
-      async (request) => ({
-        id: await createJob(store, client, c.kind, request.body, {
+      async (request) => {
+        const id = await createJob(store, client, kind, request.body, {
           ...startOpts,
           allowedEndpoints: allowListOf(settings.aws),
-        }),
-      }),
+        });
+        request.log.info({ job_id: id, workflowId: workflowIdFor(id), kind }, 'job created');
+        return { id };
+      },
     );
   }
 

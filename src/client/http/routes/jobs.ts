@@ -16,7 +16,7 @@ import {
   type JobStatus,
 } from '../../../store/ingestion-store';
 import type { JobProgress } from '../../../workflows/messages';
-import { controlJob, queryProgress } from '../../jobs';
+import { controlJob, queryProgress } from '../../../job-control';
 import type { ApiContext, JobParams } from '../context';
 import { errors, jobIdParams, ref } from '../schemas';
 

@@ -1,0 +1,236 @@
+/**
+ * The SQS listener: one activity call runs the job's listener tasks for a
+ * while, long-polling the queue. Each received batch is persisted (files and
+ * ignored messages, one transaction) before its messages are deleted, so a
+ * crash in between only redelivers messages, and redelivered events are
+ * recognised and not recorded twice.
+ */
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { setMaxListeners } from 'node:events';
+import { Context, log } from '@temporalio/activity';
+import { createLogger } from '../../common/log';
+import { sqsSources, type SqsListenerConfig } from './config';
+import type {
+  BufferSnapshot,
+  FileRecords,
+  IgnoredMessage,
+  ListenerState,
+  NewS3File,
+} from '../../store/ingestion-store';
+import { callStartFor, returnForFlushAt } from '../../activities/buffer';
+import type { DepsWith } from '../../activities/deps';
+import { classifyAwsError } from '../../activities/errors';
+import { parseS3EventMessage } from './s3-events';
+import { ThresholdPacer } from './pacing';
+import { sdkVisibilityApi, VisibilityExtender, type ExtendResult } from './visibility';
+
+export interface ReceiveResult {
+  recorded: number;
+  ignored: number;
+  snapshot: BufferSnapshot;
+}
+
+/** Tests inject faults here (e.g. a delete that fails after the commit) and watch the listener. */
+export interface SqsFaults {
+  beforeDelete?: (messages: Message[]) => Promise<void>;
+  /** Every batch a listener receives, before it is recorded. */
+  onReceive?: (queueUrl: string, messages: Message[]) => void;
+  /** Every visibility extension of a slow batch. */
+  onVisibilityExtended?: (result: ExtendResult) => void;
+  /** True: slow batches are not kept invisible (shows what the extension prevents). */
+  skipVisibilityExtension?: () => boolean;
+}
+
+/** The activity logger, which is only there inside an activity's context. */
+const activityLog = {
+  warn(message: string, attrs?: Record<string, unknown>) {
+    try {
+      log.warn(message, attrs);
+    } catch {
+      createLogger().warn(message, attrs);
+    }
+  },
+};
+
+/** A custom (non-AWS) queue URL brings its own endpoint; AWS ones use the SDK's resolution. */
+function queueEndpoint(queueUrl: string): string | undefined {
+  const url = new URL(queueUrl);
+  return url.hostname.endsWith('.amazonaws.com') ? undefined : url.origin;
+}
+
+export function sqsReceiveActivities(
+  { store, sqs, settings }: DepsWith<ListenerState & FileRecords, 'sqs' | 'settings'>,
+  faults: SqsFaults = {},
+) {
+  // Per worker process: which queues refuse ChangeMessageVisibilityBatch.
+  const visibility = new VisibilityExtender(activityLog, faults.onVisibilityExtended);
+  // Per job: the mean size of its buffered files when its last call here ended (for the pacer).
+  const meanFileBytes = new Map<number, number>();
+  async function handleBatch(
+    client: SQSClient,
+    jobId: number,
+    config: SqsListenerConfig,
+    messages: Message[],
+  ): Promise<{ recorded: number; ignored: number }> {
+    const files: NewS3File[] = [];
+    const ignored: IgnoredMessage[] = [];
+    // CLP's single bucket and prefix, or the sources form (whose outsiders are counted as ignored).
+    const filters = sqsSources(config).map((s) => ({ bucket: s.bucket_name, prefix: s.key_prefix }));
+    for (const m of messages) {
+      const parsed = parseS3EventMessage(m.Body ?? '', filters, {
+        ignoreOutside: config.sources !== undefined,
+      });
+      if (parsed.kind === 'files') files.push(...parsed.files);
+      else
+        ignored.push({
+          messageId: m.MessageId ?? m.ReceiptHandle ?? '',
+          reason: parsed.reason,
+          body: m.Body ?? '',
+        });
+    }
+    // A slow commit (a database stall, a lock wait) keeps its messages invisible.
+    const extender = faults.skipVisibilityExtension?.()
+      ? { stop: () => undefined }
+      : visibility.keepInvisible(
+          sdkVisibilityApi(client),
+          config.queue_url,
+          messages.map((m) => ({ id: m.MessageId ?? '', receiptHandle: m.ReceiptHandle! })),
+          settings.sqsVisibilityTimeoutSec,
+        );
+    try {
+      const result = await store.recordMessageBatch(jobId, files, ignored);
+      const ignoredIds = new Set(ignored.map((m) => m.messageId));
+      const toDelete =
+        config.ignored_message_policy === 'leave'
+          ? messages.filter((m) => !ignoredIds.has(m.MessageId ?? ''))
+          : messages;
+      await faults.beforeDelete?.(toDelete);
+      await deleteMessages(client, config.queue_url, toDelete, jobId);
+      return result;
+    } finally {
+      extender.stop();
+    }
+  }
+
+  return {
+    async receiveSqsMessages(
+      jobId: number,
+      config: SqsListenerConfig,
+      maxDurationMs: number,
+    ): Promise<ReceiveResult> {
+      const ctx = Context.current();
+      const client = sqs({
+        region: config.region,
+        endpointUrl: settings.aws.sqsEndpoint ? undefined : queueEndpoint(config.queue_url),
+      });
+      const deadline = Date.now() + maxDurationMs;
+      const totals = { recorded: 0, ignored: 0 };
+      // Heartbeats carry cancellation (pause, stop) to us; send them steadily.
+      const beat = setInterval(() => ctx.heartbeat(totals), 1_000);
+      // One failing listener stops the others, so none records after the call ends.
+      const stop = new AbortController();
+      // Each listener's long poll listens on this signal at once: up to 32 by design.
+      setMaxListeners(64, stop.signal);
+      const onCancel = () => stop.abort();
+      ctx.cancellationSignal.addEventListener('abort', onCancel);
+      // Return when the workflow must flush files it learns of only from this
+      // call (see buffer.ts); long polls are shortened to end by then.
+      const atStart = await store.bufferSnapshot(jobId);
+      const callStart = callStartFor(ctx.info, atStart);
+      let flushAt = returnForFlushAt(config.buffer_config, atStart, callStart);
+      const until = () => Math.min(deadline, flushAt);
+      // A file another listener records during a long poll is due timeout_sec
+      // later, and the call returns only when every poll has ended: with more
+      // than one listener, no poll outlasts timeout_sec (rounded up to whole
+      // seconds, as SQS takes them).
+      const maxWaitSec =
+        config.num_concurrent_listener_tasks > 1
+          ? Math.min(config.wait_time_sec, Math.ceil(config.buffer_config.timeout_sec))
+          : config.wait_time_sec;
+      // Near the size threshold, listeners take turns (see sqs-pacing.ts).
+      const pacer = new ThresholdPacer(
+        config.buffer_config.flush_threshold_bytes,
+        config.num_concurrent_listener_tasks,
+        atStart,
+        meanFileBytes.get(jobId),
+      );
+      const listener = async () => {
+        for (;;) {
+          const release = await pacer.take();
+          try {
+            if (stop.signal.aborted || Date.now() >= until()) return;
+            const waitSec = Math.max(0, Math.min(maxWaitSec, Math.ceil((until() - Date.now()) / 1000)));
+            let messages: Message[];
+            try {
+              const r = await client.send(
+                new ReceiveMessageCommand({
+                  QueueUrl: config.queue_url,
+                  MaxNumberOfMessages: pacer.maxMessages(),
+                  WaitTimeSeconds: waitSec,
+                  VisibilityTimeout: settings.sqsVisibilityTimeoutSec,
+                }),
+                { abortSignal: stop.signal },
+              );
+              messages = r.Messages ?? [];
+            } catch (err) {
+              if (stop.signal.aborted) return;
+              stop.abort();
+              classifyAwsError(err, `receiving from ${config.queue_url}`);
+            }
+            if (messages.length === 0) continue;
+            faults.onReceive?.(config.queue_url, messages);
+            const r = await handleBatch(client, jobId, config, messages).catch((err) => {
+              stop.abort();
+              throw err;
+            });
+            totals.recorded += r.recorded;
+            totals.ignored += r.ignored;
+            if (r.recorded > 0) {
+              const s = await store.bufferSnapshot(jobId);
+              pacer.update(s);
+              flushAt = returnForFlushAt(config.buffer_config, s, callStart);
+            }
+          } finally {
+            release();
+          }
+        }
+      };
+      try {
+        await Promise.all(Array.from({ length: config.num_concurrent_listener_tasks }, listener));
+      } finally {
+        clearInterval(beat);
+        ctx.cancellationSignal.removeEventListener('abort', onCancel);
+        const mean = pacer.averageFileBytes;
+        if (mean !== undefined) meanFileBytes.set(jobId, mean);
+      }
+      return { ...totals, snapshot: await store.bufferSnapshot(jobId) };
+    },
+  };
+}
+
+/** Deletes after the commit. A failed delete only means a redelivery, which dedup absorbs. */
+async function deleteMessages(
+  client: SQSClient,
+  queueUrl: string,
+  messages: Message[],
+  jobId: number,
+): Promise<void> {
+  if (messages.length === 0) return;
+  try {
+    const r = await client.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+      }),
+    );
+    if (r.Failed?.length)
+      log.warn('some deletes failed; those messages will be redelivered', { jobId, failed: r.Failed.length });
+  } catch (err) {
+    log.warn('delete failed; the messages will be redelivered', { jobId, error: String(err) });
+  }
+}
