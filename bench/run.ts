@@ -37,10 +37,10 @@ function positiveInt(value: string): number {
   return n;
 }
 
-const PHASES = ['scanner', 'growth', 'e2e', 'sqs', 'latency', 'rescan'] as const;
+const PHASES = ['scanner', 'growth', 'e2e', 'sqs', 'latency', 'rescan', 'split'] as const;
 type Phase = (typeof PHASES)[number];
 /** `rescan` (order-free scanning's cost) runs only when asked for. */
-const DEFAULT_PHASES = PHASES.filter((p) => p !== 'rescan');
+const DEFAULT_PHASES = PHASES.filter((p) => p !== 'rescan' && p !== 'split');
 
 interface Options {
   n: number;
@@ -92,7 +92,7 @@ const program = new Command('bench')
   .option('--growth-10x', 'also measure the scanner at 10N (uploads 10N objects once)', false)
   .option(
     '--phases <list>',
-    `comma-separated subset of ${PHASES.join(',')} (default: all but rescan)`,
+    `comma-separated subset of ${PHASES.join(',')} (default: all but rescan and split)`,
     DEFAULT_PHASES.join(','),
   )
   .option(
@@ -213,6 +213,8 @@ interface Results {
   }[];
   /** Per executor concurrency: clp-s alone (the floor) and end to end, measured one after the other. */
   e2e: E2eEntry[];
+  /** One job's listing split across listers: rows/s per listing_parallelism and worker processes. */
+  split?: { listingParallelism: number; workers: number; job: JobResult; jestRunning: boolean }[];
   sqs?: { floor: SqsFloorResult; job: JobResult & { loadMs: number }; ratio: number; jestRunning: boolean };
   latency?: LatencyResult & { jestRunning: boolean };
   rescan?: JobResult & { jestRunning: boolean };
@@ -522,7 +524,7 @@ async function main(): Promise<void> {
   }
   try {
     const e2eSize = o.phases.includes('e2e') ? [o.nE2e] : [];
-    const rescanSize = o.phases.includes('rescan') ? [o.n] : [];
+    const rescanSize = o.phases.includes('rescan') || o.phases.includes('split') ? [o.n] : [];
     for (const count of [...new Set([...sizes, ...e2eSize, ...rescanSize])].sort((a, b) => a - b)) {
       const r = await ensureObjects(s3, o.bucket, count, o.uploadConcurrency, log);
       results.objects[r.prefix] = { uploaded: r.uploaded, ms: Math.round(r.ms) };
@@ -638,6 +640,35 @@ async function main(): Promise<void> {
       log(`  ${fmtDuration(j.ms)}, ${int(j.rate)} files/s`);
       results.rescan = { ...j, jestRunning: jestRunning || (await phaseEnd()) };
       save();
+    }
+    if (o.phases.includes('split')) {
+      results.split = [];
+      // Interleaved, so a drift in the machine's load touches every setting alike.
+      for (const [listingParallelism, workers] of [
+        [1, 1],
+        [2, 1],
+        [2, 2],
+        [4, 2],
+      ]) {
+        const jestRunning = await phaseStart(o.waitIdle);
+        log(`split N=${o.n}: listing_parallelism ${listingParallelism}, ${workers} worker process(es)`);
+        const job = await s3Job(ctx, {
+          name: `split-${o.n}-p${listingParallelism}-w${workers}`,
+          prefix: prefixFor(o.n),
+          n: o.n,
+          flushTimeoutSec: o.flushTimeoutSec,
+          listingParallelism,
+          workers,
+        });
+        log(`  rows in ${fmtDuration(job.rowsMs)}: ${int(job.rowsRate)} files/s`);
+        results.split.push({
+          listingParallelism,
+          workers,
+          job,
+          jestRunning: jestRunning || (await phaseEnd()),
+        });
+        save();
+      }
     }
   } catch (err) {
     results.error = err instanceof Error ? err.message : String(err);

@@ -75,8 +75,13 @@ async function started(child: Child, line: string): Promise<void> {
 }
 
 /** `node dist-bench/src/worker.js` on its own task queue against `db`; resolves once it polls. */
-export async function startWorker(ctx: BenchContext, db: PhaseDb, name: string) {
-  const taskQueue = uniqueName(`bench-${name}`);
+/** A worker process on `taskQueue` (default: a new one). */
+export async function startWorker(
+  ctx: BenchContext,
+  db: PhaseDb,
+  name: string,
+  taskQueue = uniqueName(`bench-${name}`),
+) {
   const worker = new Child({
     name: `worker (${name})`,
     script: path.join(DIST_SRC, 'worker.js'),

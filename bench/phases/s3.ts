@@ -284,10 +284,17 @@ export async function s3Job(
     executorConcurrency?: number;
     /** Order-free scanning on (rescan_interval_sec 1, scanning_interval_sec 1): time this many passes at the end. */
     rescanPasses?: number;
+    /** The job's listing_parallelism (absent: one lister). */
+    listingParallelism?: number;
+    /** Worker processes on the job's task queue (default 1); the figures' worker is the first. */
+    workers?: number;
   },
 ): Promise<JobResult> {
   return withDb(ctx, async (db) => {
     const { worker, taskQueue } = await startWorker(ctx, db, opts.name);
+    const more = [];
+    for (let i = 1; i < (opts.workers ?? 1); i++)
+      more.push((await startWorker(ctx, db, `${opts.name}-${i + 1}`, taskQueue)).worker);
     const exec =
       opts.executorConcurrency !== undefined
         ? await startExecutor(ctx, db, opts.name, opts.executorConcurrency)
@@ -306,6 +313,7 @@ export async function s3Job(
         scanning_interval_sec: opts.rescanPasses ? RESCAN_INTERVAL_SEC : 30,
         timestamp_key: BENCH_TIMESTAMP_KEY,
         ...(opts.rescanPasses ? { rescan_interval_sec: RESCAN_INTERVAL_SEC } : {}),
+        ...(opts.listingParallelism ? { listing_parallelism: opts.listingParallelism } : {}),
         buffer_config: { flush_threshold_bytes: 2 ** 40, timeout_sec: opts.flushTimeoutSec },
       });
       const n = opts.n;
@@ -376,6 +384,7 @@ export async function s3Job(
       clpSMemory?.stop();
       if (jobId !== undefined) await terminateJob(ctx.client, jobId);
       await worker.stop();
+      for (const w of more) await w.stop();
       await exec?.stop();
     }
   });
