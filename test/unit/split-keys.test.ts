@@ -49,7 +49,8 @@ test('zero-padded flat keys split at real keys into even ranges that cover every
   expect(parts.flat()).toEqual(sorted);
   // Evenly spread: no range more than twice the mean.
   expect(Math.max(...parts.map((p) => p.length))).toBeLessThan((2 * keys.length) / parts.length);
-  expect(calls.n).toBeLessThan(400);
+  // A few binary-search steps and one probe per candidate character: not a walk of the keys.
+  expect(calls.n).toBeLessThan(50);
 });
 
 test('keys after the cursor only: the split starts past it', async () => {
@@ -85,4 +86,23 @@ test('nothing to split: no keys, one key, or the cursor at the end', async () =>
   expect(await findSplitKeys(bucketOf([]).first, 'a/', null, 3)).toEqual([]);
   expect(await findSplitKeys(bucketOf(['a/only']).first, 'a/', null, 3)).toEqual([]);
   expect(await findSplitKeys(bucketOf(['a/1', 'a/2']).first, 'a/', 'a/2', 3)).toEqual([]);
+});
+
+test('random hex keys split into ranges none of which holds more than three times its share', async () => {
+  let seed = 42;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const keys = Array.from(
+    { length: 20_000 },
+    () =>
+      `h/${Math.floor(rand() * 2 ** 32)
+        .toString(16)
+        .padStart(8, '0')}`,
+  );
+  const { sorted, first, calls } = bucketOf(keys, 'h/');
+  const splits = await findSplitKeys(first, 'h/', null, 7);
+  expect(splits.length).toBeGreaterThanOrEqual(5);
+  const parts = ranges(sorted, null, splits);
+  expect(parts.flat()).toEqual(sorted);
+  expect(Math.max(...parts.map((p) => p.length))).toBeLessThan((3 * sorted.length) / parts.length);
+  expect(calls.n).toBeLessThan(50);
 });

@@ -23,18 +23,21 @@ import { lister, notAfter, settle } from './activities';
  * split point is a real key, and the ranges cover every key), only the
  * split is less even.
  */
-const PROBE_CHARS =
-  "!#$%&'()*+,-./0123456789:;=@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~";
-const PROBE_CONCURRENCY = 8;
+const PROBE_CHARS = [
+  ..."!#$%&'()*+,-./0123456789:;=@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~",
+];
+/** Sorts after every character a key may hold: `first(p + TOP)` finds no key that starts with p. */
+const TOP = '\u{10FFFF}';
 /** MinIO refuses a StartAfter whose last path component is "." or "..". */
 const DOT_COMPONENT = /(^|\/)\.\.?$/;
-const MAX_PROBE_DEPTH = 24;
+const PROBE_CONCURRENCY = 8;
+/** Characters probed at most (evenly spaced over those the keys may have there). */
+const MAX_PROBES = 24;
 /** Ranges per unit of parallelism: more ranges than listers, so a small range frees its lister for another. */
 const RANGES_PER_LISTER = 4;
 export const MAX_RANGES = 64;
 
-const utf8After = (a: string, b: string) =>
-  Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')) > 0;
+const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -49,13 +52,23 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
   return out;
 }
 
+/** The largest i in [lo, hi] with ok(i), given ok(lo) and ok monotonic (true, then false). */
+async function lastTrue(lo: number, hi: number, ok: (i: number) => Promise<boolean>): Promise<number> {
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (await ok(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 /**
  * Up to `want` real keys after `lo` (in S3's order), spread over the keys
- * after it: the next character after the keys' common part is probed
- * (`first(p)`: the first key after p, or null), and where every probe finds
- * the same key, the common part grows by that key's next character and the
- * probing goes one level deeper. Returns [] when the keys cannot be split
- * (none, one, or all behind one long common part).
+ * after it, from a few one-key listings (`first(p)`: the first key after p,
+ * or null): the keys' common part by binary search (no key after
+ * part + TOP), the highest next character they have by binary search, then
+ * one probe per character from the first key's up to that one. Returns []
+ * when the keys cannot be split (none, one, or one next character).
  */
 export async function findSplitKeys(
   first: (startAfter: string | null) => Promise<string | null>,
@@ -65,20 +78,28 @@ export async function findSplitKeys(
 ): Promise<string[]> {
   const head = await first(lo);
   if (head === null || want < 1) return [];
-  let base = prefix;
-  for (let depth = 0; depth < MAX_PROBE_DEPTH && base.length < head.length; depth++) {
-    const probes = [...PROBE_CHARS]
-      .map((c) => base + c)
-      .filter((p) => (lo === null || utf8After(p, lo)) && !DOT_COMPONENT.test(p));
-    // A probe a server refuses only makes the split less even: every split point is a real key.
-    const found = await mapLimit(probes, PROBE_CONCURRENCY, (p) => first(p).catch(() => null));
-    const keys = [...new Set(found.filter((k): k is string => k !== null && k !== head))].sort((a, b) =>
-      Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')),
-    );
-    if (keys.length >= 1) return spread(keys, want);
-    base += head[base.length];
-  }
-  return [];
+  // A probe a server refuses only makes the split less even: every split point is a real key.
+  const probe = (p: string) => (DOT_COMPONENT.test(p) ? Promise.resolve(null) : first(p).catch(() => null));
+  const none = async (p: string) => (await probe(p + TOP)) === null;
+  const common = await lastTrue(prefix.length, head.length, (n) => none(head.slice(0, n)));
+  const base = head.slice(0, common);
+  const from = PROBE_CHARS.findIndex((c) => head.length === common || byteOrder(c, head[common]) >= 0);
+  if (from === -1) return [];
+  // The highest probe character some key after the common part reaches (or passes).
+  const top = await lastTrue(
+    from,
+    PROBE_CHARS.length - 1,
+    async (i) => !(await none(base + PROBE_CHARS[i - 1])),
+  );
+  const candidates = PROBE_CHARS.slice(from, top + 1);
+  const step = Math.max(1, candidates.length / MAX_PROBES);
+  const probes = Array.from(
+    { length: Math.min(MAX_PROBES, candidates.length) },
+    (_, i) => base + candidates[Math.floor(i * step)],
+  ).filter((p) => lo === null || byteOrder(p, lo) > 0);
+  const found = await mapLimit(probes, PROBE_CONCURRENCY, probe);
+  const keys = [...new Set(found.filter((k): k is string => k !== null && k !== head))].sort(byteOrder);
+  return keys.length ? spread(keys, want) : [];
 }
 
 /** `want` of the keys, evenly spaced (all of them when there are fewer). */
