@@ -35,6 +35,7 @@ import {
   watch,
 } from './dependencies';
 import { createLogger, sdkLogRecord, stdoutSink } from './executor/log';
+import { workflowRuntimeWarning } from './runtime';
 import { Connection } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -160,6 +161,8 @@ async function main(): Promise<void> {
     shutdownSignals: [],
   });
   const log = createLogger();
+  const runtimeWarning = workflowRuntimeWarning();
+  if (runtimeWarning) log.warn(runtimeWarning, { node: process.version });
   const stop = new AbortController();
   let worker: Worker | undefined;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -51,7 +51,12 @@ export class Proc {
   start(): void {
     mkdirSync(LOGS, { recursive: true });
     const log = createWriteStream(path.join(LOGS, `${this.name}.log`), { flags: 'a' });
-    const child = spawn('node', this.args, { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The Node that runs the tests runs the ingestor too (test/unit/runtime.test.ts checks that one).
+    const child = spawn(process.execPath, this.args, {
+      cwd: ROOT,
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     child.on('exit', () => (this.exits += 1));
