@@ -52,6 +52,7 @@ test(`the worker frozen ${FREEZES} times past the workflow execution timeout: it
           's3_scanner',
           s3ScannerConfig(bucket, `wf${j}/`, {
             buffer_config: { flush_threshold_bytes: 8 * 1024, timeout_sec: 1 },
+            dataset: `freeze_timeout_${j}`, // each job's events searched on their own
           }),
         ),
       );
