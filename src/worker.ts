@@ -35,6 +35,7 @@ import {
   watch,
 } from './dependencies';
 import { createLogger, logProcessEvents, sdkLogLevel, sdkLogRecord, stdoutSink } from './common/log';
+import { workflowRuntimeWarning } from './runtime';
 import { Connection } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -135,6 +136,8 @@ export async function main(opts: Pick<WorkerOptions, 'faults'> = {}): Promise<vo
   });
   const log = createLogger();
   logProcessEvents(log);
+  const runtimeWarning = workflowRuntimeWarning();
+  if (runtimeWarning) log.warn(runtimeWarning, { node: process.version });
   const stop = new AbortController();
   let worker: Worker | undefined;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -51,6 +51,7 @@ export class Proc {
   start(): void {
     mkdirSync(LOGS, { recursive: true });
     const log = createWriteStream(path.join(LOGS, `${this.name}.log`), { flags: 'a' });
+    // The Node that runs the tests runs the ingestor too (test/unit/runtime.test.ts checks that one).
     const child = spawn(process.execPath, this.args, {
       cwd: ROOT,
       env: this.env,
