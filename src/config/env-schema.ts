@@ -36,6 +36,18 @@ export const envSchema = z.object({
   CLP_DB_GRANTEE_HOST: z.string().min(1).default('%'),
 
   CLP_INGESTOR_TASK_QUEUE: z.string().min(1).default('clp-ingestor'),
+  /**
+   * Worker Versioning (docs/upgrades.md): the worker polls as one version of a Worker Deployment,
+   * and a job's run stays on the version it started on. Off: the worker is unversioned.
+   */
+  CLP_INGESTOR_WORKER_VERSIONING: bool.default(true),
+  /** The Worker Deployment's name; unset: the task queue's name (one deployment per task queue). */
+  CLP_INGESTOR_DEPLOYMENT_NAME: z.string().min(1).optional(),
+  /** The version's build id; unset: derived from the workflow bundle, so each workflow change is a new version. */
+  CLP_INGESTOR_BUILD_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,200}$/, 'letters, digits, - and _ only')
+    .optional(),
   /** host:port where the worker serves Prometheus metrics; unset: none. */
   CLP_INGESTOR_METRICS_ADDRESS: z.string().optional(),
   /** host:port where the executor serves Prometheus metrics; unset: none. */

@@ -1,7 +1,8 @@
 /**
  * The activities the ingestion-job workflow calls, each group with the
  * timeouts, heartbeats and cancellation its calls need. Changing any option
- * here changes the commands the workflow records: guard it with patched().
+ * here changes the commands the workflow records: it ships as a new worker
+ * version (docs/upgrades.md), and the recorded histories must still replay.
  */
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
