@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { DefaultLogger, makeTelemetryFilterString, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker } from '@temporalio/worker';
 import { controlJob } from '../../src/client/jobs';
 import { createWorker } from '../../src/worker';
 import { drainageStatus, makeCurrent, type DeploymentVersion } from '../../src/worker-deployment';
@@ -203,6 +203,14 @@ test('a job pinned to version 1 keeps running while version 2 is current; versio
 
   // No run failed a workflow task (a nondeterminism error would): each ran the code it started on.
   for (const r of [...(await runsOf(client, jobA)), ...runsB]) expect(r.events).not.toContain(WFT_FAILED);
+  // What pinning spared the job: its version-1 history does not replay on version 2's code.
+  const v1Run = (await runsOf(client, jobA)).find((r) => r.buildId === 'v1')!;
+  const v1History = await client.workflow.getHandle(workflowIdFor(jobA), v1Run.runId).fetchHistory();
+  await expect(
+    Worker.runReplayHistory({ workflowsPath: require.resolve('../upgrades/v2-workflows') }, v1History),
+  ).rejects.toThrow(/[Nn]ondetermin/);
+  await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows') }, v1History);
+
   expect(await ingestedPaths(jobA)).toEqual([...first, ...later].sort());
   expect(await ingestedPaths(jobB)).toEqual([...onlyV2].sort());
   for (const id of [jobA, jobB]) {
