@@ -10,7 +10,7 @@ import {
   Worker,
   makeTelemetryFilterString,
 } from '@temporalio/worker';
-import { workerDeploymentOptions, workflowCode } from './worker-deployment';
+import { deploymentVersion, workerDeploymentOptions, workflowCode } from './worker-deployment';
 import { createActivities, type Activities, type ActivityFaults } from './activities';
 import { createS3Client, createS3ListerFor, createSqsClient, type S3Target } from './aws';
 import type { S3Lister } from './s3-list';
@@ -98,7 +98,8 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
       // Histories are small (continue-as-new), so a non-sticky replay is cheap.
       stickyQueueScheduleToStartTimeout: '3s',
     });
-    return { worker, pool, store, connection };
+    const version = settings.deployment.versioning ? deploymentVersion(settings.deployment, code) : undefined;
+    return { worker, pool, store, connection, version };
   } catch (err) {
     await connection?.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
@@ -227,6 +228,9 @@ async function main(): Promise<void> {
     if (stop.signal.aborted) worker.shutdown();
     log.info('worker started', {
       taskQueue: settings.taskQueue,
+      version: created.version
+        ? `${created.version.deploymentName}:${created.version.buildId}`
+        : 'unversioned',
       metrics: settings.metrics.worker ? `http://${settings.metrics.worker}/metrics` : 'off',
       namespace,
       temporal: temporal.address,

@@ -29,10 +29,13 @@ let disconnect: () => Promise<void>;
 let dir: string;
 const running: { worker: Worker; done: Promise<void>; close: () => Promise<void> }[] = [];
 
-const deploymentName = uniqueName('upg');
+// One deployment for every run of this test: a namespace holds at most 100 deployments, and the
+// server deletes a deployment's drained versions without pollers once it has 100 versions.
+const deploymentName = 'clp-ingestor-upgrade-test';
 const taskQueue = uniqueName('upg-tq');
-const v1: DeploymentVersion = { deploymentName, buildId: 'v1' };
-const v2: DeploymentVersion = { deploymentName, buildId: 'v2' };
+const tag = uniqueName('b');
+const v1: DeploymentVersion = { deploymentName, buildId: `v1-${tag}` };
+const v2: DeploymentVersion = { deploymentName, buildId: `v2-${tag}` };
 
 async function startVersion(v: DeploymentVersion, workflowsPath?: string) {
   const settings = {
@@ -120,7 +123,7 @@ test('a job pinned to version 1 keeps running while version 2 is current; versio
   // Version 1: the ingestor's own workflow code.
   await startVersion(v1);
   expect(await makeCurrent(client, v1)).toMatchObject({ changed: true });
-  expect(await makeCurrent(client, v1)).toEqual({ changed: false, previous: 'v1' });
+  expect(await makeCurrent(client, v1)).toEqual({ changed: false, previous: v1.buildId });
 
   const first = writeFiles('a', ['a1.log', 'a2.log', 'a3.log', 'a4.log']);
   const jobA = await host.create('fs', {
@@ -137,11 +140,11 @@ test('a job pinned to version 1 keeps running while version 2 is current; versio
     60_000,
     'job A ingested its first files on version 1',
   );
-  expect((await runsOf(client, jobA)).map((r) => r.buildId)).toEqual(['v1']);
+  expect((await runsOf(client, jobA)).map((r) => r.buildId)).toEqual([v1.buildId]);
 
   // Version 2 deployed beside it, then made current.
   await startVersion(v2, require.resolve('../upgrades/v2-workflows'));
-  expect(await makeCurrent(client, v2)).toEqual({ changed: true, previous: 'v1' });
+  expect(await makeCurrent(client, v2)).toEqual({ changed: true, previous: v1.buildId });
 
   // A new job starts on version 2 and runs its changed command sequence.
   const onlyV2 = writeFiles('b', ['b1.log', 'b2.log']);
@@ -169,17 +172,17 @@ test('a job pinned to version 1 keeps running while version 2 is current; versio
     'job A ingested the later files and job B finished',
   );
   const runsB = await runsOf(client, jobB);
-  expect(runsB.map((r) => r.buildId)).toEqual(['v2']);
+  expect(runsB.map((r) => r.buildId)).toEqual([v2.buildId]);
   expect(runsB[0].events).toContain(TIMER_STARTED);
 
   const runsA = await runsOf(client, jobA);
   if (upgradesOnContinueAsNew) {
     // The v1 run ended at a continue-as-new; the next one runs version 2's code.
-    expect(runsA.map((r) => r.buildId).sort()).toEqual(['v1', 'v2']);
-    expect(runsA.find((r) => r.buildId === 'v2')?.events).toContain(TIMER_STARTED);
+    expect(runsA.map((r) => r.buildId).sort()).toEqual([v1.buildId, v2.buildId]);
+    expect(runsA.find((r) => r.buildId === v2.buildId)?.events).toContain(TIMER_STARTED);
   } else {
     // The run stays on version 1, which still serves it: version 1 is draining, not drained.
-    expect(runsA.map((r) => r.buildId)).toEqual(['v1']);
+    expect(runsA.map((r) => r.buildId)).toEqual([v1.buildId]);
     expect(await drainageStatus(client, v1)).toBe('DRAINING');
   }
 
@@ -204,7 +207,7 @@ test('a job pinned to version 1 keeps running while version 2 is current; versio
   // No run failed a workflow task (a nondeterminism error would): each ran the code it started on.
   for (const r of [...(await runsOf(client, jobA)), ...runsB]) expect(r.events).not.toContain(WFT_FAILED);
   // What pinning spared the job: its version-1 history does not replay on version 2's code.
-  const v1Run = (await runsOf(client, jobA)).find((r) => r.buildId === 'v1')!;
+  const v1Run = (await runsOf(client, jobA)).find((r) => r.buildId === v1.buildId)!;
   const v1History = await client.workflow.getHandle(workflowIdFor(jobA), v1Run.runId).fetchHistory();
   await expect(
     Worker.runReplayHistory({ workflowsPath: require.resolve('../upgrades/v2-workflows') }, v1History),
