@@ -37,12 +37,15 @@ const tag = uniqueName('b');
 const v1: DeploymentVersion = { deploymentName, buildId: `v1-${tag}` };
 const v2: DeploymentVersion = { deploymentName, buildId: `v2-${tag}` };
 
-async function startVersion(v: DeploymentVersion, workflowsPath?: string) {
+/** A worker of version `v` (undefined: an unversioned one). */
+async function startVersion(v: DeploymentVersion | undefined, workflowsPath?: string, queue = taskQueue) {
   const settings = {
     ...db.settings,
-    deployment: { versioning: true, name: v.deploymentName, buildId: v.buildId },
+    deployment: v
+      ? { versioning: true, name: v.deploymentName, buildId: v.buildId }
+      : { versioning: false, name: deploymentName },
   };
-  const { worker, pool, connection } = await createWorker(settings, { taskQueue, workflowsPath });
+  const { worker, pool, connection } = await createWorker(settings, { taskQueue: queue, workflowsPath });
   const done = worker.run();
   const entry = {
     worker,
@@ -220,5 +223,56 @@ test('a job pinned to version 1 keeps running while version 2 is current; versio
     const { counters, rows } = await countersAndRows(host.pool, id);
     expect(counters).toEqual(rows);
     expect(await host.store.requireJob(id)).toMatchObject({ status: 'finished', numFilesFailed: 0 });
+  }
+});
+
+test('the first versioned build takes over an open job of an unversioned worker once it is current', async () => {
+  const queue = uniqueName('upg0-tq');
+  const { host: h0, disconnect: disconnect0 } = await connectJobHost(db, queue);
+  try {
+    const unversioned = await startVersion(undefined, undefined, queue);
+    const before = writeFiles('c', ['c1.log', 'c2.log']);
+    const jobC = await h0.create('fs', {
+      directory: path.join(dir, 'c'),
+      settle_delay_sec: 0,
+      scanning_interval_sec: 0.5,
+      buffer_config: { flush_threshold_bytes: 1_000_000, timeout_sec: 1 },
+    });
+    await eventually(
+      async () => (await ingestedPaths(jobC)).length === before.length || null,
+      60_000,
+      'job C ingested its first files unversioned',
+    );
+    expect((await runsOf(h0.client, jobC)).map((r) => r.buildId)).toEqual([undefined]);
+
+    // The same workflow code as a versioned build, made current; the unversioned worker retired.
+    const first: DeploymentVersion = { deploymentName, buildId: `first-${tag}` };
+    await startVersion(first, undefined, queue);
+    expect(await makeCurrent(h0.client, first)).toMatchObject({ changed: true });
+    await unversioned.close();
+
+    const after = writeFiles('c', ['c3.log', 'c4.log']);
+    await eventually(
+      async () => (await ingestedPaths(jobC)).length === before.length + after.length || null,
+      60_000,
+      'job C ingested the later files on the versioned build',
+    );
+    const runs = await runsOf(h0.client, jobC);
+    expect(runs.map((r) => r.buildId)).toEqual([first.buildId]);
+    for (const r of runs) expect(r.events).not.toContain(WFT_FAILED);
+    await controlJob(h0.store, h0.client, jobC, 'stop');
+    await eventually(
+      async () => {
+        await completeCompressionJobs(host.pool);
+        return (await h0.store.requireJob(jobC)).status === 'finished' || null;
+      },
+      120_000,
+      'job C finished',
+    );
+    expect(await ingestedPaths(jobC)).toEqual([...before, ...after].sort());
+    const { counters, rows } = await countersAndRows(host.pool, jobC);
+    expect(counters).toEqual(rows);
+  } finally {
+    await disconnect0();
   }
 });
