@@ -423,6 +423,22 @@ cmd_app_up() {
     fail "${report#$'\n'}"
   fi
   for a in "${pending[@]}"; do say "$a has not said it started yet (waiting for a server?); see scripts/stack.sh logs $a"; done
+  if [[ " ${fresh[*]} " != *" worker "* ]]; then
+    # A worker left running may run an older build than dist/: then dist/'s has no worker to serve it.
+    CLP_INGESTOR_MAKE_CURRENT_WAIT_MS=3000 make_current_version || say "the running worker is not dist/'s build: it stays current until the worker is restarted (app-down, app-up)"
+  elif [[ " ${pending[*]} " != *" worker "* ]]; then
+    make_current_version || fail "app-up: making the worker's build its deployment's current version failed"
+  fi
+}
+
+# The built worker's version becomes its deployment's current version (docs/upgrades.md): new
+# jobs, and jobs continuing as new, run this build. Nothing changes when it already is; nothing
+# when CLP_INGESTOR_WORKER_VERSIONING=false.
+make_current_version() {
+  local out rc=0
+  out=$(node "$ROOT/dist/worker-deployment.js" make-current 2>&1) || rc=$?
+  say "$out"
+  return $rc
 }
 
 stop_app() { # the supervisor first (it stops the app), then the app if it is still there

@@ -10,8 +10,7 @@ import {
   Worker,
   makeTelemetryFilterString,
 } from '@temporalio/worker';
-import { existsSync } from 'node:fs';
-import { WORKFLOW_BUNDLE } from './bundle-workflows';
+import { deploymentVersion, workerDeploymentOptions, workflowCode } from './worker-deployment';
 import { createActivities, type Activities, type ActivityFaults } from './activities';
 import { createS3Client, createS3ListerFor, createSqsClient, type S3Target } from './aws';
 import type { S3Lister } from './s3-list';
@@ -59,6 +58,8 @@ export interface WorkerOptions {
   faults?: ActivityFaults;
   /** The process's metrics (main() serves them when CLP_INGESTOR_METRICS_ADDRESS is set). */
   metrics?: IngestorMetrics;
+  /** Tests run another build of the workflow code (a new version); default: the ingestor's. */
+  workflowsPath?: string;
 }
 
 export async function createWorker(settings: Settings, opts: WorkerOptions = {}) {
@@ -71,14 +72,14 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
     connection = connected.connection;
     const namespace = connected.namespace;
     const s3 = clientCache<S3Client>((t) => createS3Client(settings.aws, t));
+    const code = await workflowCode(opts.workflowsPath);
     const worker = await Worker.create({
       connection,
       namespace,
       taskQueue: opts.taskQueue ?? settings.taskQueue,
-      // The build's prebundled workflow code when present (npm run build); else bundle now.
-      ...(existsSync(WORKFLOW_BUNDLE)
-        ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
-        : { workflowsPath: require.resolve('./workflows') }),
+      workflowBundle: code,
+      // One version of the deployment, its runs pinned to it (docs/upgrades.md).
+      ...workerDeploymentOptions(settings.deployment, code),
       activities: (opts.wrapActivities ?? ((a) => a))(
         createActivities(
           {
@@ -99,7 +100,8 @@ export async function createWorker(settings: Settings, opts: WorkerOptions = {})
       // Histories are small (continue-as-new), so a non-sticky replay is cheap.
       stickyQueueScheduleToStartTimeout: '3s',
     });
-    return { worker, pool, store, connection };
+    const version = settings.deployment.versioning ? deploymentVersion(settings.deployment, code) : undefined;
+    return { worker, pool, store, connection, version };
   } catch (err) {
     await connection?.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
@@ -204,6 +206,9 @@ export async function main(opts: Pick<WorkerOptions, 'faults'> = {}): Promise<vo
     if (stop.signal.aborted) worker.shutdown();
     log.info('worker started', {
       taskQueue: settings.taskQueue,
+      version: created.version
+        ? `${created.version.deploymentName}:${created.version.buildId}`
+        : 'unversioned',
       metrics: settings.metrics.worker ? `http://${settings.metrics.worker}/metrics` : 'off',
       namespace,
       temporal: temporal.address,

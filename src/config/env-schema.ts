@@ -99,6 +99,33 @@ const temporal = {
     readBy: TEMPORAL_USERS,
     description: 'the task queue of the job workflows',
   }),
+  CLP_INGESTOR_WORKER_VERSIONING: setting({
+    type: bool.default(true),
+    typeText: 'true or false',
+    readBy: ['worker'],
+    description:
+      'poll as one version of a Worker Deployment; a job run stays on the version it started on (docs/upgrades.md)',
+  }),
+  CLP_INGESTOR_DEPLOYMENT_NAME: setting({
+    type: z.string().min(1).optional(),
+    derivedDefault: 'the task queue',
+    readBy: ['worker'],
+    description: "the worker's Worker Deployment",
+  }),
+  CLP_INGESTOR_MAKE_CURRENT_WAIT_MS: setting({
+    type: int(0, 3_600_000).default(60_000),
+    readBy: ['worker'],
+    description: "how long `worker-deployment make-current` waits for the new version's worker to poll",
+  }),
+  CLP_INGESTOR_BUILD_ID: setting({
+    type: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,200}$/, 'letters, digits, - and _ only')
+      .optional(),
+    derivedDefault: '`wf-` + a hash of the workflow bundle',
+    readBy: ['worker'],
+    description: "the worker's version; each workflow change is a new version by default",
+  }),
   TEMPORAL_ADDRESS: setting({
     type: z.string().optional(),
     derivedDefault: '`localhost:7233`',

@@ -44,6 +44,8 @@ export interface Settings {
   /** CLP_DB_GRANTEE_HOST */
   dbGranteeHost: string;
   taskQueue: string;
+  /** The worker's Worker Deployment (worker-deployment.ts). */
+  deployment: DeploymentSettings;
   /** Where the worker and the executor serve Prometheus metrics (undefined: they do not). */
   metrics: { worker?: string; executor?: string };
   /** CLP_INGESTOR_DEPENDENCY_WAIT_SEC: 0 waits for Temporal and the DB forever. */
@@ -57,6 +59,15 @@ export interface Settings {
   http: HttpSettings;
   /** CLP_INGESTOR_LOG_LEVEL, lower case. */
   logLevel: LogLevel;
+}
+
+export interface DeploymentSettings {
+  /** CLP_INGESTOR_WORKER_VERSIONING */
+  versioning: boolean;
+  /** CLP_INGESTOR_DEPLOYMENT_NAME, else the task queue. */
+  name: string;
+  /** CLP_INGESTOR_BUILD_ID; undefined: a hash of the workflow bundle. */
+  buildId?: string;
 }
 
 export interface ExecutorSettings {
@@ -94,6 +105,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   return {
     ...dbSettings(e),
     taskQueue: e.CLP_INGESTOR_TASK_QUEUE,
+    deployment: {
+      versioning: e.CLP_INGESTOR_WORKER_VERSIONING,
+      name: e.CLP_INGESTOR_DEPLOYMENT_NAME ?? e.CLP_INGESTOR_TASK_QUEUE,
+      buildId: e.CLP_INGESTOR_BUILD_ID,
+    },
     metrics: {
       worker: metricsAddress(e.CLP_INGESTOR_METRICS_ADDRESS, 'CLP_INGESTOR_METRICS_ADDRESS'),
       executor: metricsAddress(e.CLP_EXECUTOR_METRICS_ADDRESS, 'CLP_EXECUTOR_METRICS_ADDRESS'),

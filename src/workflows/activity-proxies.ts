@@ -3,7 +3,8 @@
  * timeouts, heartbeats and cancellation its calls need; each job kind's
  * reader proxies its own (src/sources/<kind>/workflow.ts) with the options
  * defined here. Changing any option changes the commands the workflow
- * records: guard it with patched().
+ * records: it ships as a new worker version (docs/upgrades.md), and the
+ * recorded histories must still replay.
  */
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { ActivityOptions, RetryPolicy } from '@temporalio/common';

@@ -10,15 +10,16 @@
  * Every activity returns the DB's view of the buffer, so the state is always
  * derived from the record and never drifts from it after a crash.
  * The commands the loops issue, and their order, are in the recorded
- * histories (test/replay): a change here must keep both or be behind patched().
+ * histories (test/replay), which must keep replaying; a change to them ships as a
+ * new worker version (docs/upgrades.md), no longer behind a new patched() branch.
  */
 import {
   allHandlersFinished,
   CancellationScope,
   condition,
-  continueAsNew,
   isCancellation,
   log,
+  makeContinueAsNewFunc,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import {
@@ -100,7 +101,13 @@ export class IngestionJobRun extends JobState implements IngestContext {
         completionBackoffMs: this.completionBackoffMs,
         ...this.reader.carried(),
       };
-      return await continueAsNew<typeof ingestionJob>({ ...this.input, carried, drain: false });
+      // Each run is pinned to the worker version it started on; the next one starts on the
+      // deployment's current version, so a job takes up new workflow code here and only here.
+      return await makeContinueAsNewFunc<typeof ingestionJob>({ initialVersioningBehavior: 'AUTO_UPGRADE' })({
+        ...this.input,
+        carried,
+        drain: false,
+      });
     }
     return progress;
   }

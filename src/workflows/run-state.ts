@@ -161,6 +161,9 @@ export class JobState {
   protected continueAsNewDue(): boolean {
     return (
       workflowInfo().continueAsNewSuggested ||
+      // A new version of the worker deployment is current: the run ends here and the next
+      // one starts on it (docs/upgrades.md). Always false on an unversioned worker.
+      workflowInfo().targetWorkerDeploymentVersionChanged === true ||
       (this.input.maxHistoryEvents !== undefined &&
         workflowInfo().historyLength >= this.input.maxHistoryEvents)
     );
