@@ -12,6 +12,9 @@ import { parseJobConfig } from '../../src/config/job-config';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
 import { sleep } from '../lib/env';
+import { seedRows, waitForCleanBufferPool } from '../seed-rows';
+
+const int = (x: number) => Math.round(x).toLocaleString('en-US');
 import { jobHistory, per1k, type HistoryStats } from '../lib/history';
 import { BENCH_TIMESTAMP_KEY } from '../lib/objects';
 import { ChildrenMemory } from '../lib/proc';
@@ -284,9 +287,18 @@ export async function s3Job(
     executorConcurrency?: number;
     /** Order-free scanning on (rescan_interval_sec 1, scanning_interval_sec 1): time this many passes at the end. */
     rescanPasses?: number;
+    /** Earlier rows of other (finished) jobs in the file table before the job starts (bench/seed-rows.ts). */
+    tableRows?: number;
   },
 ): Promise<JobResult> {
   return withDb(ctx, async (db) => {
+    if (opts.tableRows) {
+      const seeded = await seedRows(db.pool, opts.tableRows, { log: ctx.log });
+      const dirty = await waitForCleanBufferPool(db.pool);
+      ctx.log(
+        `  seeded ${int(seeded.rows)} earlier rows in ${(seeded.ms / 1000).toFixed(1)} s (${dirty} dirty pages left)`,
+      );
+    }
     const { worker, taskQueue } = await startWorker(ctx, db, opts.name);
     const exec =
       opts.executorConcurrency !== undefined
