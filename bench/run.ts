@@ -59,6 +59,7 @@ interface Options {
   prepareOnly: boolean;
   waitIdle?: boolean;
   rescanPasses: number;
+  tableRows: string;
 }
 
 const program = new Command('bench')
@@ -105,6 +106,11 @@ const program = new Command('bench')
   .option('--prepare-only', 'fill the bench bucket for these settings, then exit', false)
   .option('--upload-concurrency <n>', 'PutObject calls at once when filling the bucket', positiveInt, 64)
   .option('--wait-idle', 'wait (up to 25 min) while jest runs on this machine; default when N > 5000')
+  .option(
+    '--table-rows <list>',
+    'scanner phase: run the job once per file-table size, each after seeding that many earlier rows of other jobs (bench/seed-rows.ts)',
+    '0',
+  )
   .option('--no-wait-idle', 'measure even while jest runs (the figures are flagged)');
 
 function resolve(o: Options) {
@@ -120,6 +126,11 @@ function resolve(o: Options) {
         (o.executorConcurrency ?? (o.quick ? '1' : '1,2')).split(',').map((c) => positiveInt(c.trim())),
       ),
     ],
+    tableRows: o.tableRows.split(',').map((t) => {
+      const v = Number(t.trim().replace(/_/g, ''));
+      if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`bad --table-rows ${t}`);
+      return v;
+    }),
     phases: o.phases.split(',').map((p) => {
       if (!(PHASES as readonly string[]).includes(p)) throw new InvalidArgumentError(`unknown phase ${p}`);
       return p as Phase;
@@ -201,6 +212,14 @@ interface Results {
     floor?: FloorResult;
     /** The same floor paging by continuation token instead of StartAfter. */
     tokenFloor: FloorResult;
+    /** The job per file-table size (--table-rows): the first is `job` itself. */
+    byTableRows?: {
+      tableRows: number;
+      rowsRate: number;
+      rate: number;
+      pageMs: JobResult['pageMs'];
+      cpu: JobResult['cpu'];
+    }[];
     /** List only, insert only, and both pipelined (the honest floors). */
     honest?: { listOnly: FloorResult; insertOnly: FloorResult; pipelined: FloorResult };
     /** The job's rows rate against the pipelined floor. */
@@ -554,8 +573,45 @@ async function main(): Promise<void> {
       results.scanner.push(entry);
       save();
       log(`scanner N=${n}: job until every file is submitted`);
-      const job = await s3Job(ctx, { name: `scanner-${n}`, prefix, n, flushTimeoutSec: o.flushTimeoutSec });
+      const job = await s3Job(ctx, {
+        name: `scanner-${n}`,
+        prefix,
+        n,
+        flushTimeoutSec: o.flushTimeoutSec,
+        tableRows: o.tableRows[0],
+      });
       log(`  ${fmtDuration(job.ms)}, ${int(job.rate)} files/s, ${job.history.events} history events`);
+      // The same job again on file tables holding more earlier rows: whether recording cost grows with the table.
+      entry.byTableRows = [
+        {
+          tableRows: o.tableRows[0],
+          rowsRate: job.rowsRate,
+          rate: job.rate,
+          pageMs: job.pageMs,
+          cpu: job.cpu,
+        },
+      ];
+      for (const t of o.tableRows.slice(1)) {
+        log(`scanner N=${n}, ${int(t)} earlier rows: job until every file is submitted`);
+        const j = await s3Job(ctx, {
+          name: `scanner-${n}-t${t}`,
+          prefix,
+          n,
+          flushTimeoutSec: o.flushTimeoutSec,
+          tableRows: t,
+        });
+        log(
+          `  rows ${fmtDuration(j.rowsMs)}, ${int(j.rowsRate)} files/s (all submitted ${fmtDuration(j.ms)})`,
+        );
+        entry.byTableRows.push({
+          tableRows: t,
+          rowsRate: j.rowsRate,
+          rate: j.rate,
+          pageMs: j.pageMs,
+          cpu: j.cpu,
+        });
+        save();
+      }
       Object.assign(entry, {
         job,
         ratio: job.rate / (floor ?? tokenFloor).rate,

@@ -12,6 +12,9 @@ import { parseJobConfig } from '../../src/config/job-config';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
 import { sleep } from '../lib/env';
+import { seedRows, waitForCleanBufferPool } from '../seed-rows';
+
+const int = (x: number) => Math.round(x).toLocaleString('en-US');
 import { jobHistory, per1k, type HistoryStats } from '../lib/history';
 import { BENCH_TIMESTAMP_KEY } from '../lib/objects';
 import { ChildrenMemory } from '../lib/proc';
@@ -288,9 +291,18 @@ export async function s3Job(
     listingParallelism?: number;
     /** Worker processes on the job's task queue (default 1); the figures' worker is the first. */
     workers?: number;
+    /** Earlier rows of other (finished) jobs in the file table before the job starts (bench/seed-rows.ts). */
+    tableRows?: number;
   },
 ): Promise<JobResult> {
   return withDb(ctx, async (db) => {
+    if (opts.tableRows) {
+      const seeded = await seedRows(db.pool, opts.tableRows, { log: ctx.log });
+      const dirty = await waitForCleanBufferPool(db.pool);
+      ctx.log(
+        `  seeded ${int(seeded.rows)} earlier rows in ${(seeded.ms / 1000).toFixed(1)} s (${dirty} dirty pages left)`,
+      );
+    }
     const { worker, taskQueue } = await startWorker(ctx, db, opts.name);
     const more = [];
     for (let i = 1; i < (opts.workers ?? 1); i++)

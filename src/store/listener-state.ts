@@ -4,10 +4,10 @@
  */
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { withTransaction } from './db';
-import type { IgnoredMessage, NewFile } from './records';
+import { NotFoundError, type BufferSnapshot, type IgnoredMessage, type NewFile } from './records';
 import type { ListenerState } from './roles';
 import { TABLES } from './tables';
-import { JOBS_TABLE, lockJob, NOTHING, type StoreCore } from './store-core';
+import { JOBS_TABLE, NOTHING, type StoreCore } from './store-core';
 
 export class SqlListenerState implements ListenerState {
   constructor(private readonly core: StoreCore) {}
@@ -21,11 +21,25 @@ export class SqlListenerState implements ListenerState {
     jobId: number,
     files: NewFile[],
     ignored: IgnoredMessage[],
-  ): Promise<{ recorded: number; ignored: number }> {
+  ): Promise<{ recorded: number; ignored: number; snapshot?: BufferSnapshot }> {
     if (files.length === 0 && ignored.length === 0) return { recorded: 0, ignored: 0 };
     const r = await withTransaction(this.core.db, async (tx) => {
-      await lockJob(tx, jobId);
+      // The job row's lock, and its buffer counters with it: with what this batch adds they are the
+      // buffer as this commit leaves it, so the listener needs no read of its own after each batch.
+      const [[job]] = await tx.query<RowDataPacket[]>(
+        `SELECT buffered_files, buffered_bytes, buffered_oldest_ts, outstanding_compression_jobs FROM ${JOBS_TABLE}
+         WHERE id = ? FOR UPDATE`,
+        [jobId],
+      );
+      if (!job) throw new NotFoundError(`no ingestion job ${jobId}`);
       const recorded = files.length ? await this.core.insertFiles(tx, jobId, files) : NOTHING;
+      const oldest = job.buffered_oldest_ts === null ? null : Number(job.buffered_oldest_ts);
+      const snapshot: BufferSnapshot = {
+        files: Number(job.buffered_files) + recorded.files,
+        bytes: Number(job.buffered_bytes) + recorded.bytes,
+        oldestTs: oldest ?? (recorded.files > 0 ? (recorded.ts ?? null) : null),
+        outstandingCompressionJobs: Number(job.outstanding_compression_jobs),
+      };
       let newlyIgnored = 0;
       if (ignored.length) {
         const ts = this.core.now();
@@ -49,10 +63,14 @@ export class SqlListenerState implements ListenerState {
           );
         }
       }
-      return { recorded, ignored: newlyIgnored };
+      return { recorded, ignored: newlyIgnored, snapshot };
     });
     if (r.ignored) await this.core.report(jobId, () => this.core.metrics.messagesIgnored(r.ignored));
-    return { recorded: await this.core.reportRecorded(jobId, r.recorded), ignored: r.ignored };
+    return {
+      recorded: await this.core.reportRecorded(jobId, r.recorded),
+      ignored: r.ignored,
+      snapshot: r.snapshot,
+    };
   }
 
   async listIgnoredMessages(jobId: number, limit = 20): Promise<IgnoredMessage[]> {

@@ -94,12 +94,16 @@ export interface ScannerState {
 
 /** An SQS listener's batches: the files its notifications name and the messages it ignored. */
 export interface ListenerState {
-  /** One batch of messages; a redelivered message is neither recorded nor counted twice. */
+  /**
+   * One batch of messages; a redelivered message is neither recorded nor
+   * counted twice. `snapshot`: the job's buffer as this batch's commit left
+   * it (absent for an empty batch).
+   */
   recordMessageBatch(
     jobId: number,
     files: NewFile[],
     ignored: IgnoredMessage[],
-  ): Promise<{ recorded: number; ignored: number }>;
+  ): Promise<{ recorded: number; ignored: number; snapshot?: BufferSnapshot }>;
   listIgnoredMessages(jobId: number, limit?: number): Promise<IgnoredMessage[]>;
 }
 

@@ -54,6 +54,8 @@ function dedupHash(f: NewFile): Buffer {
 export interface Inserted {
   files: number;
   bytes: number;
+  /** The rows' creation_ts (absent when nothing was inserted). */
+  ts?: number;
 }
 export const NOTHING: Inserted = { files: 0, bytes: 0 };
 
@@ -142,7 +144,7 @@ export class StoreCore {
        WHERE id = ?`,
       [inserted, inserted, bytes, ts, ts, jobId],
     );
-    return { files: inserted, bytes };
+    return { files: inserted, bytes, ts };
   }
 
   /** Records files as `failed` with their reason (ones already recorded are skipped); grows the counters. */

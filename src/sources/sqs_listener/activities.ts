@@ -76,7 +76,7 @@ export function sqsReceiveActivities(
     jobId: number,
     config: SqsListenerConfig,
     messages: Message[],
-  ): Promise<{ recorded: number; ignored: number }> {
+  ): Promise<{ recorded: number; ignored: number; snapshot?: BufferSnapshot }> {
     const files: NewS3File[] = [];
     const ignored: IgnoredMessage[] = [];
     // CLP's single bucket and prefix, or the sources form (whose outsiders are counted as ignored).
@@ -191,7 +191,7 @@ export function sqsReceiveActivities(
             totals.recorded += r.recorded;
             totals.ignored += r.ignored;
             if (r.recorded > 0) {
-              const s = await store.bufferSnapshot(jobId);
+              const s = r.snapshot ?? (await store.bufferSnapshot(jobId));
               pacer.update(s);
               flushAt = returnForFlushAt(config.buffer_config, s, callStart);
             }
