@@ -166,11 +166,12 @@ async function maxId(pool: Db, table: string): Promise<number> {
 }
 
 /**
- * Waits (up to 2 minutes) until InnoDB has written out the dirty pages a
- * seeding left, so the run after it does not share the disk with that.
+ * Waits (up to 20 s: other users of the server keep pages dirty too) until
+ * InnoDB has written out most dirty pages a seeding left, so the run after
+ * it does not share the disk with that.
  */
 async function settleBufferPool(pool: Db): Promise<void> {
-  const until = Date.now() + 120_000;
+  const until = Date.now() + 20_000;
   for (;;) {
     const [[r]] = await pool.query<RowDataPacket[]>(
       `SELECT VARIABLE_VALUE AS v FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_PAGES_DIRTY'`,
@@ -186,7 +187,8 @@ async function settleBufferPool(pool: Db): Promise<void> {
  * transaction), compressed in compression jobs of 20,000: the same layout
  * on both sides, each in its own columns (ours with its dedup hash).
  */
-export async function seedEarlierRows(pool: Db, side: Side, rows: number): Promise<void> {
+export async function seedEarlierRows(pool: Db, side: Side, rows: number): Promise<number> {
+  const t0 = performance.now();
   const ts = Date.now() - 86_400_000;
   const [cj] = await pool.query<ResultSetHeader>(
     `INSERT INTO compression_jobs (status, clp_config, num_tasks, num_tasks_completed)
@@ -228,13 +230,18 @@ export async function seedEarlierRows(pool: Db, side: Side, rows: number): Promi
       );
     }
   }
+  const ms = performance.now() - t0;
   await settleBufferPool(pool);
+  return ms;
 }
 
 /** One run of ours: a fresh migrated database, its worker, and the REST API (in this process) taking the POST. */
 async function runOurs(ctx: BenchContext, prefix: string, n: number, seedRows: number, name: string) {
   return withDb(ctx, async (db) => {
-    if (seedRows > 0) await seedEarlierRows(db.pool, 'ours', seedRows);
+    if (seedRows > 0)
+      ctx.log(
+        `  seeded ${seedRows} rows in ${fmtDuration(await seedEarlierRows(db.pool, 'ours', seedRows))}`,
+      );
     const { worker, taskQueue } = await startWorker(ctx, db, name);
     const app = await buildServer({
       store: new IngestionStore(db.pool),
@@ -348,7 +355,8 @@ async function runClp(
       if (Date.now() > deadline) throw new Error(`CLP log-ingestor: no /health in 60 s; see its log`);
       await sleep(100);
     }
-    if (seedRows > 0) await seedEarlierRows(pool, 'clp', seedRows);
+    if (seedRows > 0)
+      ctx.log(`  seeded ${seedRows} rows in ${fmtDuration(await seedEarlierRows(pool, 'clp', seedRows))}`);
     const ft: FileTable = {
       pool,
       table: 'ingested_s3_object_metadata',
