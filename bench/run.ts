@@ -26,6 +26,7 @@ import {
 import { cleanUpInterrupted, type BenchContext } from './lib/harness';
 import { ensureObjects, prefixFor } from './lib/objects';
 import { killChildren } from './lib/proc';
+import { peerSet, type PeerSet, type TableState } from './clp-peer';
 import { clpSFloor, MB, type ClpSFloorResult } from './phases/clp-s';
 import { latency, type LatencyResult } from './phases/latency';
 import { s3Floor, s3HonestFloors, s3Job, type FloorResult, type JobResult } from './phases/s3';
@@ -37,10 +38,10 @@ function positiveInt(value: string): number {
   return n;
 }
 
-const PHASES = ['scanner', 'growth', 'e2e', 'sqs', 'latency', 'rescan', 'split'] as const;
+const PHASES = ['scanner', 'growth', 'e2e', 'sqs', 'latency', 'rescan', 'split', 'peer'] as const;
 type Phase = (typeof PHASES)[number];
-/** `rescan` (order-free scanning's cost) runs only when asked for. */
-const DEFAULT_PHASES = PHASES.filter((p) => p !== 'rescan' && p !== 'split');
+/** `rescan` (order-free scanning's cost) and `split` run only when asked for; `peer` with --clp-ingestor. */
+const DEFAULT_PHASES = PHASES.filter((p) => p !== 'rescan' && p !== 'split' && p !== 'peer');
 
 interface Options {
   n: number;
@@ -60,6 +61,11 @@ interface Options {
   waitIdle?: boolean;
   rescanPasses: number;
   tableRows: string;
+  clpIngestor?: string;
+  peerSizes?: string;
+  peerStates: string;
+  peerRuns: number;
+  peerSeedRows: number;
 }
 
 const program = new Command('bench')
@@ -102,6 +108,19 @@ const program = new Command('bench')
     positiveInt,
     3,
   )
+  .option(
+    '--clp-ingestor <path>',
+    "CLP's own log-ingestor binary (cargo build --release in a CLP checkout): adds the peer phase, ours side by side with it",
+  )
+  .option('--peer-sizes <list>', 'peer phase: object counts (default N)')
+  .option('--peer-states <list>', 'peer phase: table states, of empty,seeded', 'empty,seeded')
+  .option('--peer-runs <n>', 'peer phase: runs per side (alternating), the median reported', positiveInt, 5)
+  .option(
+    '--peer-seed-rows <n>',
+    "peer phase: the earlier rows (of another job) in each side's file table when seeded",
+    positiveInt,
+    1_000_000,
+  )
   .option('--bucket <name>', 'the bench bucket (objects are kept for the next run)', 'clp-bench')
   .option('--prepare-only', 'fill the bench bucket for these settings, then exit', false)
   .option('--upload-concurrency <n>', 'PutObject calls at once when filling the bucket', positiveInt, 64)
@@ -131,9 +150,20 @@ function resolve(o: Options) {
       if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`bad --table-rows ${t}`);
       return v;
     }),
-    phases: o.phases.split(',').map((p) => {
-      if (!(PHASES as readonly string[]).includes(p)) throw new InvalidArgumentError(`unknown phase ${p}`);
-      return p as Phase;
+    phases: [
+      ...new Set([
+        ...o.phases.split(',').map((p) => {
+          if (!(PHASES as readonly string[]).includes(p))
+            throw new InvalidArgumentError(`unknown phase ${p}`);
+          return p as Phase;
+        }),
+        ...(o.clpIngestor ? (['peer'] as const) : []),
+      ]),
+    ],
+    peerSizes: (o.peerSizes ?? String(o.n)).split(',').map((c) => positiveInt(c.trim())),
+    peerStates: o.peerStates.split(',').map((st) => {
+      if (st !== 'empty' && st !== 'seeded') throw new InvalidArgumentError(`unknown table state ${st}`);
+      return st as TableState;
     }),
   };
 }
@@ -237,6 +267,8 @@ interface Results {
   sqs?: { floor: SqsFloorResult; job: JobResult & { loadMs: number }; ratio: number; jestRunning: boolean };
   latency?: LatencyResult & { jestRunning: boolean };
   rescan?: JobResult & { jestRunning: boolean };
+  /** Ours beside CLP's own log-ingestor, per size and table state. */
+  peer: (PeerSet & { jestRunning: boolean })[];
   /** Why the run stopped early, if it did. */
   error?: string;
 }
@@ -471,6 +503,36 @@ function compressionTable(r: Results): string {
   );
 }
 
+/** Ours beside CLP's log-ingestor: median files/s of each side, their ratio, every run. */
+function peerTable(r: Results): string {
+  const rows = r.peer.map((p) => {
+    const of = (side: string) =>
+      p.runs
+        .filter((x) => x.side === side)
+        .map((x) => int(x.rate))
+        .join(', ');
+    return [
+      `N=${int(p.n)}, ${p.state === 'seeded' ? `${int(p.seedRows)} earlier rows` : 'empty tables'}${p.jestRunning ? ' ⚠ jest running' : ''}`,
+      int(p.ours),
+      int(p.clp),
+      ratio(p.ratio),
+      of('ours'),
+      of('clp'),
+    ];
+  });
+  return markdown(
+    [
+      'Side by side with CLP log-ingestor',
+      'Ours files/s (median)',
+      'CLP files/s (median)',
+      'Ours / CLP',
+      'Ours, each run',
+      'CLP, each run',
+    ],
+    rows,
+  );
+}
+
 function cpuTable(r: Results): string {
   const named: [string, Record<string, number>][] = [];
   for (const s of r.scanner) {
@@ -516,6 +578,7 @@ async function main(): Promise<void> {
     objects: {},
     scanner: [],
     e2e: [],
+    peer: [],
   };
   log(`bench: ${JSON.stringify(results.settings)}`);
   const s3 = createS3Client(settings.aws);
@@ -544,7 +607,11 @@ async function main(): Promise<void> {
   try {
     const e2eSize = o.phases.includes('e2e') ? [o.nE2e] : [];
     const rescanSize = o.phases.includes('rescan') || o.phases.includes('split') ? [o.n] : [];
-    for (const count of [...new Set([...sizes, ...e2eSize, ...rescanSize])].sort((a, b) => a - b)) {
+    const peerSizes = o.phases.includes('peer') ? o.peerSizes : [];
+    if (peerSizes.length && !o.clpIngestor) throw new Error('the peer phase needs --clp-ingestor <path>');
+    for (const count of [...new Set([...sizes, ...e2eSize, ...rescanSize, ...peerSizes])].sort(
+      (a, b) => a - b,
+    )) {
       const r = await ensureObjects(s3, o.bucket, count, o.uploadConcurrency, log);
       results.objects[r.prefix] = { uploaded: r.uploaded, ms: Math.round(r.ms) };
       log(`s3://${o.bucket}/${r.prefix}: ${count} objects (${r.uploaded} uploaded, ${fmtDuration(r.ms)})`);
@@ -726,6 +793,23 @@ async function main(): Promise<void> {
         save();
       }
     }
+    for (const n of peerSizes) {
+      for (const state of o.peerStates) {
+        const jestRunning = await phaseStart(o.waitIdle);
+        log(`peer N=${n} ${state}: ours and CLP's log-ingestor, ${o.peerRuns} runs each, alternating`);
+        const set = await peerSet(ctx, {
+          binary: o.clpIngestor!,
+          prefix: prefixFor(n),
+          n,
+          state,
+          seedRows: o.peerSeedRows,
+          runs: o.peerRuns,
+        });
+        log(`  median ours ${int(set.ours)}, CLP ${int(set.clp)} files/s: ours/CLP ${ratio(set.ratio)}`);
+        results.peer.push({ ...set, jestRunning: jestRunning || (await phaseEnd()) });
+        save();
+      }
+    }
   } catch (err) {
     results.error = err instanceof Error ? err.message : String(err);
     throw err;
@@ -735,7 +819,8 @@ async function main(): Promise<void> {
       save();
       // Whatever finished, even when a later phase failed.
       const clpS = results.e2e.length ? `${compressionTable(results)}\n\n` : '';
-      console.log(`\n${table(results)}\n\n${clpS}${cpuTable(results)}\n`);
+      const peer = results.peer.length ? `${peerTable(results)}\n\n` : '';
+      console.log(`\n${table(results)}\n\n${clpS}${peer}${cpuTable(results)}\n`);
       const took = Date.parse(results.finishedAt) - startedAt.getTime();
       console.log(
         `bench: ${results.error ? 'FAILED' : 'done'} in ${fmtDuration(took)}; results in ${path.relative(process.cwd(), outFile)}`,

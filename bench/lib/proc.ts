@@ -139,7 +139,11 @@ export class ChildrenMemory {
 
 export interface ChildOptions {
   name: string;
+  /** A node script, or with `command` an argument of it (none if empty). */
   script: string;
+  /** A program other than node (e.g. CLP's log-ingestor binary); default node itself. */
+  command?: string;
+  cwd?: string;
   args?: string[];
   env: Record<string, string>;
   logFile: string;
@@ -152,7 +156,7 @@ export function killChildren(): void {
   for (const child of live) child.proc.kill('SIGKILL');
 }
 
-/** A node child process whose output goes straight to a log file, with its memory sampled. */
+/** A child process (node unless told otherwise) whose output goes straight to a log file, with its memory sampled. */
 export class Child {
   readonly proc: ChildProcess;
   readonly exited: Promise<number | null>;
@@ -164,8 +168,10 @@ export class Child {
 
   constructor(readonly opts: ChildOptions) {
     const fd = openSync(opts.logFile, 'a');
-    this.proc = spawn(process.execPath, [opts.script, ...(opts.args ?? [])], {
+    const args = [...(opts.script ? [opts.script] : []), ...(opts.args ?? [])];
+    this.proc = spawn(opts.command ?? process.execPath, args, {
       env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
       stdio: ['ignore', fd, fd],
     });
     closeSync(fd);

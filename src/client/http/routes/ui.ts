@@ -14,12 +14,13 @@ const MIME: Record<string, string> = {
 
 /**
  * The dashboard's files: next to this module when run from src/ (ts-jest),
- * or in the source tree when run from dist/ (tsc copies no static files).
+ * or in the source tree when run from dist/ or dist-bench/src/ (tsc copies no static files).
  */
 export function resolveUiDir(): string {
   const candidates = [
     path.join(__dirname, '..', 'ui'),
     path.resolve(__dirname, '..', '..', '..', '..', 'src', 'client', 'http', 'ui'),
+    path.resolve(__dirname, '..', '..', '..', '..', '..', 'src', 'client', 'http', 'ui'),
   ];
   const dir = candidates.find((d) => existsSync(path.join(d, 'index.html')));
   if (!dir) throw new Error(`dashboard files not found (looked in ${candidates.join(', ')})`);
