@@ -416,7 +416,8 @@ test(`soak: ${opts.minutes} min, a fault every ${opts.faultEverySec} s, seed ${o
           async () => {
             const job = await rig.store.requireJob(jobId);
             if (job.status === 'failed') throw new Error(`job failed: ${job.errorMsg}`);
-            return job.numFilesCompressed >= expected[name];
+            // A failed file is an end state too: the check below then fails at once, naming it.
+            return job.numFilesCompressed + job.numFilesFailed >= expected[name];
           },
           DRAIN_TIMEOUT_MS,
           `${name}: ${expected[name]} files compressed`,
