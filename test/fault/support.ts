@@ -63,6 +63,11 @@ export class Proc {
     this.child = child;
   }
 
+  /** The running process's PID (undefined before the first start). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get alive(): boolean {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
   }
