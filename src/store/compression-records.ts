@@ -36,6 +36,18 @@ const TERMINAL_COMPRESSION = [
   CompressionJobStatus.KILLED,
 ] as const;
 
+/**
+ * A FAILED compression job whose clp-s could not reach the storage it reads
+ * (a curl transport error: the object store was down or restarting) failed
+ * for the storage, not the data, as a KILLED one fails for the cluster: its
+ * files are resubmitted the same way, up to the flush's attempts. CLP's
+ * worker marks both FAILED; CLP's own ingestor would leave them failed.
+ */
+export function storageWasAway(statusMsg: unknown): boolean {
+  const msg = Buffer.isBuffer(statusMsg) ? statusMsg.toString('utf8') : String(statusMsg ?? '');
+  return /\bcurl error\b/i.test(msg);
+}
+
 export class SqlCompressionRecords implements CompressionRecords {
   constructor(private readonly core: StoreCore) {}
 
@@ -189,7 +201,7 @@ export class SqlCompressionRecords implements CompressionRecords {
     const none = { finalized: [], resubmitted: [] };
     if (compressionJobIds.length === 0) return none;
     const [terminal] = await this.core.db.query<RowDataPacket[]>(
-      `SELECT id, status FROM compression_jobs WHERE id IN (?) AND status IN (?)`,
+      `SELECT id, status, status_msg FROM compression_jobs WHERE id IN (?) AND status IN (?)`,
       [compressionJobIds, TERMINAL_COMPRESSION],
     );
     if (terminal.length === 0) return none;
@@ -210,7 +222,10 @@ export class SqlCompressionRecords implements CompressionRecords {
             Number(cj.status) === CompressionJobStatus.SUCCEEDED ? 'compressed' : 'failed';
           // Files a KILLED job's SUCCEEDED tasks compressed, when they are all of its files.
           let tasksCompressed = 0;
-          if (Number(cj.status) === CompressionJobStatus.KILLED) {
+          if (
+            Number(cj.status) === CompressionJobStatus.KILLED ||
+            (Number(cj.status) === CompressionJobStatus.FAILED && storageWasAway(cj.status_msg))
+          ) {
             const killed = await resubmitKilled(tx, this.core.now, jobId, id, retry);
             if (killed === 'already') continue;
             compressed += killed.compressed;
@@ -233,7 +248,7 @@ export class SqlCompressionRecords implements CompressionRecords {
               tasksCompressed = killed.compressed;
             }
           }
-          if (Number(cj.status) === CompressionJobStatus.FAILED) {
+          if (Number(cj.status) === CompressionJobStatus.FAILED && !storageWasAway(cj.status_msg)) {
             // A job fails as a whole, but the archives of its SUCCEEDED tasks are registered: those files
             // are compressed. A repeat finds the submission finalized and moves nothing.
             const [[open]] = await tx.query<RowDataPacket[]>(

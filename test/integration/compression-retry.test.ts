@@ -132,6 +132,24 @@ test('after the last attempt is KILLED the files fail, with every attempt’s id
   expect(counters).toEqual(rows);
 });
 
+test('FAILED because clp-s could not reach the object store (a curl error): resubmitted as a KILLED job is', async () => {
+  const { jobId, compressionJobId } = await jobWithSubmittedFiles(2);
+  await db.pool.query('UPDATE compression_jobs SET status = ?, status_msg = ? WHERE id = ?', [
+    CompressionJobStatus.FAILED,
+    'task 7: clp-s failed (exit 1): [error] curl error while reading s3 object (code 7: Could not connect to server)',
+    compressionJobId,
+  ]);
+  const r = await store.finalizeCompressionJobs(jobId, [compressionJobId], retryOf(jobId));
+  expect(r.finalized).toEqual([]);
+  expect(r.resubmitted).toHaveLength(1);
+  expect(await idsOf(r.resubmitted[0].compressionJobId)).toEqual(await idsOf(compressionJobId));
+  // A repeat finds it resubmitted already: nothing moves twice.
+  expect(await store.finalizeCompressionJobs(jobId, [compressionJobId], retryOf(jobId))).toEqual({
+    finalized: [],
+    resubmitted: [],
+  });
+});
+
 test('FAILED is final: no resubmission', async () => {
   const { jobId, compressionJobId } = await jobWithSubmittedFiles(2);
   await setStatus(compressionJobId, CompressionJobStatus.FAILED);

@@ -21,7 +21,7 @@ executorCli({
     if (step !== crashAt) return;
     // One JSON line, as every line the executor writes.
     process.stdout.write(
-      `${JSON.stringify({ ts: new Date().toISOString(), level: 'warn', msg: `CLP_EXECUTOR_CRASH_AT=${step}: killing this process` })}\n`,
+      `${JSON.stringify({ ts: new Date().toISOString(), level: 'warn', msg: `clp-executor: CLP_EXECUTOR_CRASH_AT=${step}: killing this process` })}\n`,
     );
     process.kill(process.pid, 'SIGKILL');
   },
