@@ -107,7 +107,8 @@ export function executorCli(hooks: ExecutorHooks = {}): void {
     .action((opts: RunOptions) => run(opts, hooks));
 
   program.parseAsync().catch((err: unknown) => {
-    process.stderr.write(`clp-executor: ${(err as Error).message ?? String(err)}\n`);
+    // The reason it stops, as the last JSON line of its log (the supervisor's app-up shows it).
+    createLogger().error(`clp-executor: ${(err as Error).message ?? String(err)}`);
     process.exitCode = 1;
   });
 }
