@@ -74,8 +74,7 @@ async function started(child: Child, line: string): Promise<void> {
   }
 }
 
-/** `node dist-bench/src/worker.js` on its own task queue against `db`; resolves once it polls. */
-/** A worker process on `taskQueue` (default: a new one). */
+/** `node dist-bench/src/worker.js` on `taskQueue` (default: a new one) against `db`; resolves once it polls. */
 export async function startWorker(
   ctx: BenchContext,
   db: PhaseDb,
@@ -88,6 +87,9 @@ export async function startWorker(
     env: {
       CLP_DB_NAME: db.settings.db.database,
       CLP_INGESTOR_TASK_QUEUE: taskQueue,
+      // Each phase's task queue is new: an unversioned worker, as the test suite's (a versioned one
+      // polls for its version only, and nothing made it current).
+      CLP_INGESTOR_WORKER_VERSIONING: 'false',
       CLP_INGESTOR_ENV_FILE: process.env.CLP_INGESTOR_ENV_FILE!,
     },
     logFile: path.join(ctx.logDir, `${name}-worker.log`),
