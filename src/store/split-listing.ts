@@ -8,7 +8,7 @@
  * changes nothing.
  */
 import type { RowDataPacket } from 'mysql2/promise';
-import { withTransaction } from './db';
+import { withTransaction, type Tx } from './db';
 import { NotFoundError, type NewFile } from './records';
 import type { ScanRange, SplitListing } from './roles';
 import { JOBS_TABLE, NOTHING, SCANNER_STATE_TABLE, type StoreCore } from './store-core';
@@ -31,6 +31,17 @@ function rangeOf(row: RowDataPacket): ScanRange {
   };
 }
 
+/** The cursor and split of a job's scanner, under the job row's lock (every writer of the job takes it first). */
+async function lockedSplitState(tx: Tx, jobId: number): Promise<RowDataPacket> {
+  const [[state]] = await tx.query<RowDataPacket[]>(
+    `SELECT s.last_ingested_key, s.split_seq, s.split_ranges FROM ${JOBS_TABLE} j JOIN ${SCANNER_STATE_TABLE} s ON s.id = j.id
+     WHERE j.id = ? FOR UPDATE`,
+    [jobId],
+  );
+  if (!state) throw new NotFoundError(`no S3-scanner state for ingestion job ${jobId}`);
+  return state;
+}
+
 export class SqlSplitListing implements SplitListing {
   constructor(private readonly core: StoreCore) {}
 
@@ -50,12 +61,7 @@ export class SqlSplitListing implements SplitListing {
     bounds: { startAfter: string | null; endKey: string | null }[],
   ): Promise<ScanRange[] | null> {
     return withTransaction(this.core.db, async (tx) => {
-      const [[state]] = await tx.query<RowDataPacket[]>(
-        `SELECT s.last_ingested_key, s.split_seq, s.split_ranges FROM ${JOBS_TABLE} j JOIN ${SCANNER_STATE_TABLE} s ON s.id = j.id
-         WHERE j.id = ? FOR UPDATE`,
-        [jobId],
-      );
-      if (!state) throw new NotFoundError(`no S3-scanner state for ingestion job ${jobId}`);
+      const state = await lockedSplitState(tx, jobId);
       if (Number(state.split_ranges) > 0 || state.last_ingested_key !== expectedCursor) return null;
       const seq = Number(state.split_seq) + 1;
       const rows = bounds.map((b, idx) => [jobId, idx, seq, b.startAfter, b.endKey, b.startAfter]);
@@ -103,12 +109,7 @@ export class SqlSplitListing implements SplitListing {
 
   async endSplitIfListed(jobId: number): Promise<{ ended: boolean; cursor: string | null }> {
     return withTransaction(this.core.db, async (tx) => {
-      const [[state]] = await tx.query<RowDataPacket[]>(
-        `SELECT s.last_ingested_key, s.split_seq, s.split_ranges FROM ${JOBS_TABLE} j JOIN ${SCANNER_STATE_TABLE} s ON s.id = j.id
-         WHERE j.id = ? FOR UPDATE`,
-        [jobId],
-      );
-      if (!state) throw new NotFoundError(`no S3-scanner state for ingestion job ${jobId}`);
+      const state = await lockedSplitState(tx, jobId);
       const cursor: string | null = state.last_ingested_key;
       if (Number(state.split_ranges) === 0) return { ended: true, cursor };
       const [rows] = await tx.query<RowDataPacket[]>(
