@@ -164,6 +164,8 @@ test('a re-list pass spans many pages and records only the missing keys, page-ba
   );
   const rows = await recorded(jobId);
   expect(rows.map((r) => r.key)).toEqual(keys);
+  // The call that recorded them crashes after its commits, so it may return (and crash) after the poll above saw them.
+  await eventually(async () => crashes > 0, 30_000, 'the injected crash');
   expect(crashes).toBe(1);
   // The retried call (and the passes after it) found every key recorded: the counters agree with the rows.
   await eventually(
