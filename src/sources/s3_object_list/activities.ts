@@ -9,9 +9,9 @@
  * zombie call never records a batch twice and a restarted one goes on from
  * the last committed batch.
  */
-import { setMaxListeners } from 'node:events';
 import { HeadBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { Context } from '@temporalio/activity';
+import { startLongCall } from '../../activities/long-call';
 import { parseObjectUrls, type ObjectUrls } from '../../config/object-urls';
 import type {
   BufferSnapshot,
@@ -77,14 +77,10 @@ export function s3ObjectListActivities({
       if ('error' in list) throw nonRecoverable(`urls: ${list.error}`); // validated on creation
       const { bucket, keys }: ObjectUrls = list;
       const client = s3({ region: config.region, endpointUrl: config.endpoint_url });
-      // One signal for the call's requests (up to CONCURRENCY at once), aborted on cancellation.
-      const stop = new AbortController();
-      setMaxListeners(CONCURRENCY + 4, stop.signal);
-      const onCancel = () => stop.abort();
-      ctx.cancellationSignal.addEventListener('abort', onCancel);
       let recorded = 0;
       let failed = 0;
-      const beat = setInterval(() => ctx.heartbeat({ recorded, failed }), 1_000);
+      // One signal for the call's requests (up to CONCURRENCY at once).
+      const { stop, finish } = startLongCall(ctx, () => ({ recorded, failed }), CONCURRENCY + 4);
       try {
         let cursor = await store.getScannerCursor(jobId);
         let done = cursor === null ? 0 : Number(cursor);
@@ -140,8 +136,7 @@ export function s3ObjectListActivities({
           snapshot: await store.bufferSnapshot(jobId),
         };
       } finally {
-        clearInterval(beat);
-        ctx.cancellationSignal.removeEventListener('abort', onCancel);
+        finish();
       }
     },
   };

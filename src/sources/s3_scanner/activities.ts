@@ -12,6 +12,7 @@ import { callStartFor, returnForFlushAt } from '../../activities/buffer';
 import type { ListPage, S3Lister } from '../../s3-list';
 import type { DepsWith } from '../../activities/deps';
 import { classifyAwsError } from '../../activities/errors';
+import { startLongCall } from '../../activities/long-call';
 
 export interface ScanResult {
   /** Files newly recorded by this call (by the re-list too). */
@@ -178,18 +179,14 @@ export function s3ScanActivities({
     async scanS3(jobId: number, config: S3ScannerConfig, maxDurationMs: number): Promise<ScanResult> {
       const ctx = Context.current();
       const deadline = Date.now() + maxDurationMs;
-      const stop = new AbortController();
-      const onCancel = () => stop.abort();
-      ctx.cancellationSignal.addEventListener('abort', onCancel);
       let recorded = 0;
-      const list = lister(
-        s3List({ region: config.region, endpointUrl: config.endpoint_url }),
-        config,
-        stop.signal,
-      );
-      // Heartbeats carry cancellation to us; send them steadily, not only per page.
-      const beat = setInterval(() => ctx.heartbeat({ recorded }), 1_000);
+      const { stop, finish } = startLongCall(ctx, () => ({ recorded }));
       try {
+        const list = lister(
+          s3List({ region: config.region, endpointUrl: config.endpoint_url }),
+          config,
+          stop.signal,
+        );
         let cursor = await store.getScannerCursor(jobId);
         // Return when the workflow must flush files it learns of only from this call (see buffer.ts).
         const atStart = await store.bufferSnapshot(jobId);
@@ -263,8 +260,7 @@ export function s3ScanActivities({
           snapshot: await store.bufferSnapshot(jobId),
         };
       } finally {
-        clearInterval(beat);
-        ctx.cancellationSignal.removeEventListener('abort', onCancel);
+        finish();
       }
     },
 

@@ -13,6 +13,7 @@ import { Context } from '@temporalio/activity';
 import type { S3ScannerConfig } from './config';
 import type { BufferSnapshot, FileRecords, ScannerState, SplitListing } from '../../store/ingestion-store';
 import { callStartFor, returnForFlushAt } from '../../activities/buffer';
+import { startLongCall } from '../../activities/long-call';
 import type { ListPage } from '../../s3-list';
 import type { DepsWith } from '../../activities/deps';
 import { lister, notAfter, settle } from './activities';
@@ -169,11 +170,8 @@ export function s3ScanSplitActivities({
     ): Promise<RangeScanResult> {
       const ctx = Context.current();
       const deadline = Date.now() + maxDurationMs;
-      const stop = new AbortController();
-      const onCancel = () => stop.abort();
-      ctx.cancellationSignal.addEventListener('abort', onCancel);
       let recorded = 0;
-      const beat = setInterval(() => ctx.heartbeat({ recorded }), 1_000);
+      const { stop, finish } = startLongCall(ctx, () => ({ recorded }));
       try {
         const range = (await store.getSplit(jobId)).find((r) => r.idx === idx);
         if (!range || range.done)
@@ -223,8 +221,7 @@ export function s3ScanSplitActivities({
         stop.abort();
         return { recorded, listed, snapshot: await store.bufferSnapshot(jobId) };
       } finally {
-        clearInterval(beat);
-        ctx.cancellationSignal.removeEventListener('abort', onCancel);
+        finish();
       }
     },
 

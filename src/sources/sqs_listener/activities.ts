@@ -11,9 +11,9 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { setMaxListeners } from 'node:events';
 import { Context, log } from '@temporalio/activity';
 import { createLogger } from '../../common/log';
+import { startLongCall } from '../../activities/long-call';
 import { sqsSources, type SqsListenerConfig } from './config';
 import type {
   BufferSnapshot,
@@ -130,83 +130,80 @@ export function sqsReceiveActivities(
       });
       const deadline = Date.now() + maxDurationMs;
       const totals = { recorded: 0, ignored: 0 };
-      // Heartbeats carry cancellation (pause, stop) to us; send them steadily.
-      const beat = setInterval(() => ctx.heartbeat(totals), 1_000);
-      // One failing listener stops the others, so none records after the call ends.
-      const stop = new AbortController();
-      // Each listener's long poll listens on this signal at once: up to 32 by design.
-      setMaxListeners(64, stop.signal);
-      const onCancel = () => stop.abort();
-      ctx.cancellationSignal.addEventListener('abort', onCancel);
-      // Return when the workflow must flush files it learns of only from this
-      // call (see buffer.ts); long polls are shortened to end by then.
-      const atStart = await store.bufferSnapshot(jobId);
-      const callStart = callStartFor(ctx.info, atStart);
-      let flushAt = returnForFlushAt(config.buffer_config, atStart, callStart);
-      const until = () => Math.min(deadline, flushAt);
-      // A file another listener records during a long poll is due timeout_sec
-      // later, and the call returns only when every poll has ended: with more
-      // than one listener, no poll outlasts timeout_sec (rounded up to whole
-      // seconds, as SQS takes them).
-      const maxWaitSec =
-        config.num_concurrent_listener_tasks > 1
-          ? Math.min(config.wait_time_sec, Math.ceil(config.buffer_config.timeout_sec))
-          : config.wait_time_sec;
-      // Near the size threshold, listeners take turns (see sqs-pacing.ts).
-      const pacer = new ThresholdPacer(
-        config.buffer_config.flush_threshold_bytes,
-        config.num_concurrent_listener_tasks,
-        atStart,
-        meanFileBytes.get(jobId),
-      );
-      const listener = async () => {
-        for (;;) {
-          const release = await pacer.take();
-          try {
-            if (stop.signal.aborted || Date.now() >= until()) return;
-            const waitSec = Math.max(0, Math.min(maxWaitSec, Math.ceil((until() - Date.now()) / 1000)));
-            let messages: Message[];
-            try {
-              const r = await client.send(
-                new ReceiveMessageCommand({
-                  QueueUrl: config.queue_url,
-                  MaxNumberOfMessages: pacer.maxMessages(),
-                  WaitTimeSeconds: waitSec,
-                  VisibilityTimeout: settings.sqsVisibilityTimeoutSec,
-                }),
-                { abortSignal: stop.signal },
-              );
-              messages = r.Messages ?? [];
-            } catch (err) {
-              if (stop.signal.aborted) return;
-              stop.abort();
-              classifyAwsError(err, `receiving from ${config.queue_url}`);
-            }
-            if (messages.length === 0) continue;
-            faults.onReceive?.(config.queue_url, messages);
-            const r = await handleBatch(client, jobId, config, messages).catch((err) => {
-              stop.abort();
-              throw err;
-            });
-            totals.recorded += r.recorded;
-            totals.ignored += r.ignored;
-            if (r.recorded > 0) {
-              const s = r.snapshot ?? (await store.bufferSnapshot(jobId));
-              pacer.update(s);
-              flushAt = returnForFlushAt(config.buffer_config, s, callStart);
-            }
-          } finally {
-            release();
-          }
-        }
-      };
+      // `stop` also ends the call's other listeners when one fails, so none records after the call ends.
+      // Each listener's long poll listens on its signal at once: up to 32 by design.
+      const { stop, finish } = startLongCall(ctx, () => totals, 64);
       try {
-        await Promise.all(Array.from({ length: config.num_concurrent_listener_tasks }, listener));
+        // Return when the workflow must flush files it learns of only from this
+        // call (see buffer.ts); long polls are shortened to end by then.
+        const atStart = await store.bufferSnapshot(jobId);
+        const callStart = callStartFor(ctx.info, atStart);
+        let flushAt = returnForFlushAt(config.buffer_config, atStart, callStart);
+        const until = () => Math.min(deadline, flushAt);
+        // A file another listener records during a long poll is due timeout_sec
+        // later, and the call returns only when every poll has ended: with more
+        // than one listener, no poll outlasts timeout_sec (rounded up to whole
+        // seconds, as SQS takes them).
+        const maxWaitSec =
+          config.num_concurrent_listener_tasks > 1
+            ? Math.min(config.wait_time_sec, Math.ceil(config.buffer_config.timeout_sec))
+            : config.wait_time_sec;
+        // Near the size threshold, listeners take turns (see sqs-pacing.ts).
+        const pacer = new ThresholdPacer(
+          config.buffer_config.flush_threshold_bytes,
+          config.num_concurrent_listener_tasks,
+          atStart,
+          meanFileBytes.get(jobId),
+        );
+        const listener = async () => {
+          for (;;) {
+            const release = await pacer.take();
+            try {
+              if (stop.signal.aborted || Date.now() >= until()) return;
+              const waitSec = Math.max(0, Math.min(maxWaitSec, Math.ceil((until() - Date.now()) / 1000)));
+              let messages: Message[];
+              try {
+                const r = await client.send(
+                  new ReceiveMessageCommand({
+                    QueueUrl: config.queue_url,
+                    MaxNumberOfMessages: pacer.maxMessages(),
+                    WaitTimeSeconds: waitSec,
+                    VisibilityTimeout: settings.sqsVisibilityTimeoutSec,
+                  }),
+                  { abortSignal: stop.signal },
+                );
+                messages = r.Messages ?? [];
+              } catch (err) {
+                if (stop.signal.aborted) return;
+                stop.abort();
+                classifyAwsError(err, `receiving from ${config.queue_url}`);
+              }
+              if (messages.length === 0) continue;
+              faults.onReceive?.(config.queue_url, messages);
+              const r = await handleBatch(client, jobId, config, messages).catch((err) => {
+                stop.abort();
+                throw err;
+              });
+              totals.recorded += r.recorded;
+              totals.ignored += r.ignored;
+              if (r.recorded > 0) {
+                const s = r.snapshot ?? (await store.bufferSnapshot(jobId));
+                pacer.update(s);
+                flushAt = returnForFlushAt(config.buffer_config, s, callStart);
+              }
+            } finally {
+              release();
+            }
+          }
+        };
+        try {
+          await Promise.all(Array.from({ length: config.num_concurrent_listener_tasks }, listener));
+        } finally {
+          const mean = pacer.averageFileBytes;
+          if (mean !== undefined) meanFileBytes.set(jobId, mean);
+        }
       } finally {
-        clearInterval(beat);
-        ctx.cancellationSignal.removeEventListener('abort', onCancel);
-        const mean = pacer.averageFileBytes;
-        if (mean !== undefined) meanFileBytes.set(jobId, mean);
+        finish();
       }
       return { ...totals, snapshot: await store.bufferSnapshot(jobId) };
     },
