@@ -14,6 +14,7 @@ import {
 import { Context, log } from '@temporalio/activity';
 import { createLogger } from '../../common/log';
 import { startLongCall } from '../../activities/long-call';
+import { GroupCommit } from './group-commit';
 import { sqsSources, type SqsListenerConfig } from './config';
 import type {
   BufferSnapshot,
@@ -34,6 +35,10 @@ export interface ReceiveResult {
   ignored: number;
   snapshot: BufferSnapshot;
 }
+
+/** What one transaction of batches recorded, and the buffer it left (see recordMessageBatch). */
+type BatchResult = { recorded: number; ignored: number; snapshot?: BufferSnapshot };
+type BatchCommits = GroupCommit<{ files: NewS3File[]; ignored: IgnoredMessage[] }, BatchResult>;
 
 /** Tests inject faults here (e.g. a delete that fails after the commit) and watch the listener. */
 export interface SqsFaults {
@@ -71,12 +76,22 @@ export function sqsReceiveActivities(
   const visibility = new VisibilityExtender(activityLog, faults.onVisibilityExtended);
   // Per job: the mean size of its buffered files when its last call here ended (for the pacer).
   const meanFileBytes = new Map<number, number>();
+  /** A call's batches, committed together when they arrive during another's commit (group-commit.ts). */
+  const batchCommits = (jobId: number): BatchCommits =>
+    new GroupCommit((batches) =>
+      store.recordMessageBatch(
+        jobId,
+        batches.flatMap((b) => b.files),
+        batches.flatMap((b) => b.ignored),
+      ),
+    );
   async function handleBatch(
     client: SQSClient,
     jobId: number,
+    commits: BatchCommits,
     config: SqsListenerConfig,
     messages: Message[],
-  ): Promise<{ recorded: number; ignored: number; snapshot?: BufferSnapshot }> {
+  ): Promise<BatchResult> {
     const files: NewS3File[] = [];
     const ignored: IgnoredMessage[] = [];
     // CLP's single bucket and prefix, or the sources form (whose outsiders are counted as ignored).
@@ -103,7 +118,7 @@ export function sqsReceiveActivities(
           settings.sqsVisibilityTimeoutSec,
         );
     try {
-      const result = await store.recordMessageBatch(jobId, files, ignored);
+      const { result, first } = await commits.add({ files, ignored });
       const ignoredIds = new Set(ignored.map((m) => m.messageId));
       const toDelete =
         config.ignored_message_policy === 'leave'
@@ -111,7 +126,8 @@ export function sqsReceiveActivities(
           : messages;
       await faults.beforeDelete?.(toDelete);
       await deleteMessages(client, config.queue_url, toDelete, jobId);
-      return result;
+      // A transaction's counts are its first batch's, so the call's totals count each file once.
+      return first ? result : { recorded: 0, ignored: 0, snapshot: result.snapshot };
     } finally {
       extender.stop();
     }
@@ -130,6 +146,7 @@ export function sqsReceiveActivities(
       });
       const deadline = Date.now() + maxDurationMs;
       const totals = { recorded: 0, ignored: 0 };
+      const commits = batchCommits(jobId);
       // `stop` also ends the call's other listeners when one fails, so none records after the call ends.
       // Each listener's long poll listens on its signal at once: up to 32 by design.
       const { stop, finish } = startLongCall(ctx, () => totals, 64);
@@ -180,7 +197,7 @@ export function sqsReceiveActivities(
               }
               if (messages.length === 0) continue;
               faults.onReceive?.(config.queue_url, messages);
-              const r = await handleBatch(client, jobId, config, messages).catch((err) => {
+              const r = await handleBatch(client, jobId, commits, config, messages).catch((err) => {
                 stop.abort();
                 throw err;
               });
