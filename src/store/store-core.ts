@@ -5,8 +5,8 @@
  * same way). The one place that turns a file into its row's path and dedup
  * identity.
  */
-import { createHash } from 'node:crypto';
-import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { hash } from 'node:crypto';
+import { escape, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import type { JobKind } from '../config/job-config';
 import { noIngestorMetrics, type IngestorMetrics } from '../metrics';
 import type { Db, Tx } from './db';
@@ -46,8 +46,42 @@ export function dedupKey(f: NewFile): string {
   return 's3' in f && f.version !== undefined ? `${path}\u0000${f.version}` : path;
 }
 
-function dedupHash(f: NewFile): Buffer {
-  return createHash('sha256').update(dedupKey(f), 'utf8').digest();
+/** The dedup hash as a SQL literal: sha256 of the dedup key, in hex. */
+function dedupHashSql(f: NewFile): string {
+  return `X'${hash('sha256', dedupKey(f), 'hex')}'`;
+}
+
+/** Bytes a string literal cannot hold as they are: the ones mysql2's escape rewrites. */
+// eslint-disable-next-line no-control-regex -- these control bytes are what must be escaped
+const NEEDS_ESCAPE = /[\0\b\t\n\r\x1a"'\\]/;
+
+/** A string as a SQL literal; most keys need no escaping, and are copied as they are. */
+export function sqlString(s: string | null): string {
+  if (s === null) return 'NULL';
+  return NEEDS_ESCAPE.test(s) ? escape(s) : `'${s}'`;
+}
+
+/** A whole number as a SQL literal (anything else is a bug, refused). */
+export function sqlInt(n: number): string {
+  if (!Number.isSafeInteger(n)) throw new TypeError(`not a whole number for SQL: ${n}`);
+  return String(n);
+}
+
+/**
+ * The VALUES list of a multi-row insert of files, built directly: a page of
+ * 1,000 files costs about a third of the CPU mysql2's generic `VALUES ?`
+ * formatting takes (escaping every value by type, and the hash as a Buffer).
+ */
+function fileValues<F extends NewFile>(files: F[], head: (f: F) => string, tail: string): string {
+  const parts = new Array<string>(files.length);
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i];
+    const [path, bucket, key] = fileColumns(f);
+    parts[i] =
+      `(${sqlString(path)},${sqlString(bucket)},${sqlString(key)},${sqlInt(f.size)},${head(f)},` +
+      `${dedupHashSql(f)},${tail})`;
+  }
+  return parts.join(',');
 }
 
 /** What an insert of files added: rows and their bytes. */
@@ -120,10 +154,10 @@ export class StoreCore {
     let partial = false;
     for (let i = 0; i < files.length; i += INSERT_CHUNK) {
       const chunk = files.slice(i, i + INSERT_CHUNK);
-      const rows = chunk.map((f) => [...fileColumns(f), f.size, 'buffered', jobId, dedupHash(f), ts, ts]);
+      const job = `'buffered',${sqlInt(jobId)}`;
       const [res] = await tx.query<ResultSetHeader>(
-        `INSERT IGNORE INTO ${FILES_TABLE} (path, bucket, object_key, size, status, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
-        [rows],
+        `INSERT IGNORE INTO ${FILES_TABLE} (path, bucket, object_key, size, status, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ` +
+          fileValues(chunk, () => job, `${sqlInt(ts)},${sqlInt(ts)}`),
       );
       if (res.affectedRows > 0) firstId ??= res.insertId;
       inserted += res.affectedRows;
@@ -152,21 +186,14 @@ export class StoreCore {
     const ts = this.now();
     let inserted = 0;
     for (let i = 0; i < files.length; i += INSERT_CHUNK) {
-      const rows = files
-        .slice(i, i + INSERT_CHUNK)
-        .map((f) => [
-          ...fileColumns(f),
-          f.size,
-          'failed',
-          f.reason.slice(0, 512),
-          jobId,
-          dedupHash(f),
-          ts,
-          ts,
-        ]);
+      const chunk = files.slice(i, i + INSERT_CHUNK);
       const [res] = await tx.query<ResultSetHeader>(
-        `INSERT IGNORE INTO ${FILES_TABLE} (path, bucket, object_key, size, status, failure_reason, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ?`,
-        [rows],
+        `INSERT IGNORE INTO ${FILES_TABLE} (path, bucket, object_key, size, status, failure_reason, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ` +
+          fileValues(
+            chunk,
+            (f) => `'failed',${sqlString(f.reason.slice(0, 512))},${sqlInt(jobId)}`,
+            `${sqlInt(ts)},${sqlInt(ts)}`,
+          ),
       );
       inserted += res.affectedRows;
     }
