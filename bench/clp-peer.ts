@@ -11,8 +11,7 @@
  * Self-checking: a side whose row count passes N, whose job fails, whose
  * process dies or whose request is refused fails the phase.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,10 +22,11 @@ import { createPool, type Db } from '../src/store/db';
 import { IngestionStore } from '../src/store/ingestion-store';
 import { COMPRESSION_JOBS_DDL, TABLES } from '../src/store/schema';
 import { uniqueName } from '../support/stack';
-import { fmtDuration, ROOT, sleep, stackPids } from './lib/env';
+import { fmtDuration, sleep, stackPids } from './lib/env';
 import { cpuMeter, startWorker, terminateJob, withDb, type BenchContext } from './lib/harness';
 import { BENCH_DATASET, BENCH_TIMESTAMP_KEY } from './lib/objects';
 import { Child, CpuMeter } from './lib/proc';
+import { settleSeeding } from './seed-rows';
 
 export type TableState = 'empty' | 'seeded';
 export type Side = 'ours' | 'clp';
@@ -166,61 +166,6 @@ async function maxId(pool: Db, table: string): Promise<number> {
   return Number(m.m);
 }
 
-/** SQL as the stack's MariaDB root (over its socket, as scripts/stack.sh runs it); false where there is none. */
-function stackAdminSql(sql: string): boolean {
-  const socket = path.join(
-    path.resolve(ROOT, process.env.CLP_INGESTOR_STACK_DIR ?? '.stack'),
-    'mariadb',
-    'mysqld.sock',
-  );
-  if (!existsSync(socket)) return false;
-  const r = spawnSync('mariadb', ['--no-defaults', '-S', socket, '-u', 'root', '-e', sql], {
-    encoding: 'utf8',
-  });
-  return r.status === 0;
-}
-
-const dirtyPages = async (pool: Db) => {
-  const [[r]] = await pool.query<RowDataPacket[]>(
-    `SELECT VARIABLE_VALUE AS v FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_PAGES_DIRTY'`,
-  );
-  return Number(r?.v ?? 0);
-};
-
-/**
- * Brings the table state a seeding left to disk before the clock starts, as
- * rows written long ago would be: on the bench's own stack a checkpoint
- * (`innodb_max_dirty_pages_pct` 0 and the page cleaner's I/O capacity raised
- * until fewer than 100 pages are dirty, at most 120 s, then back), otherwise a wait while InnoDB writes them of its
- * own accord (which, below its dirty-page limit, it barely does: up to 20 s).
- * Without it the run that follows pays for the seeding's page writes (ours
- * leaves about 29,000 dirty pages per 1,000,000 rows, CLP's fewer: its rows
- * are narrower and have two indexes fewer).
- */
-async function settleBufferPool(pool: Db): Promise<{ dirty: number; checkpoint: boolean }> {
-  const [[was]] = await pool.query<RowDataPacket[]>(
-    'SELECT @@GLOBAL.innodb_max_dirty_pages_pct AS pct, @@GLOBAL.innodb_io_capacity AS io, @@GLOBAL.innodb_io_capacity_max AS ioMax',
-  );
-  // The page cleaner writes at most innodb_io_capacity pages a second (200 by default): raised for the checkpoint.
-  const checkpoint = stackAdminSql(
-    'SET GLOBAL innodb_io_capacity_max = 50000; SET GLOBAL innodb_io_capacity = 50000; SET GLOBAL innodb_max_dirty_pages_pct = 0',
-  );
-  const until = Date.now() + (checkpoint ? 120_000 : 20_000);
-  try {
-    for (;;) {
-      const dirty = await dirtyPages(pool);
-      if (dirty < (checkpoint ? 100 : 1_000) || Date.now() > until) return { dirty, checkpoint };
-      await sleep(250);
-    }
-  } finally {
-    if (checkpoint)
-      stackAdminSql(
-        `SET GLOBAL innodb_max_dirty_pages_pct = ${Number(was.pct)}; SET GLOBAL innodb_io_capacity = ${Number(was.io)}; ` +
-          `SET GLOBAL innodb_io_capacity_max = ${Number(was.ioMax)}`,
-      );
-  }
-}
-
 /**
  * `rows` earlier rows of one finished job in a side's file table, written by
  * the database (INSERT ... SELECT over MariaDB's SEQUENCE engine, 100,000 a
@@ -273,7 +218,8 @@ export async function seedEarlierRows(pool: Db, side: Side, rows: number): Promi
   }
   const ms = performance.now() - t0;
   const t1 = performance.now();
-  const settled = await settleBufferPool(pool);
+  // The same state on both sides: the seeded rows on disk, as rows written long ago would be.
+  const settled = await settleSeeding(pool, { maxMs: 20_000, checkpoint: true });
   const how = settled.checkpoint ? 'checkpoint' : 'wait';
   return `${fmtDuration(ms)} (${how} ${fmtDuration(performance.now() - t1)}, ${settled.dirty} pages dirty)`;
 }

@@ -159,9 +159,9 @@ export class StoreCore {
     let bytes = 0;
     let firstId: number | null = null;
     let partial = false;
+    const job = `'buffered',${sqlInt(jobId)}`;
     for (let i = 0; i < files.length; i += INSERT_CHUNK) {
       const chunk = files.slice(i, i + INSERT_CHUNK);
-      const job = `'buffered',${sqlInt(jobId)}`;
       const [res] = await tx.query<ResultSetHeader>(
         `INSERT IGNORE INTO ${FILES_TABLE} (path, bucket, object_key, size, status, ingestion_job_id, dedup_hash, creation_ts, last_update_ts) VALUES ` +
           fileValues(chunk, () => job, `${sqlInt(ts)},${sqlInt(ts)}`),

@@ -93,7 +93,7 @@ export function parseS3EventMessage(
     inside += 1;
     if (key.endsWith('/')) continue;
     const o = s3.object ?? {};
-    const size = Number.isSafeInteger(o.size) && (o.size as number) >= 0 ? (o.size as number) : 0;
+    const size = typeof o.size === 'number' && Number.isSafeInteger(o.size) && o.size >= 0 ? o.size : 0;
     // The sequencer orders events of one key: a later upload of the same key
     // is a new file; a redelivery of the same event is not.
     const version =
