@@ -35,6 +35,8 @@ export interface PeerRun {
   side: Side;
   ms: number;
   rate: number;
+  /** From the POST until the side's first row was seen (its start-up: job creation, first listing). */
+  firstRowMs: number;
   /** Peak RSS of the side's process (our worker; CLP's server), MiB. */
   peakMiB: number;
   cpu: Record<string, number>;
@@ -108,9 +110,15 @@ interface FileTable {
 /**
  * From `t0` until `n` rows of `jobId` exist, polled every 20 ms. The cheap
  * probe is the table's highest id (a primary-key read, whatever the table
- * holds); only once ids of n new rows exist is the job's rows counted, so the
- * poll does not load the database it measures. Fails if the count passes n
- * (then or within SETTLE_MS), the job fails or a process dies.
+ * holds) against the run's first id (read once, when the first row appears);
+ * only once ids of n new rows exist is the job's rows counted, so the poll
+ * does not load the database it measures. The first id, not the highest id
+ * before the run: seeding with INSERT ... SELECT leaves the auto-increment
+ * counter up to tens of thousands past its last row (InnoDB reserves ids for
+ * such a statement in doubling blocks), and a probe from there passed early,
+ * so a COUNT(*) of the job's rows ran every 20 ms for the rest of the run.
+ * Fails if the count passes n (then or within SETTLE_MS), the job fails or a
+ * process dies.
  */
 async function untilRows(
   ft: FileTable,
@@ -119,7 +127,7 @@ async function untilRows(
   n: number,
   t0: number,
   log: (m: string) => void,
-): Promise<number> {
+): Promise<{ ms: number; firstRowMs: number }> {
   const timeoutMs = 60_000 + n;
   const count = async () => {
     const [[r]] = await ft.pool.query<RowDataPacket[]>(
@@ -135,10 +143,20 @@ async function untilRows(
     return r?.status === 'failed' ? String(r.status) : null;
   };
   let lastLog = performance.now();
+  let firstRowMs = NaN;
+  let firstId: number | null = null;
   for (let polls = 0; ; polls++) {
     const [[m]] = await ft.pool.query<RowDataPacket[]>(`SELECT COALESCE(MAX(id), 0) AS m FROM ${ft.table}`);
     const now = performance.now();
-    if (Number(m.m) - baseId >= n) {
+    if (firstId === null && Number(m.m) > baseId) {
+      firstRowMs = now - t0;
+      const [[f]] = await ft.pool.query<RowDataPacket[]>(
+        `SELECT MIN(id) AS f FROM ${ft.table} WHERE id > ?`,
+        [baseId],
+      );
+      firstId = Number(f.f);
+    }
+    if (firstId !== null && Number(m.m) - firstId + 1 >= n) {
       const c = await count();
       if (c > n) throw new Error(`${ft.table}: job ${jobId} has ${c} rows, more than the ${n} objects`);
       if (c === n) {
@@ -146,7 +164,7 @@ async function untilRows(
         await sleep(SETTLE_MS);
         const after = await count();
         if (after !== n) throw new Error(`${ft.table}: job ${jobId} went on from ${n} to ${after} rows`);
-        return ms;
+        return { ms, firstRowMs };
       }
     }
     for (const child of ft.children) child.assertAlive();
@@ -155,7 +173,9 @@ async function untilRows(
       throw new Error(`${ft.table}: job ${jobId}: fewer than ${n} rows after ${timeoutMs} ms`);
     if (now - lastLog > 15_000) {
       lastLog = now;
-      log(`  ${((now - t0) / 1000).toFixed(0)} s: ids up to ${Number(m.m) - baseId} of ${n}`);
+      log(
+        `  ${((now - t0) / 1000).toFixed(0)} s: ids up to ${Number(m.m) - (firstId ?? baseId + 1) + 1} of ${n}`,
+      );
     }
     await sleep(POLL_MS);
   }
@@ -250,8 +270,15 @@ async function runOurs(ctx: BenchContext, prefix: string, n: number, seedRows: n
       const cpu = cpuMeter(worker).begin();
       const t0 = performance.now();
       jobId = await post(`http://127.0.0.1:${port}/s3_scanner`, scannerBody(ctx, prefix));
-      const ms = await untilRows(ft, jobId, baseId, n, t0, ctx.log);
-      return { side: 'ours' as const, ms, rate: (n * 1000) / ms, peakMiB: worker.peakMiB(), cpu: cpu.end() };
+      const { ms, firstRowMs } = await untilRows(ft, jobId, baseId, n, t0, ctx.log);
+      return {
+        side: 'ours' as const,
+        ms,
+        rate: (n * 1000) / ms,
+        firstRowMs,
+        peakMiB: worker.peakMiB(),
+        cpu: cpu.end(),
+      };
     } finally {
       if (jobId !== undefined) await terminateJob(ctx.client, jobId);
       await app.close();
@@ -354,8 +381,15 @@ async function runClp(
     const cpu = new CpuMeter(() => ({ ...stackPids(), clp: clp.pid, bench: process.pid })).begin();
     const t0 = performance.now();
     const jobId = await post(`http://127.0.0.1:${port}/s3_scanner`, scannerBody(ctx, prefix));
-    const ms = await untilRows(ft, jobId, baseId, n, t0, ctx.log);
-    return { side: 'clp' as const, ms, rate: (n * 1000) / ms, peakMiB: child.peakMiB(), cpu: cpu.end() };
+    const { ms, firstRowMs } = await untilRows(ft, jobId, baseId, n, t0, ctx.log);
+    return {
+      side: 'clp' as const,
+      ms,
+      rate: (n * 1000) / ms,
+      firstRowMs,
+      peakMiB: child.peakMiB(),
+      cpu: cpu.end(),
+    };
   } finally {
     if (child) {
       child.proc.kill('SIGKILL');
@@ -401,7 +435,9 @@ export async function peerSet(
         side === 'ours'
           ? await runOurs(ctx, opts.prefix, opts.n, seed, name)
           : await runClp(ctx, opts.binary, opts.prefix, opts.n, seed, name);
-      ctx.log(`  ${fmtDuration(r.ms)}, ${Math.round(r.rate).toLocaleString('en-US')} files/s`);
+      ctx.log(
+        `  ${fmtDuration(r.ms)}, ${Math.round(r.rate).toLocaleString('en-US')} files/s, first row after ${Math.round(r.firstRowMs)} ms`,
+      );
       runs.push(r);
       opts.onRun?.(r);
     }
