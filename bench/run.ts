@@ -65,6 +65,7 @@ interface Options {
   peerSizes?: string;
   peerStates: string;
   peerRuns: number;
+  peerCold: boolean;
   peerSeedRows: number;
 }
 
@@ -115,6 +116,11 @@ const program = new Command('bench')
   .option('--peer-sizes <list>', 'peer phase: object counts (default N)')
   .option('--peer-states <list>', 'peer phase: table states, of empty,seeded', 'empty,seeded')
   .option('--peer-runs <n>', 'peer phase: runs per side (alternating), the median reported', positiveInt, 5)
+  .option(
+    '--peer-cold',
+    "peer phase: time each side's server cold (by default each first runs a 100-object job of its own)",
+    false,
+  )
   .option(
     '--peer-seed-rows <n>',
     "peer phase: the earlier rows (of another job) in each side's file table when seeded",
@@ -512,7 +518,7 @@ function peerTable(r: Results): string {
         .map((x) => int(x.rate))
         .join(', ');
     return [
-      `N=${int(p.n)}, ${p.state === 'seeded' ? `${int(p.seedRows)} earlier rows` : 'empty tables'}${p.jestRunning ? ' ⚠ jest running' : ''}`,
+      `N=${int(p.n)}, ${p.state === 'seeded' ? `${int(p.seedRows)} earlier rows` : 'empty tables'}, ${p.warmup === false ? 'cold' : 'warm'}${p.jestRunning ? ' ⚠ jest running' : ''}`,
       int(p.ours),
       int(p.clp),
       ratio(p.ratio),
@@ -804,6 +810,7 @@ async function main(): Promise<void> {
           state,
           seedRows: o.peerSeedRows,
           runs: o.peerRuns,
+          warmup: !o.peerCold,
         });
         log(`  median ours ${int(set.ours)}, CLP ${int(set.clp)} files/s: ours/CLP ${ratio(set.ratio)}`);
         results.peer.push({ ...set, jestRunning: jestRunning || (await phaseEnd()) });
