@@ -12,7 +12,7 @@
  * log-ingestor) runs one small job of its own to its last row (the first
  * WARMUP_OBJECTS keys of the prefix), as a deployed ingestor has run jobs
  * before this one. A cold worker's first job pays about 300 ms more for its
- * start (V8 compiling the workflow and activity code the first time, new
+ * start (the workflow and activity code's first run in a new process, new
  * connections): 7 % of a 100,000-object run, a cost paid once per process.
  * `warmup: false` times the servers cold.
  *
