@@ -214,6 +214,16 @@ async function timedJob(
   return { jobId, ...(await untilRows(ft, jobId, baseId, n, t0, ctx.log)) };
 }
 
+function peerRun(
+  side: Side,
+  n: number,
+  t: { ms: number; firstRowMs: number },
+  peakMiB: number,
+  cpu: Record<string, number>,
+): PeerRun {
+  return { side, ms: t.ms, rate: (n * 1000) / t.ms, firstRowMs: t.firstRowMs, peakMiB, cpu };
+}
+
 async function maxId(pool: Db, table: string): Promise<number> {
   const [[m]] = await pool.query<RowDataPacket[]>(`SELECT COALESCE(MAX(id), 0) AS m FROM ${table}`);
   return Number(m.m);
@@ -315,15 +325,7 @@ async function runOurs(
       const cpu = cpuMeter(worker).begin();
       const run = await timedJob(ctx, ft, url, prefix, n);
       jobId = run.jobId;
-      const { ms, firstRowMs } = run;
-      return {
-        side: 'ours' as const,
-        ms,
-        rate: (n * 1000) / ms,
-        firstRowMs,
-        peakMiB: worker.peakMiB(),
-        cpu: cpu.end(),
-      };
+      return peerRun('ours', n, run, worker.peakMiB(), cpu.end());
     } finally {
       if (jobId !== undefined) await terminateJob(ctx.client, jobId);
       await app.close();
@@ -430,15 +432,8 @@ async function runClp(
     }
     const clp = child;
     const cpu = new CpuMeter(() => ({ ...stackPids(), clp: clp.pid, bench: process.pid })).begin();
-    const { ms, firstRowMs } = await timedJob(ctx, ft, url, prefix, n);
-    return {
-      side: 'clp' as const,
-      ms,
-      rate: (n * 1000) / ms,
-      firstRowMs,
-      peakMiB: child.peakMiB(),
-      cpu: cpu.end(),
-    };
+    const run = await timedJob(ctx, ft, url, prefix, n);
+    return peerRun('clp', n, run, child.peakMiB(), cpu.end());
   } finally {
     if (child) {
       child.proc.kill('SIGKILL');
