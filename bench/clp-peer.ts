@@ -164,9 +164,9 @@ async function untilRows(
   let firstRowMs = NaN;
   let firstId: number | null = null;
   for (let polls = 0; ; polls++) {
-    const [[m]] = await ft.pool.query<RowDataPacket[]>(`SELECT COALESCE(MAX(id), 0) AS m FROM ${ft.table}`);
+    const top = await maxId(ft.pool, ft.table);
     const now = performance.now();
-    if (firstId === null && Number(m.m) > baseId) {
+    if (firstId === null && top > baseId) {
       firstRowMs = now - t0;
       const [[f]] = await ft.pool.query<RowDataPacket[]>(
         `SELECT MIN(id) AS f FROM ${ft.table} WHERE id > ?`,
@@ -174,7 +174,9 @@ async function untilRows(
       );
       firstId = Number(f.f);
     }
-    if (firstId !== null && Number(m.m) - firstId + 1 >= n) {
+    /** Ids the run has taken so far: at least its rows. */
+    const ids = firstId === null ? 0 : top - firstId + 1;
+    if (ids >= n) {
       const c = await count();
       if (c > n) throw new Error(`${ft.table}: job ${jobId} has ${c} rows, more than the ${n} objects`);
       if (c === n) {
@@ -191,9 +193,7 @@ async function untilRows(
       throw new Error(`${ft.table}: job ${jobId}: fewer than ${n} rows after ${timeoutMs} ms`);
     if (now - lastLog > 15_000) {
       lastLog = now;
-      log(
-        `  ${((now - t0) / 1000).toFixed(0)} s: ids up to ${Number(m.m) - (firstId ?? baseId + 1) + 1} of ${n}`,
-      );
+      log(`  ${((now - t0) / 1000).toFixed(0)} s: ids up to ${ids} of ${n}`);
     }
     await sleep(POLL_MS);
   }
@@ -212,6 +212,13 @@ async function timedJob(
   const t0 = performance.now();
   const jobId = await post(url, scannerBody(ctx, prefix, dataset));
   return { jobId, ...(await untilRows(ft, jobId, baseId, n, t0, ctx.log)) };
+}
+
+/** The warm-up job (see the top of this file), run to its last row: its id. */
+async function warmUp(ctx: BenchContext, ft: FileTable, url: string, prefix: string): Promise<number> {
+  const w = await timedJob(ctx, ft, url, warmupPrefix(prefix), WARMUP_OBJECTS, WARMUP_DATASET);
+  ctx.log(`  warm-up job: ${WARMUP_OBJECTS} rows in ${fmtDuration(w.ms)}`);
+  return w.jobId;
 }
 
 function peerRun(
@@ -317,11 +324,7 @@ async function runOurs(
         children: [worker],
       };
       const url = `http://127.0.0.1:${port}/s3_scanner`;
-      if (warmup) {
-        const w = await timedJob(ctx, ft, url, warmupPrefix(prefix), WARMUP_OBJECTS, WARMUP_DATASET);
-        await terminateJob(ctx.client, w.jobId);
-        ctx.log(`  warm-up job: ${WARMUP_OBJECTS} rows in ${fmtDuration(w.ms)}`);
-      }
+      if (warmup) await terminateJob(ctx.client, await warmUp(ctx, ft, url, prefix));
       const cpu = cpuMeter(worker).begin();
       const run = await timedJob(ctx, ft, url, prefix, n);
       jobId = run.jobId;
@@ -425,11 +428,8 @@ async function runClp(
       children: [child],
     };
     const url = `http://127.0.0.1:${port}/s3_scanner`;
-    if (warmup) {
-      // CLP's API has no way to end a job: the warm-up job stays, idle until its next scan (an hour).
-      const w = await timedJob(ctx, ft, url, warmupPrefix(prefix), WARMUP_OBJECTS, WARMUP_DATASET);
-      ctx.log(`  warm-up job: ${WARMUP_OBJECTS} rows in ${fmtDuration(w.ms)}`);
-    }
+    // CLP's API has no way to end a job: the warm-up job stays, idle until its next scan (an hour).
+    if (warmup) await warmUp(ctx, ft, url, prefix);
     const clp = child;
     const cpu = new CpuMeter(() => ({ ...stackPids(), clp: clp.pid, bench: process.pid })).begin();
     const run = await timedJob(ctx, ft, url, prefix, n);
