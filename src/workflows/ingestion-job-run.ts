@@ -11,7 +11,8 @@
  * derived from the record and never drifts from it after a crash.
  * The commands the loops issue, and their order, are in the recorded
  * histories (test/replay), which must keep replaying; a change to them ships as a
- * new worker version (docs/upgrades.md), no longer behind a new patched() branch.
+ * new worker version, behind patched() only when an unversioned worker would
+ * replay the recorded histories across it (docs/upgrades.md).
  */
 import {
   allHandlersFinished,
@@ -20,6 +21,7 @@ import {
   isCancellation,
   log,
   makeContinueAsNewFunc,
+  patched,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import {
@@ -29,6 +31,7 @@ import {
   getBufferSnapshot,
   setJobStatus,
   startJob,
+  startJobLocally,
 } from './activity-proxies';
 import type { ingestionJob } from './ingestion-job';
 import type { IngestContext, KindReader } from '../sources/workflow-half';
@@ -68,9 +71,10 @@ export class IngestionJobRun extends JobState implements IngestContext {
       progress.runs += 1;
       this.applySnapshot(await getBufferSnapshot(jobId));
     } else {
-      const start = await startJob.executeWithOptions({ summary: `start job ${jobId}: recover its buffer` }, [
-        jobId,
-      ]);
+      const options = { summary: `start job ${jobId}: recover its buffer` };
+      const start = patched('start-job-locally')
+        ? await startJobLocally.executeWithOptions(options, [jobId])
+        : await startJob.executeWithOptions(options, [jobId]);
       this.nextFlushSeq = start.nextFlushSeq;
       this.completionBackoffMs = 1_000;
       progress.status = statusOnStart(start.status);

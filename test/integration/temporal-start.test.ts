@@ -229,16 +229,18 @@ test("the Web UI reads each job's workflow: a static summary, live current detai
   );
 
   await stopAndFinish(h, jobId);
-  const summaries = (await handle.fetchHistory()).events!.flatMap((e) =>
-    e.activityTaskScheduledEventAttributes
-      ? [
-          {
-            activity: e.activityTaskScheduledEventAttributes.activityType!.name,
-            summary: JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString('utf8')) as string,
-          },
-        ]
-      : [],
-  );
+  const json = (data: Uint8Array | null | undefined) =>
+    JSON.parse(Buffer.from(data!).toString('utf8')) as unknown;
+  // Activities scheduled on the task queue, and local ones (startJob: a marker of the first workflow task).
+  const summaries = (await handle.fetchHistory()).events!.flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    const activity =
+      e.activityTaskScheduledEventAttributes?.activityType!.name ??
+      (marker?.markerName === 'core_local_activity'
+        ? (json(marker.details!.data!.payloads![0].data) as { activity_type: string }).activity_type
+        : null);
+    return activity ? [{ activity, summary: json(e.userMetadata!.summary!.data) as string }] : [];
+  });
   expect(summaries.length).toBeGreaterThan(3);
   expect(summaries).toEqual(
     expect.arrayContaining([

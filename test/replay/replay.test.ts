@@ -92,6 +92,16 @@ test('the fixtures cover scans with flushes, pause/resume/stop, failure, continu
   for (const f of ['s3-one-time-scan.json', 's3-object-list-missing-object.json'])
     expect(patches(f)).toContain('one-time-jobs');
   expect(events('s3-object-list-missing-object.json')).toContain('recordS3ObjectList');
+  // The job's start as a local activity (a marker, no activity task), behind 'start-job-locally'.
+  for (const f of [
+    's3-scan-several-flushes-start-job-locally.json',
+    's3-pause-resume-stop-start-job-locally.json',
+  ]) {
+    expect(patches(f)).toContain('start-job-locally');
+    expect(events(f)).toContain('core_local_activity');
+    expect(events(f)).not.toMatch(/"activityType":\s*\{\s*"name":\s*"startJob"/);
+  }
+  expect(patches('s3-scan-several-flushes.json')).not.toContain('start-job-locally');
 });
 
 test('every recorded history replays against the current workflow code', async () => {
