@@ -315,6 +315,13 @@ app_script() { # name -> script and arguments under $ROOT
   esac
 }
 
+# Node's own flags for an app: the worker's heap bound (WORKER_NODE_FLAGS in src/runtime.ts).
+app_node_flags() { # name
+  case $1 in
+    worker) echo --max-semi-space-size=16 ;;
+  esac
+}
+
 # One JSON line, like the apps' own, into the app's log: restarts show up in
 # `stack.sh logs worker` next to what the worker said before it died.
 supervisor_log() { # name level message
@@ -341,7 +348,8 @@ cmd_supervise() { # name
   esac
   while :; do
     started=$(date +%s)
-    node "$ROOT/${cmd[0]}" "${cmd[@]:1}" >>"$LOGS/$name.log" 2>&1 </dev/null &
+    # shellcheck disable=SC2046 # the flags are words
+    node $(app_node_flags "$name") "$ROOT/${cmd[0]}" "${cmd[@]:1}" >>"$LOGS/$name.log" 2>&1 </dev/null &
     child=$!
     echo "$child" >"$RUN/$name.pid"
     # A trapped signal interrupts wait (status > 128) while the app still runs: wait again. The

@@ -34,7 +34,7 @@ import {
   watch,
 } from './dependencies';
 import { createLogger, logProcessEvents, sdkLogLevel, sdkLogRecord, stdoutSink } from './common/log';
-import { workflowRuntimeWarning } from './runtime';
+import { boundWorkerHeap, workflowRuntimeWarning } from './runtime';
 import { Connection } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -140,6 +140,8 @@ export async function main(opts: Pick<WorkerOptions, 'faults'> = {}): Promise<vo
   logProcessEvents(log);
   const runtimeWarning = workflowRuntimeWarning();
   if (runtimeWarning) log.warn(runtimeWarning, { node: process.version });
+  const heapWarning = boundWorkerHeap();
+  if (heapWarning) log.warn(heapWarning, { execArgv: process.execArgv });
   const stop = new AbortController();
   let worker: Worker | undefined;
   const onSignal = (signal: NodeJS.Signals) => {

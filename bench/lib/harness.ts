@@ -15,6 +15,7 @@ import type { Db } from '../../src/store/db';
 import type { IngestionStore } from '../../src/store/ingestion-store';
 import { TABLES } from '../../src/store/schema';
 import { workflowIdFor } from '../../src/workflows/messages';
+import { WORKER_NODE_FLAGS } from '../../src/runtime';
 import { createTestDb, terminateWorkflow, uniqueName } from '../../support/stack';
 import { DIST_SRC, sleep, stackPids } from './env';
 import { BENCH_DATASET } from './objects';
@@ -84,6 +85,8 @@ export async function startWorker(
   const worker = new Child({
     name: `worker (${name})`,
     script: path.join(DIST_SRC, 'worker.js'),
+    // As scripts/stack.sh and the systemd unit start it: the heap bound (src/runtime.ts).
+    nodeFlags: WORKER_NODE_FLAGS,
     env: {
       CLP_DB_NAME: db.settings.db.database,
       CLP_INGESTOR_TASK_QUEUE: taskQueue,

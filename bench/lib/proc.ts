@@ -145,6 +145,8 @@ export interface ChildOptions {
   command?: string;
   cwd?: string;
   args?: string[];
+  /** Node's own flags, before the script (with node only). */
+  nodeFlags?: readonly string[];
   env: Record<string, string>;
   logFile: string;
 }
@@ -168,7 +170,7 @@ export class Child {
 
   constructor(readonly opts: ChildOptions) {
     const fd = openSync(opts.logFile, 'a');
-    const args = [...(opts.script ? [opts.script] : []), ...(opts.args ?? [])];
+    const args = [...(opts.nodeFlags ?? []), ...(opts.script ? [opts.script] : []), ...(opts.args ?? [])];
     this.proc = spawn(opts.command ?? process.execPath, args, {
       env: { ...process.env, ...opts.env },
       cwd: opts.cwd,

@@ -6,8 +6,9 @@
  * one the fault tests start the worker with).
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { asyncLocalStorageOnAsyncHooks } from '../../src/runtime';
+import { asyncLocalStorageOnAsyncHooks, boundWorkerHeap, WORKER_NODE_FLAGS } from '../../src/runtime';
 
 const PROBE = path.join(__dirname, '..', 'support', 'vm-timeout-probe.js');
 const probe = (mode: 'als' | 'hook') =>
@@ -36,4 +37,28 @@ test('this runtime survives it: the worker runs on a Node whose AsyncLocalStorag
   const r = probe('als');
   expect(r.stdout).toContain('survived');
   expect(r.status).toBe(0);
+});
+
+const ROOT = path.join(__dirname, '..', '..');
+
+test('every start of the worker passes WORKER_NODE_FLAGS, the heap bound V8 takes only on the command line', () => {
+  const unit = readFileSync(path.join(ROOT, 'deploy', 'systemd', 'clp-ingestor-worker.service'), 'utf8');
+  const execStart = unit.split('\n').find((l) => l.startsWith('ExecStart='))!;
+  expect(execStart.split(' ').slice(1)).toEqual([...WORKER_NODE_FLAGS, '/opt/clp-ingestor/dist/worker.js']);
+  // scripts/stack.sh's supervisor puts app_node_flags before the worker's script.
+  const r = spawnSync(
+    'bash',
+    ['-c', `source <(sed -n '/^app_node_flags()/,/^}/p' scripts/stack.sh); app_node_flags worker`],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+    },
+  );
+  expect(r.stdout.trim().split(' ')).toEqual([...WORKER_NODE_FLAGS]);
+});
+
+test('a worker process started without the flags says so at start-up, naming them', () => {
+  // jest runs without them.
+  for (const f of WORKER_NODE_FLAGS) expect(process.execArgv).not.toContain(f);
+  expect(boundWorkerHeap()).toMatch(/^the worker was started without --max-semi-space-size=16: /);
 });
