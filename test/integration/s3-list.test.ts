@@ -137,3 +137,26 @@ test('parseListPage reads entities, numeric references and URL-encoded keys', ()
     /continuation token/,
   );
 });
+
+test("parseListPage reads the response's bytes: multi-byte text before and inside an entry, and a cut-off entry", () => {
+  const xml = `<ListBucketResult><Prefix>é/</Prefix><IsTruncated>false</IsTruncated>
+    <Contents><Key>%C3%A9/caf%C3%A9</Key><LastModified>2026-11-21T00:00:00.000Z</LastModified><Size>12</Size></Contents>
+    <Contents><Key>%C3%A9/%F0%9F%93%9C+log</Key><LastModified>2026-11-21T00:00:02.000Z</LastModified><Size>3</Size></Contents>
+    </ListBucketResult>`;
+  const page = {
+    objects: [
+      { key: 'é/café', size: 12, lastModified: Date.parse('2026-11-21T00:00:00.000Z') },
+      { key: 'é/📜 log', size: 3, lastModified: Date.parse('2026-11-21T00:00:02.000Z') },
+    ],
+    isTruncated: false,
+    nextContinuationToken: undefined,
+  };
+  expect(parseListPage(Buffer.from(xml, 'utf8'))).toEqual(page);
+  expect(parseListPage(xml)).toEqual(page);
+  expect(() => parseListPage('<ListBucketResult><Contents><Key>a</Key><Size>1</Size>')).toThrow(
+    /unterminated/,
+  );
+  expect(() => parseListPage('<ListBucketResult><Contents><Size>1</Size></Contents>')).toThrow(
+    /without a Key/,
+  );
+});
