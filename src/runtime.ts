@@ -54,20 +54,20 @@ export function workflowRuntimeWarning(): string | undefined {
  *   command line. Every start of the worker passes it: scripts/stack.sh,
  *   deploy/systemd/clp-ingestor-worker.service and the bench's workers
  *   (test/unit/runtime.test.ts checks the first two).
- * - HEAP_GROWING_PERCENT: how far the old generation may grow past its live
- *   size before the next full GC; V8 reads it at every GC, so the worker sets
- *   it itself (boundWorkerHeap) however it was started.
+ * - The old generation's growth past its live size before the next full GC
+ *   (CLP_INGESTOR_HEAP_GROWING_PERCENT, default 50): V8 reads it at every GC,
+ *   so the worker sets it itself (boundWorkerHeap) however it was started.
  */
 export const WORKER_NODE_FLAGS = ['--max-semi-space-size=16'] as const;
-export const HEAP_GROWING_PERCENT = 50;
 
 /**
- * Applies HEAP_GROWING_PERCENT; returns a warning for the start-up log when
- * the process was started without WORKER_NODE_FLAGS (its young generation
- * may then grow to V8's default cap), else undefined.
+ * Sets the old generation's growth (`growingPercent`; 0 leaves V8's own
+ * heuristic); returns a warning for the start-up log when the process was
+ * started without WORKER_NODE_FLAGS (its young generation may then grow to
+ * V8's default cap), else undefined.
  */
-export function boundWorkerHeap(): string | undefined {
-  v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+export function boundWorkerHeap(growingPercent: number): string | undefined {
+  if (growingPercent > 0) v8.setFlagsFromString(`--heap-growing-percent=${growingPercent}`);
   const missing = WORKER_NODE_FLAGS.filter((f) => !process.execArgv.includes(f));
   if (missing.length === 0) return undefined;
   return `the worker was started without ${missing.join(' ')}: its memory grows with the jobs it runs (docs/operations.md, "Worker memory")`;

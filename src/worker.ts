@@ -140,7 +140,7 @@ export async function main(opts: Pick<WorkerOptions, 'faults'> = {}): Promise<vo
   logProcessEvents(log);
   const runtimeWarning = workflowRuntimeWarning();
   if (runtimeWarning) log.warn(runtimeWarning, { node: process.version });
-  const heapWarning = boundWorkerHeap();
+  const heapWarning = boundWorkerHeap(settings.heapGrowingPercent);
   if (heapWarning) log.warn(heapWarning, { execArgv: process.execArgv });
   const stop = new AbortController();
   let worker: Worker | undefined;

@@ -79,6 +79,12 @@ const general = {
     readBy: ['worker', 'executor'],
     description: 'how long to wait for Temporal and the CLP DB before exiting with status 1; 0: forever',
   }),
+  CLP_INGESTOR_HEAP_GROWING_PERCENT: setting({
+    type: int(0, 1000).default(50),
+    readBy: ['worker'],
+    description:
+      "how far (%) the worker's old generation may grow past its live size before V8's next full GC; lower: less memory, more CPU; 0: V8's own heuristic (docs/operations.md, Worker memory)",
+  }),
   CLP_INGESTOR_METRICS_ADDRESS: setting({
     type: z.string().optional(),
     typeText: 'host:port',

@@ -50,6 +50,8 @@ export interface Settings {
   metrics: { worker?: string; executor?: string };
   /** CLP_INGESTOR_DEPENDENCY_WAIT_SEC: 0 waits for Temporal and the DB forever. */
   dependencyWaitSec: number;
+  /** CLP_INGESTOR_HEAP_GROWING_PERCENT (src/runtime.ts; 0: V8's own). */
+  heapGrowingPercent: number;
   aws: AwsSettings;
   clp: ClpSettings;
   maxFilesPerCompressionJob: number;
@@ -115,6 +117,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       executor: metricsAddress(e.CLP_EXECUTOR_METRICS_ADDRESS, 'CLP_EXECUTOR_METRICS_ADDRESS'),
     },
     dependencyWaitSec: e.CLP_INGESTOR_DEPENDENCY_WAIT_SEC,
+    heapGrowingPercent: e.CLP_INGESTOR_HEAP_GROWING_PERCENT,
     aws: {
       region: e.AWS_REGION,
       s3Endpoint,

@@ -60,5 +60,5 @@ test('every start of the worker passes WORKER_NODE_FLAGS, the heap bound V8 take
 test('a worker process started without the flags says so at start-up, naming them', () => {
   // jest runs without them.
   for (const f of WORKER_NODE_FLAGS) expect(process.execArgv).not.toContain(f);
-  expect(boundWorkerHeap()).toMatch(/^the worker was started without --max-semi-space-size=16: /);
+  expect(boundWorkerHeap(0)).toMatch(/^the worker was started without --max-semi-space-size=16: /);
 });
