@@ -127,11 +127,6 @@ function decodeKey(s: string): string {
   return decodeURIComponent(unescapeXml(s).replace(/\+/g, ' '));
 }
 
-function tag(xml: string, name: string): string | undefined {
-  const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml);
-  return m ? unescapeXml(m[1]) : undefined;
-}
-
 const TAGS = {
   contents: [Buffer.from('<Contents>'), Buffer.from('</Contents>')],
   key: [Buffer.from('<Key>'), Buffer.from('</Key>')],
@@ -139,6 +134,8 @@ const TAGS = {
   lastModified: [Buffer.from('<LastModified>'), Buffer.from('</LastModified>')],
   isTruncated: [Buffer.from('<IsTruncated>'), Buffer.from('</IsTruncated>')],
   token: [Buffer.from('<NextContinuationToken>'), Buffer.from('</NextContinuationToken>')],
+  code: [Buffer.from('<Code>'), Buffer.from('</Code>')],
+  message: [Buffer.from('<Message>'), Buffer.from('</Message>')],
 } as const;
 
 /** The text of the first `tag` element within xml[from, to) (escaped, as it stands in the XML), or undefined. */
@@ -217,9 +214,13 @@ export function createS3Lister(client: S3Client, endpoint: string | undefined, p
       .join('&');
     const { status, body } = await get(url, `${url.pathname}?${qs}`, signed.headers, signal);
     if (status !== 200) {
-      const error = body.toString('utf8');
-      const code = tag(error, 'Code') ?? `HTTP${status}`;
-      throw new S3ListError(code, tag(error, 'Message') ?? `ListObjectsV2 answered HTTP ${status}`, status);
+      // An S3 error document: <Error><Code>…</Code><Message>…</Message>…</Error>.
+      const field = (t: readonly [Buffer, Buffer]) => {
+        const v = text(body, t);
+        return v === undefined ? undefined : unescapeXml(v);
+      };
+      const code = field(TAGS.code) ?? `HTTP${status}`;
+      throw new S3ListError(code, field(TAGS.message) ?? `ListObjectsV2 answered HTTP ${status}`, status);
     }
     return parseListPage(body);
   };
