@@ -15,6 +15,7 @@ import { Context, log } from '@temporalio/activity';
 import { createLogger } from '../../common/log';
 import { startLongCall } from '../../activities/long-call';
 import { GroupCommit } from './group-commit';
+import { DeleteQueue } from './delete-queue';
 import { sqsSources, type SqsListenerConfig } from './config';
 import type {
   BufferSnapshot,
@@ -34,6 +35,12 @@ export interface ReceiveResult {
   recorded: number;
   ignored: number;
   snapshot: BufferSnapshot;
+}
+
+/** A listener's batch being recorded (it never rejects), and the first failure of its batches. */
+interface Listening {
+  recording: Promise<void>;
+  failure?: { err: unknown };
 }
 
 /** What one transaction of batches recorded, and the buffer it left (see recordMessageBatch). */
@@ -91,6 +98,7 @@ export function sqsReceiveActivities(
     commits: BatchCommits,
     config: SqsListenerConfig,
     messages: Message[],
+    deletes: DeleteQueue,
   ): Promise<BatchResult> {
     const files: NewS3File[] = [];
     const ignored: IgnoredMessage[] = [];
@@ -125,7 +133,8 @@ export function sqsReceiveActivities(
           ? messages.filter((m) => !ignoredIds.has(m.MessageId ?? ''))
           : messages;
       await faults.beforeDelete?.(toDelete);
-      await deleteMessages(client, config.queue_url, toDelete, jobId);
+      // The delete runs while this listener receives its next batch (see DeleteQueue).
+      await deletes.add(() => deleteMessages(client, config.queue_url, toDelete, jobId));
       // A transaction's counts are its first batch's, so the call's totals count each file once.
       return first ? result : { recorded: 0, ignored: 0, snapshot: result.snapshot };
     } finally {
@@ -172,9 +181,42 @@ export function sqsReceiveActivities(
           atStart,
           meanFileBytes.get(jobId),
         );
+        // A listener polls for its next batch while its last one is recorded, so the queue is
+        // polled while the database commits: at most two of a listener's batches are being
+        // recorded, and two only until the older one is done, which the next poll waits for.
+        // Near the size threshold the pacer's turns make it one batch at a time again.
         const listener = async () => {
+          const deletes = new DeleteQueue();
+          const state: Listening = { recording: Promise.resolve() };
+          try {
+            await listen(deletes, state);
+          } finally {
+            await state.recording;
+            await deletes.drain();
+          }
+          if (state.failure) throw state.failure.err;
+        };
+        /** Records a batch, then lets the pacer's next turn go; a failure ends the call's listeners. */
+        const record = (messages: Message[], deletes: DeleteQueue, state: Listening, release: () => void) =>
+          handleBatch(client, jobId, commits, config, messages, deletes)
+            .then(async (r) => {
+              totals.recorded += r.recorded;
+              totals.ignored += r.ignored;
+              if (r.recorded > 0) {
+                const s = r.snapshot ?? (await store.bufferSnapshot(jobId));
+                pacer.update(s);
+                flushAt = returnForFlushAt(config.buffer_config, s, callStart);
+              }
+            })
+            .catch((err: unknown) => {
+              state.failure ??= { err };
+              stop.abort();
+            })
+            .finally(release);
+        const listen = async (deletes: DeleteQueue, state: Listening) => {
           for (;;) {
             const release = await pacer.take();
+            let handedOver = false;
             try {
               if (stop.signal.aborted || Date.now() >= until()) return;
               const waitSec = Math.max(0, Math.min(maxWaitSec, Math.ceil((until() - Date.now()) / 1000)));
@@ -197,19 +239,12 @@ export function sqsReceiveActivities(
               }
               if (messages.length === 0) continue;
               faults.onReceive?.(config.queue_url, messages);
-              const r = await handleBatch(client, jobId, commits, config, messages).catch((err) => {
-                stop.abort();
-                throw err;
-              });
-              totals.recorded += r.recorded;
-              totals.ignored += r.ignored;
-              if (r.recorded > 0) {
-                const s = r.snapshot ?? (await store.bufferSnapshot(jobId));
-                pacer.update(s);
-                flushAt = returnForFlushAt(config.buffer_config, s, callStart);
-              }
+              const older = state.recording;
+              state.recording = record(messages, deletes, state, release);
+              handedOver = true;
+              await older;
             } finally {
-              release();
+              if (!handedOver) release();
             }
           }
         };
