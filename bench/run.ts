@@ -49,6 +49,7 @@ interface Options {
   nE2e?: number;
   nSqs?: number;
   sqsListeners: number;
+  sqsRuns: number;
   executorConcurrency?: string;
   latencySamples?: number;
   scanIntervalSec: number;
@@ -85,6 +86,12 @@ const program = new Command('bench')
     'concurrent receivers: the job’s num_concurrent_listener_tasks and the floor’s',
     positiveInt,
     4,
+  )
+  .option(
+    '--sqs-runs <n>',
+    'sqs phase: floor and job runs (alternating), the median of each reported',
+    positiveInt,
+    1,
   )
   .option(
     '--executor-concurrency <list>',
@@ -270,7 +277,14 @@ interface Results {
   e2e: E2eEntry[];
   /** One job's listing split across listers: rows/s per listing_parallelism and worker processes. */
   split?: { listingParallelism: number; workers: number; job: JobResult; jestRunning: boolean }[];
-  sqs?: { floor: SqsFloorResult; job: JobResult & { loadMs: number }; ratio: number; jestRunning: boolean };
+  sqs?: {
+    floor: SqsFloorResult;
+    job: JobResult & { loadMs: number };
+    ratio: number;
+    /** Every run's files/s, in the order run (floor and job alternating). */
+    runs?: { floor: number[]; job: number[] };
+    jestRunning: boolean;
+  };
   latency?: LatencyResult & { jestRunning: boolean };
   rescan?: JobResult & { jestRunning: boolean };
   /** Ours beside CLP's own log-ingestor, per size and table state. */
@@ -289,6 +303,15 @@ const START_AFTER_FLOOR_MAX_N = 100_000;
 const int = (x: number) => Math.round(x).toLocaleString('en-US');
 const mib = (x: number | undefined) => (x === undefined ? '–' : `${Math.round(x)} MiB`);
 const ratio = (x: number) => x.toFixed(2);
+/** ", median of 5 (1,234, …)" for a figure measured more than once. */
+const ofRuns = (rates?: number[]) =>
+  rates && rates.length > 1
+    ? `, median of ${rates.length} (${rates.map((x) => int(x)).join(', ')} files/s)`
+    : '';
+/** The run of median rate (the lower of the middle two for an even count). */
+function medianByRate<T extends { rate: number }>(runs: T[]): T {
+  return [...runs].sort((a, b) => a.rate - b.rate)[Math.floor((runs.length - 1) / 2)];
+}
 
 function table(r: Results): string {
   const header = [
@@ -392,7 +415,7 @@ function table(r: Results): string {
     const q = r.sqs;
     rows.push(
       padded([
-        `SQS floor: receive + insert + delete, ${r.settings.sqsListeners} receivers`,
+        `SQS floor: receive + insert + delete, ${r.settings.sqsListeners} receivers${ofRuns(q.runs?.floor)}`,
         int(q.floor.files),
         fmtDuration(q.floor.ms),
         int(q.floor.rate),
@@ -400,7 +423,7 @@ function table(r: Results): string {
       ]),
     );
     rows.push([
-      `SQS listener job → all rows, ${r.settings.sqsListeners} listener tasks${flag(q.jestRunning)}`,
+      `SQS listener job → all rows, ${r.settings.sqsListeners} listener tasks${ofRuns(q.runs?.job)}${flag(q.jestRunning)}`,
       int(q.job.files),
       fmtDuration(q.job.ms),
       int(q.job.rate),
@@ -730,18 +753,31 @@ async function main(): Promise<void> {
 
     if (o.phases.includes('sqs')) {
       const jestRunning = await phaseStart(o.waitIdle);
-      log(`SQS floor: ${o.nSqs} notifications, ${o.sqsListeners} receivers`);
-      const floor = await sqsFloor(ctx, o.nSqs, o.sqsListeners);
-      log(
-        `  ${fmtDuration(floor.ms)}, ${int(floor.rate)} files/s (queue loaded in ${fmtDuration(floor.loadMs)})`,
-      );
-      log(`SQS job: ${o.nSqs} notifications, ${o.sqsListeners} listener tasks`);
-      const job = await sqsJob(ctx, o.nSqs, o.sqsListeners, o.flushTimeoutSec);
-      log(`  ${fmtDuration(job.ms)}, ${int(job.rate)} files/s`);
+      // Floor and job alternate, so a machine that slows mid-phase slows both alike.
+      const floors: SqsFloorResult[] = [];
+      const jobs: Array<JobResult & { loadMs: number }> = [];
+      for (let run = 1; run <= o.sqsRuns; run++) {
+        const of = o.sqsRuns > 1 ? ` (run ${run} of ${o.sqsRuns})` : '';
+        log(`SQS floor: ${o.nSqs} notifications, ${o.sqsListeners} receivers${of}`);
+        const floor = await sqsFloor(ctx, o.nSqs, o.sqsListeners);
+        floors.push(floor);
+        log(
+          `  ${fmtDuration(floor.ms)}, ${int(floor.rate)} files/s (queue loaded in ${fmtDuration(floor.loadMs)})`,
+        );
+        log(`SQS job: ${o.nSqs} notifications, ${o.sqsListeners} listener tasks${of}`);
+        const job = await sqsJob(ctx, o.nSqs, o.sqsListeners, o.flushTimeoutSec);
+        jobs.push(job);
+        log(
+          `  ${fmtDuration(job.ms)}, ${int(job.rate)} files/s (${ratio(job.rate / floor.rate)} of this floor)`,
+        );
+      }
+      const floor = medianByRate(floors);
+      const job = medianByRate(jobs);
       results.sqs = {
         floor,
         job,
         ratio: job.rate / floor.rate,
+        runs: { floor: floors.map((f) => f.rate), job: jobs.map((j) => j.rate) },
         jestRunning: jestRunning || (await phaseEnd()),
       };
       save();
