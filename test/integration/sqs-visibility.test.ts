@@ -56,6 +56,35 @@ afterAll(async () => {
   await h?.close();
 });
 
+/** Runs `during` while this test's connection holds the job row's lock, which every batch's commit takes first. */
+async function whileJobRowLocked(jobId: number, during: () => Promise<void>): Promise<void> {
+  const conn = await h.pool.getConnection();
+  try {
+    await conn.beginTransaction();
+    await conn.query(`SELECT id FROM ${TABLES.ingestionJobs} WHERE id = ? FOR UPDATE`, [jobId]);
+    await during();
+  } finally {
+    await conn.rollback();
+    conn.release();
+  }
+}
+
+/** A running listener job on a new queue (one-second polls), and the n keys under `prefix` a test will send. */
+async function listening(prefix: string, n: number, listeners: number) {
+  const queueUrl = await newQueue(sqs);
+  const keys = Array.from({ length: n }, (_, i) => `${prefix}file-${String(i).padStart(2, '0')}.log`);
+  const jobId = await h.create('sqs_listener', {
+    bucket_name: BUCKET,
+    key_prefix: prefix,
+    queue_url: queueUrl,
+    wait_time_sec: 1,
+    num_concurrent_listener_tasks: listeners,
+    buffer_config: { timeout_sec: 1 },
+  });
+  await waitForStatus(h, jobId, 'running');
+  return { queueUrl, keys, jobId };
+}
+
 interface StallOutcome {
   /** Message receipts in all (N when none was redelivered). */
   receipts: number;
@@ -65,18 +94,8 @@ interface StallOutcome {
 
 /** N notifications received while the job's row is locked for STALL_MS; then all must be recorded once. */
 async function stall(prefix: string): Promise<StallOutcome> {
-  const queueUrl = await newQueue(sqs);
-  const keys = Array.from({ length: N }, (_, i) => `${prefix}file-${String(i).padStart(2, '0')}.log`);
-  const jobId = await h.create('sqs_listener', {
-    bucket_name: BUCKET,
-    key_prefix: prefix,
-    queue_url: queueUrl,
-    wait_time_sec: 1,
-    // Two listeners take the batches; the other two are free to receive whatever comes back.
-    num_concurrent_listener_tasks: 4,
-    buffer_config: { timeout_sec: 1 },
-  });
-  await waitForStatus(h, jobId, 'running');
+  // The batches go to some listeners; the others are free to receive whatever comes back.
+  const { queueUrl, keys, jobId } = await listening(prefix, N, 4);
   // One file first: until the listeners know the job's file sizes they take turns (the
   // pacing near the size threshold), and a stalled turn would hold back the others.
   const warmUp = `${prefix}warm-up.log`;
@@ -84,11 +103,8 @@ async function stall(prefix: string): Promise<StallOutcome> {
   await eventually(async () => (await recordedPaths(h.pool, jobId)).length === 1, 30_000, 'warm-up');
   receipts.delete(queueUrl);
 
-  const conn = await h.pool.getConnection();
   const firstExtension = extensions.length;
-  try {
-    await conn.beginTransaction();
-    await conn.query(`SELECT id FROM ${TABLES.ingestionJobs} WHERE id = ? FOR UPDATE`, [jobId]);
+  await whileJobRowLocked(jobId, async () => {
     await sendAll(
       sqs,
       queueUrl,
@@ -99,10 +115,7 @@ async function stall(prefix: string): Promise<StallOutcome> {
     await sleep(STALL_MS);
     // The listeners that got the messages are still waiting for the lock.
     expect(await recordedPaths(h.pool, jobId)).toEqual([`${BUCKET}/${warmUp}`]);
-  } finally {
-    await conn.rollback();
-    conn.release();
-  }
+  });
 
   await eventually(async () => (await queueDepth(sqs, queueUrl)) === 0, 60_000, 'queue drained');
   await eventually(async () => (await recordedPaths(h.pool, jobId)).length >= N + 1, 30_000, 'rows');
@@ -161,18 +174,7 @@ test('with it, the stalled messages stay in flight on goaws (batch refused, sing
 });
 
 test('a listener polls for its next batch while its last one commits, and holds no more than two uncommitted', async () => {
-  const prefix = 'ahead/';
-  const queueUrl = await newQueue(sqs);
-  const keys = Array.from({ length: 30 }, (_, i) => `${prefix}file-${String(i).padStart(2, '0')}.log`);
-  const jobId = await h.create('sqs_listener', {
-    bucket_name: BUCKET,
-    key_prefix: prefix,
-    queue_url: queueUrl,
-    wait_time_sec: 1,
-    num_concurrent_listener_tasks: 1,
-    buffer_config: { timeout_sec: 1 },
-  });
-  await waitForStatus(h, jobId, 'running');
+  const { queueUrl, keys, jobId } = await listening('ahead/', 30, 1);
   const batches = () => batchesReceived.get(queueUrl) ?? 0;
   const visible = async () => {
     const r = await sqs.send(
@@ -180,11 +182,8 @@ test('a listener polls for its next batch while its last one commits, and holds 
     );
     return Number(r.Attributes?.ApproximateNumberOfMessages ?? 0);
   };
-  const conn = await h.pool.getConnection();
-  try {
-    // The job row's lock: the first batch's commit waits for it.
-    await conn.beginTransaction();
-    await conn.query(`SELECT id FROM ${TABLES.ingestionJobs} WHERE id = ? FOR UPDATE`, [jobId]);
+  // The first batch's commit waits for the job row's lock.
+  await whileJobRowLocked(jobId, async () => {
     await sendAll(
       sqs,
       queueUrl,
@@ -199,10 +198,7 @@ test('a listener polls for its next batch while its last one commits, and holds 
     expect(batches()).toBe(2);
     expect(await visible()).toBeGreaterThanOrEqual(10);
     expect(await recordedPaths(h.pool, jobId)).toEqual([]);
-  } finally {
-    await conn.rollback();
-    conn.release();
-  }
+  });
   await eventually(async () => (await recordedPaths(h.pool, jobId)).length === keys.length, 30_000, 'rows');
   expect(await recordedPaths(h.pool, jobId)).toEqual(keys.map((k) => `${BUCKET}/${k}`).sort());
   await eventually(async () => (await queueDepth(sqs, queueUrl)) === 0, 30_000, 'queue drained');
