@@ -48,3 +48,40 @@ test("the next batch's delete waits for the one in flight, and drain waits for t
 test('drain with nothing in flight returns at once', async () => {
   await expect(new DeleteQueue().drain()).resolves.toBeUndefined();
 });
+
+test('two deletes added at once (two batches of one transaction) run one after the other, and drain waits for both', async () => {
+  const t = fakeDeletes();
+  const q = new DeleteQueue();
+  const a = q.add(t.del('a'));
+  const b = q.add(t.del('b'));
+  await a;
+  await t.flush();
+  expect(t.log).toEqual(['start a']);
+  let drained = false;
+  const d = q.drain().then(() => (drained = true));
+  t.ends.get('a')!();
+  await b;
+  expect(t.log).toEqual(['start a', 'end a', 'start b']);
+  await t.flush();
+  expect(drained).toBe(false);
+  t.ends.get('b')!();
+  await d;
+  expect(t.log).toEqual(['start a', 'end a', 'start b', 'end b']);
+});
+
+test('a delete that rejects does not stop the next one', async () => {
+  const q = new DeleteQueue();
+  const ran: string[] = [];
+  await q.add(async () => {
+    ran.push('a');
+    throw new Error('refused');
+  });
+  await q.add(async () => {
+    ran.push('b');
+  });
+  expect(ran).toEqual(['a', 'b']);
+  await expect(q.drain()).resolves.toBeUndefined();
+  // The last one's rejection is drain's.
+  await q.add(() => Promise.reject(new Error('refused again')));
+  await expect(q.drain()).rejects.toThrow('refused again');
+});

@@ -6,16 +6,34 @@
  * to every batch.
  */
 export class DeleteQueue {
-  private inFlight: Promise<void> = Promise.resolve();
+  private tail: Promise<void> = Promise.resolve();
 
-  /** Waits for the previous delete, then starts `del` without waiting for it. */
-  async add(del: () => Promise<void>): Promise<void> {
-    await this.inFlight;
-    this.inFlight = del();
+  /**
+   * Starts `del` once every delete added before it has ended; resolves when it
+   * has started, not when it ends. Two batches of a listener may commit in one
+   * transaction and add theirs at once: they still run one after the other.
+   * `del` should not reject (a failed delete is only a redelivery, which its
+   * caller logs); if one does, the next still runs, and `drain` rejects only
+   * if the last one did.
+   */
+  add(del: () => Promise<void>): Promise<void> {
+    let started!: () => void;
+    const hasStarted = new Promise<void>((resolve) => (started = resolve));
+    const run = () => {
+      try {
+        return del();
+      } finally {
+        started();
+      }
+    };
+    this.tail = this.tail.then(run, run);
+    // Seen here, so a rejection is never unhandled while no later add or drain waits on it.
+    this.tail.catch(() => undefined);
+    return hasStarted;
   }
 
-  /** Waits for the delete in flight, if any. */
+  /** Waits for every delete added so far to end. */
   async drain(): Promise<void> {
-    await this.inFlight;
+    await this.tail;
   }
 }
