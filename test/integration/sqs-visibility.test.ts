@@ -82,7 +82,14 @@ async function listening(prefix: string, n: number, listeners: number) {
     buffer_config: { timeout_sec: 1 },
   });
   await waitForStatus(h, jobId, 'running');
-  return { queueUrl, keys, jobId };
+  // One file first: until the listeners know the job's file sizes they take turns, one batch
+  // at a time (the pacing near the size threshold), and a stalled turn would hold back the others.
+  const warmUp = `${prefix}warm-up.log`;
+  await sendAll(sqs, queueUrl, [notification(BUCKET, warmUp)]);
+  await eventually(async () => (await recordedPaths(h.pool, jobId)).length === 1, 30_000, 'warm-up');
+  receipts.delete(queueUrl);
+  batchesReceived.delete(queueUrl);
+  return { queueUrl, keys, jobId, warmUp };
 }
 
 interface StallOutcome {
@@ -95,13 +102,7 @@ interface StallOutcome {
 /** N notifications received while the job's row is locked for STALL_MS; then all must be recorded once. */
 async function stall(prefix: string): Promise<StallOutcome> {
   // The batches go to some listeners; the others are free to receive whatever comes back.
-  const { queueUrl, keys, jobId } = await listening(prefix, N, 4);
-  // One file first: until the listeners know the job's file sizes they take turns (the
-  // pacing near the size threshold), and a stalled turn would hold back the others.
-  const warmUp = `${prefix}warm-up.log`;
-  await sendAll(sqs, queueUrl, [notification(BUCKET, warmUp)]);
-  await eventually(async () => (await recordedPaths(h.pool, jobId)).length === 1, 30_000, 'warm-up');
-  receipts.delete(queueUrl);
+  const { queueUrl, keys, jobId, warmUp } = await listening(prefix, N, 4);
 
   const firstExtension = extensions.length;
   await whileJobRowLocked(jobId, async () => {
@@ -174,7 +175,7 @@ test('with it, the stalled messages stay in flight on goaws (batch refused, sing
 });
 
 test('a listener polls for its next batch while its last one commits, and holds no more than two uncommitted', async () => {
-  const { queueUrl, keys, jobId } = await listening('ahead/', 30, 1);
+  const { queueUrl, keys, jobId, warmUp } = await listening('ahead/', 30, 1);
   const batches = () => batchesReceived.get(queueUrl) ?? 0;
   const visible = async () => {
     const r = await sqs.send(
@@ -197,12 +198,16 @@ test('a listener polls for its next batch while its last one commits, and holds 
     await sleep(4_000);
     expect(batches()).toBe(2);
     expect(await visible()).toBeGreaterThanOrEqual(10);
-    expect(await recordedPaths(h.pool, jobId)).toEqual([]);
+    expect(await recordedPaths(h.pool, jobId)).toEqual([`${BUCKET}/${warmUp}`]);
   });
-  await eventually(async () => (await recordedPaths(h.pool, jobId)).length === keys.length, 30_000, 'rows');
-  expect(await recordedPaths(h.pool, jobId)).toEqual(keys.map((k) => `${BUCKET}/${k}`).sort());
+  await eventually(
+    async () => (await recordedPaths(h.pool, jobId)).length === keys.length + 1,
+    30_000,
+    'rows',
+  );
+  expect(await recordedPaths(h.pool, jobId)).toEqual([warmUp, ...keys].map((k) => `${BUCKET}/${k}`).sort());
   await eventually(async () => (await queueDepth(sqs, queueUrl)) === 0, 30_000, 'queue drained');
-  expect((await h.store.requireJob(jobId)).numFilesIngested).toBe(keys.length);
+  expect((await h.store.requireJob(jobId)).numFilesIngested).toBe(keys.length + 1);
   await stopAndFinish(h, jobId);
   await deleteQueue(sqs, queueUrl);
 });

@@ -38,10 +38,27 @@ test('near it, one listener at a time receives and records, asking for about as 
   release();
 });
 
-test('without a known file size the listeners take turns; one listener never waits', async () => {
+test('without a known file size the listeners take turns; near the threshold one listener records before it polls again', async () => {
   expect(new ThresholdPacer(1 << 30, 4, { bytes: 0, files: 0 }).near()).toBe(true);
   expect(new ThresholdPacer(1 << 30, 4, { bytes: 0, files: 0 }, 2_000).near()).toBe(false);
-  expect(new ThresholdPacer(1_000, 1, { bytes: 900, files: 9 }).near()).toBe(false);
+  // Two batches a listener (the one recorded and the next, polled meanwhile): 4 × 2 × 10 files of 100 bytes.
+  expect(new ThresholdPacer(10_000, 4, { bytes: 1_900, files: 19 }).near()).toBe(false);
+  expect(new ThresholdPacer(10_000, 4, { bytes: 2_000, files: 20 }).near()).toBe(true);
+  // One listener: 2 × 10 files.
+  expect(new ThresholdPacer(10_000, 1, { bytes: 7_900, files: 79 }).near()).toBe(false);
+  expect(new ThresholdPacer(10_000, 1, { bytes: 8_000, files: 80 }).near()).toBe(true);
+  const lone = new ThresholdPacer(1_000, 1, { bytes: 900, files: 9 });
+  const first = await lone.take();
+  let again = false;
+  const next = lone.take().then((release) => {
+    again = true;
+    return release;
+  });
+  await sleep(10);
+  expect(again).toBe(false); // its next poll waits for this batch's recording
+  first();
+  (await next)();
+  expect(again).toBe(true);
   expect(new ThresholdPacer(1_000, 1, { bytes: 900, files: 9 }).maxMessages()).toBe(1);
   // An emptied buffer keeps the last known mean.
   const p = new ThresholdPacer(1_000, 2, { bytes: 300, files: 3 });

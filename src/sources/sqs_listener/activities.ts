@@ -166,14 +166,11 @@ export function sqsReceiveActivities(
         const callStart = callStartFor(ctx.info, atStart);
         let flushAt = returnForFlushAt(config.buffer_config, atStart, callStart);
         const until = () => Math.min(deadline, flushAt);
-        // A file another listener records during a long poll is due timeout_sec
-        // later, and the call returns only when every poll has ended: with more
-        // than one listener, no poll outlasts timeout_sec (rounded up to whole
-        // seconds, as SQS takes them).
-        const maxWaitSec =
-          config.num_concurrent_listener_tasks > 1
-            ? Math.min(config.wait_time_sec, Math.ceil(config.buffer_config.timeout_sec))
-            : config.wait_time_sec;
+        // A file recorded during a long poll (by another listener, or by this one's
+        // batch before, which it polls beside) is due timeout_sec later, and the call
+        // returns only when every poll has ended: so no poll outlasts timeout_sec
+        // (rounded up to whole seconds, as SQS takes them).
+        const maxWaitSec = Math.min(config.wait_time_sec, Math.ceil(config.buffer_config.timeout_sec));
         // Near the size threshold, listeners take turns (see sqs-pacing.ts).
         const pacer = new ThresholdPacer(
           config.buffer_config.flush_threshold_bytes,

@@ -1,9 +1,10 @@
 /**
  * The size threshold for SQS-listener jobs. A receive call returns as soon as
  * its listeners take the buffer across the threshold, but each listener
- * records the batch it already holds, and a flush takes the whole buffer: N
- * listeners polling at once can overshoot by N receive batches (10 messages
- * each). Near the threshold the pacer has them take turns (receive and
+ * records the batches it already holds, and a flush takes the whole buffer: N
+ * listeners, each recording one batch while it polls for the next, can
+ * overshoot by 2N receive batches (10 messages each), one listener by two.
+ * Near the threshold the pacer has them take turns (receive and
  * record one batch at a time) and ask for about as many messages as still
  * fit, so the batch that crosses the threshold is the last of the call and a
  * flush holds the threshold plus about one file.
@@ -11,6 +12,8 @@
 
 /** SQS hands out at most 10 messages per receive. */
 export const MAX_MESSAGES = 10;
+/** Batches a listener holds at most: one being recorded, and the next, polled for meanwhile. */
+export const BATCHES_PER_LISTENER = 2;
 
 export interface BufferedBytes {
   bytes: number;
@@ -46,11 +49,14 @@ export class ThresholdPacer {
     return this.avg;
   }
 
-  /** Whether the batches all listeners may hold at once could take the buffer past the threshold. */
+  /**
+   * Whether the batches all listeners may hold at once could take the buffer past the threshold
+   * (one listener too: it polls for its next batch while its last is recorded).
+   */
   near(): boolean {
     return (
-      this.listeners > 1 &&
-      (this.avg === undefined || this.bytes + this.listeners * MAX_MESSAGES * this.avg >= this.threshold)
+      this.avg === undefined ||
+      this.bytes + BATCHES_PER_LISTENER * this.listeners * MAX_MESSAGES * this.avg >= this.threshold
     );
   }
 
