@@ -5,18 +5,24 @@
  * (recordS3Page: cursor compare-and-set, INSERT IGNORE, counters), and every
  * `--flush-every` pages the buffer is flushed as the job's flush loop does
  * (submitBuffered, 20,000 files), one after the other on one connection
- * pool, so each figure is that statement mix's own cost.
+ * pool, so each figure is that statement mix's own cost. `--insert` records
+ * through connections that do not offer LOAD DATA LOCAL, so the store falls
+ * back to its multi-row INSERT: the two ways side by side. MariaDB's CPU
+ * (when the bench stack's scripts/stack.sh started it) and this process's
+ * are reported.
  *
  *   node dist-bench/bench/record-probe.js --table-rows 1000000 --files 100000
+ *   node dist-bench/bench/record-probe.js --flush-every 0 [--insert]
  */
 import { Command } from 'commander';
-import type { RowDataPacket } from 'mysql2/promise';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { parseJobConfig } from '../src/config/job-config';
 import { createPool } from '../src/store/db';
 import { IngestionStore } from '../src/store/ingestion-store';
 import type { NewS3File } from '../src/store/records';
 import { createTestDb } from '../support/stack';
-import { benchSettings } from './lib/env';
+import { benchSettings, stackPids } from './lib/env';
+import { cpuSeconds } from './lib/proc';
 import { seedRows, waitForCleanBufferPool } from './seed-rows';
 
 const STATUS = [
@@ -38,10 +44,18 @@ async function main() {
     .option('--table-rows <n>', 'earlier rows of other jobs', (v) => Number(v), 0)
     .option('--files <n>', 'files to record', (v) => Number(v), 100_000)
     .option('--flush-every <pages>', 'pages between flushes (0: none)', (v) => Number(v), 20)
+    .option('--insert', 'record by multi-row INSERT (connections without LOAD DATA LOCAL)', false)
     .option('--keep', 'keep the database (prints its name)', false)
     .option('--reuse <database>', 'a database a --keep run left (seeded already): record into it, keep it')
     .parse()
-    .opts<{ tableRows: number; files: number; flushEvery: number; keep: boolean; reuse?: string }>();
+    .opts<{
+      tableRows: number;
+      files: number;
+      flushEvery: number;
+      insert: boolean;
+      keep: boolean;
+      reuse?: string;
+    }>();
   const settings = benchSettings();
   const db = o.reuse
     ? {
@@ -52,7 +66,19 @@ async function main() {
     : await createTestDb();
   if (o.reuse) o.keep = true;
   try {
-    const store = new IngestionStore(db.pool);
+    const { host, port, database, user, password } = db.settings.db;
+    const recording = o.insert
+      ? mysql.createPool({
+          host,
+          port,
+          database,
+          user,
+          password,
+          charset: 'utf8mb4',
+          flags: ['-LOCAL_FILES'],
+        })
+      : db.pool;
+    const store = new IngestionStore(recording);
     if (o.tableRows > 0) {
       const s = await seedRows(db.pool, o.tableRows, { log: (m) => console.error(m) });
       const dirty = await waitForCleanBufferPool(db.pool);
@@ -61,7 +87,10 @@ async function main() {
     const jobId = await store.createJob(
       parseJobConfig('s3_scanner', { bucket_name: 'probe', key_prefix: `p${Date.now()}/`, dataset: 'probe' }),
     );
+    const mariadb = stackPids().mariadb;
+    const cpu = () => ({ mariadb: mariadb ? cpuSeconds(mariadb) : null, self: process.cpuUsage() });
     const before = await globalStatus(db.pool);
+    const cpu0 = cpu();
     let cursor: string | null = null;
     const pageMs: number[] = [];
     const flushMs: number[] = [];
@@ -87,7 +116,9 @@ async function main() {
       }
     }
     const total = performance.now() - t0;
+    const cpu1 = cpu();
     const after = await globalStatus(db.pool);
+    if (recording !== db.pool) await recording.end();
     const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : 0);
     const tenth = Math.max(1, Math.floor(pageMs.length / 10));
     const [[size]] = await db.pool.query<RowDataPacket[]>(
@@ -105,6 +136,12 @@ async function main() {
         pageLast10Ms: +mean(pageMs.slice(-tenth)).toFixed(2),
         flushes: flushMs.length,
         flushMeanMs: +mean(flushMs).toFixed(1),
+        recordedBy: o.insert ? 'INSERT' : 'LOAD DATA LOCAL',
+        mariadbCpuSec:
+          cpu0.mariadb !== null && cpu1.mariadb !== null ? +(cpu1.mariadb - cpu0.mariadb).toFixed(2) : null,
+        probeCpuSec: +((cpu1.self.user - cpu0.self.user + cpu1.self.system - cpu0.self.system) / 1e6).toFixed(
+          2,
+        ),
         status: Object.fromEntries(STATUS.map((k) => [k, after[k] - before[k]])),
         database: o.keep ? db.settings.db.database : undefined,
       }),
