@@ -122,9 +122,12 @@ function unescapeXml(s: string): string {
   );
 }
 
+/** What a key needs decoded for: an XML entity, a `+` or a %-escape (most keys hold none). */
+const ENCODED = /[&+%]/;
+
 /** An encoding-type=url key: form-encoded, `+` for a space. */
 function decodeKey(s: string): string {
-  return decodeURIComponent(unescapeXml(s).replace(/\+/g, ' '));
+  return ENCODED.test(s) ? decodeURIComponent(unescapeXml(s).replace(/\+/g, ' ')) : s;
 }
 
 const TAGS = {

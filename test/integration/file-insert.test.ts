@@ -11,7 +11,7 @@ import { parseJobConfig } from '../../src/config/job-config';
 import type { Db } from '../../src/store/db';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import type { NewFile } from '../../src/store/records';
-import { dedupKey } from '../../src/store/store-core';
+import { BULK_LOAD_MIN_FILES, dedupKey } from '../../src/store/store-core';
 import { createTestDb, rolePool, type TestDb } from '../support/stack';
 
 /** Keys CLP can read (keys with control characters, spaces, #, ? or % are recorded as failed: see s3-url.ts). */
@@ -39,6 +39,11 @@ function files(tag: string): NewFile[] {
     { s3: { bucket: 'logs', key: `app/versioned${tag}` }, size: 7, version: '0001' },
     { s3: { bucket: 'logs', key: `app/versioned${tag}` }, size: 8, version: '0002' },
     ...PATHS.map((path, i) => ({ path: `${path}${tag}`, size: 200 + i })),
+    // Enough files for the bulk load (smaller batches go by INSERT).
+    ...Array.from({ length: BULK_LOAD_MIN_FILES }, (_, i) => ({
+      s3: { bucket: 'logs', key: `app/many/${i}${tag}` },
+      size: i,
+    })),
   ];
 }
 
@@ -156,5 +161,18 @@ describe('recording files: the bulk load and the INSERT it falls back to', () =>
       });
     }
     expect(await rowsOf(db.pool, a)).toHaveLength(all.length + 2);
+
+    // A batch too small for the bulk load (an SQS receive) goes by INSERT, the same rows.
+    const few: NewFile[] = [{ s3: { bucket: 'logs', key: 'app/few' }, size: 3, version: '0003' }, all[0]];
+    expect(await byLoad.recordFiles(a, few)).toBe(1);
+    expect((await rowsOf(db.pool, a)).at(-1)).toEqual({
+      path: 'logs/app/few',
+      bucket: 'logs',
+      object_key: 'app/few',
+      size: 3,
+      status: 'buffered',
+      hash: createHash('sha256').update('logs/app/few\u00000003', 'utf8').digest('hex'),
+    });
+    expect(warnings()).toHaveLength(1);
   });
 });
