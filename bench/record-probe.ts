@@ -2,7 +2,7 @@
  * The store alone, no S3 and no Temporal: how long recording a scanned page
  * and flushing take in a file table that already holds `--table-rows` rows of
  * other jobs. Pages of 1,000 files are recorded as the scanner records them
- * (recordS3Page: cursor compare-and-set, INSERT IGNORE, counters), and every
+ * (recordS3Page: cursor compare-and-set, the bulk load, counters), and every
  * `--flush-every` pages the buffer is flushed as the job's flush loop does
  * (submitBuffered, 20,000 files), one after the other on one connection
  * pool, so each figure is that statement mix's own cost. `--insert` records

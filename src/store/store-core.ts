@@ -133,9 +133,9 @@ const LOAD_REFUSED = new Set([1148, 3948, 3950, 4166]);
 
 /**
  * Fewer files than this go by INSERT: LOAD DATA LOCAL takes one round trip
- * more (the server asks for the lines, then answers), which a small batch
- * (an SQS receive of 10, committed under the job row's lock) pays for in
- * latency without enough rows to win it back.
+ * more (the server asks for the lines, then answers), and a small batch (an
+ * SQS receive of 10, committed under the job row's lock) has too few rows
+ * for the cheaper parse to matter.
  */
 export const BULK_LOAD_MIN_FILES = 100;
 
