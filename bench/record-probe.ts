@@ -15,7 +15,7 @@
  *   node dist-bench/bench/record-probe.js --flush-every 0 [--insert]
  */
 import { Command } from 'commander';
-import mysql, { type RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import { parseJobConfig } from '../src/config/job-config';
 import { createPool } from '../src/store/db';
 import { IngestionStore } from '../src/store/ingestion-store';
@@ -66,18 +66,7 @@ async function main() {
     : await createTestDb();
   if (o.reuse) o.keep = true;
   try {
-    const { host, port, database, user, password } = db.settings.db;
-    const recording = o.insert
-      ? mysql.createPool({
-          host,
-          port,
-          database,
-          user,
-          password,
-          charset: 'utf8mb4',
-          flags: ['-LOCAL_FILES'],
-        })
-      : db.pool;
+    const recording = o.insert ? createPool(db.settings.db, { offerLocalFiles: false }) : db.pool;
     const store = new IngestionStore(recording);
     if (o.tableRows > 0) {
       const s = await seedRows(db.pool, o.tableRows, { log: (m) => console.error(m) });

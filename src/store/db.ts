@@ -5,8 +5,15 @@ import type { DbSettings } from '../config/settings';
 export type Db = Pool;
 export type Tx = PoolConnection;
 
-export function createPool(db: DbSettings): Pool {
+/**
+ * The pool every process uses. `offerLocalFiles: false` leaves LOAD DATA LOCAL
+ * out of what its connections offer, so the server refuses it and files are
+ * recorded by INSERT (as on a server with local_infile off): for the tests
+ * and the bench that compare the two.
+ */
+export function createPool(db: DbSettings, opts: { offerLocalFiles?: boolean } = {}): Pool {
   const pool = mysql.createPool({
+    ...(opts.offerLocalFiles === false ? { flags: ['-LOCAL_FILES'] } : {}),
     host: db.host,
     port: db.port,
     database: db.database,

@@ -251,8 +251,8 @@ export class StoreCore {
    * less server CPU, a fifth of the bytes, and no hashing in the worker.
    */
   private async insertBuffered(tx: Tx, jobId: number, chunk: NewFile[], ts: number): Promise<number> {
-    const set = `status = 'buffered', ingestion_job_id = ${sqlInt(jobId)}, creation_ts = ${sqlInt(ts)}, last_update_ts = ${sqlInt(ts)}`;
     if (this.bulkLoad && chunk.length >= BULK_LOAD_MIN_FILES) {
+      const set = `status = 'buffered', ingestion_job_id = ${sqlInt(jobId)}, creation_ts = ${sqlInt(ts)}, last_update_ts = ${sqlInt(ts)}`;
       const lines = Buffer.from(chunk.map(tsvLine).join('\n') + '\n', 'utf8');
       try {
         const [res] = await tx.query<ResultSetHeader>({

@@ -5,10 +5,10 @@
  * rows, with the same dedup identity, so each skips what the other recorded.
  */
 import { createHash } from 'node:crypto';
-import mysql, { type RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import { dbFor } from '../../src/config/db-settings';
 import { parseJobConfig } from '../../src/config/job-config';
-import type { Db } from '../../src/store/db';
+import { createPool, type Db } from '../../src/store/db';
 import { IngestionStore } from '../../src/store/ingestion-store';
 import type { NewFile } from '../../src/store/records';
 import { BULK_LOAD_MIN_FILES, dedupKey } from '../../src/store/store-core';
@@ -87,17 +87,7 @@ describe('recording files: the bulk load and the INSERT it falls back to', () =>
   beforeAll(async () => {
     db = await createTestDb();
     loading = rolePool(db.settings, 'worker');
-    const worker = dbFor(db.settings, 'worker');
-    refused = mysql.createPool({
-      host: worker.host,
-      port: worker.port,
-      database: worker.database,
-      user: worker.user,
-      password: worker.password,
-      charset: 'utf8mb4',
-      supportBigNumbers: true,
-      flags: ['-LOCAL_FILES'],
-    });
+    refused = createPool(dbFor(db.settings, 'worker'), { offerLocalFiles: false });
     emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
   });
   afterAll(async () => {
