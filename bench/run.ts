@@ -30,7 +30,7 @@ import { peerSet, type PeerSet, type TableState } from './clp-peer';
 import { clpSFloor, MB, type ClpSFloorResult } from './phases/clp-s';
 import { latency, type LatencyResult } from './phases/latency';
 import { s3Floor, s3HonestFloors, s3Job, type FloorResult, type JobResult } from './phases/s3';
-import { sqsFloor, sqsJob, type SqsFloorResult } from './phases/sqs';
+import { sqsFloor, sqsJob, type SqsFloorResult, type SqsJobResult } from './phases/sqs';
 
 function positiveInt(value: string): number {
   const n = Number(value.replace(/_/g, ''));
@@ -67,6 +67,7 @@ interface Options {
   peerStates: string;
   peerRuns: number;
   peerCold: boolean;
+  sqsCold: boolean;
   peerSeedRows: number;
 }
 
@@ -92,6 +93,11 @@ const program = new Command('bench')
     'sqs phase: floor and job runs (alternating), the median of each reported',
     positiveInt,
     1,
+  )
+  .option(
+    '--sqs-cold',
+    'sqs phase: time the job on a fresh worker (by default its worker first runs a 100-notification job of its own)',
+    false,
   )
   .option(
     '--executor-concurrency <list>',
@@ -279,7 +285,7 @@ interface Results {
   split?: { listingParallelism: number; workers: number; job: JobResult; jestRunning: boolean }[];
   sqs?: {
     floor: SqsFloorResult;
-    job: JobResult & { loadMs: number };
+    job: SqsJobResult;
     ratio: number;
     /** Every run's files/s, in the order run (floor and job alternating). */
     runs?: { floor: number[]; job: number[] };
@@ -755,7 +761,7 @@ async function main(): Promise<void> {
       const jestRunning = await phaseStart(o.waitIdle);
       // Floor and job alternate, so a machine that slows mid-phase slows both alike.
       const floors: SqsFloorResult[] = [];
-      const jobs: Array<JobResult & { loadMs: number }> = [];
+      const jobs: SqsJobResult[] = [];
       for (let run = 1; run <= o.sqsRuns; run++) {
         const of = o.sqsRuns > 1 ? ` (run ${run} of ${o.sqsRuns})` : '';
         log(`SQS floor: ${o.nSqs} notifications, ${o.sqsListeners} receivers${of}`);
@@ -765,10 +771,11 @@ async function main(): Promise<void> {
           `  ${fmtDuration(floor.ms)}, ${int(floor.rate)} files/s (queue loaded in ${fmtDuration(floor.loadMs)})`,
         );
         log(`SQS job: ${o.nSqs} notifications, ${o.sqsListeners} listener tasks${of}`);
-        const job = await sqsJob(ctx, o.nSqs, o.sqsListeners, o.flushTimeoutSec);
+        const job = await sqsJob(ctx, o.nSqs, o.sqsListeners, o.flushTimeoutSec, !o.sqsCold);
         jobs.push(job);
         log(
-          `  ${fmtDuration(job.ms)}, ${int(job.rate)} files/s (${ratio(job.rate / floor.rate)} of this floor)`,
+          `  ${fmtDuration(job.ms)}, ${int(job.rate)} files/s (${ratio(job.rate / floor.rate)} of this floor); ` +
+            `first row ${fmtDuration(job.firstRowMs)}, then ${int(((job.files - 1) * 1000) / (job.ms - job.firstRowMs))} files/s`,
         );
       }
       const floor = medianByRate(floors);
