@@ -4,7 +4,7 @@
  * CPU time, sampled without touching the process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { sleep } from './env';
 
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
@@ -168,8 +168,12 @@ export class Child {
   maxRssMiB = 0;
   lastHwmMiB = 0;
 
+  /** Where this child's output begins in its log file (a file phases of one run append to). */
+  private readonly logStart: number;
+
   constructor(readonly opts: ChildOptions) {
     const fd = openSync(opts.logFile, 'a');
+    this.logStart = fstatSync(fd).size;
     const args = [...(opts.nodeFlags ?? []), ...(opts.script ? [opts.script] : []), ...(opts.args ?? [])];
     this.proc = spawn(opts.command ?? process.execPath, args, {
       env: { ...process.env, ...opts.env },
@@ -209,11 +213,16 @@ export class Child {
     return Math.round((memoryMiB(this.pid)?.rss ?? 0) * 10) / 10;
   }
 
-  /** Waits until the log file contains `marker` (e.g. "worker started"); fails if the child exits first. */
+  /** This child's output so far (not what earlier children wrote to the same log file). */
+  output(): string {
+    return readFileSync(this.opts.logFile).subarray(this.logStart).toString('utf8');
+  }
+
+  /** Waits until this child has written `marker` (e.g. "worker started"); fails if it exits first. */
   async waitForLog(marker: string, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (readFileSync(this.opts.logFile, 'utf8').includes(marker)) return;
+      if (this.output().includes(marker)) return;
       if (this.exitCode !== undefined)
         throw new Error(
           `${this.opts.name} exited (${this.exitCode}) before "${marker}"; see ${this.opts.logFile}`,
