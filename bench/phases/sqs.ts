@@ -179,6 +179,8 @@ export interface SqsJobResult extends JobResult {
   loadMs: number;
   /** Creation until the first row exists (polled every 20 ms, as the goal). */
   firstRowMs: number;
+  /** Its worker ran a job of its own before the clock (warmUp). */
+  warmup: boolean;
 }
 
 /** The warm-up job's notifications (see sqsJob). */
@@ -223,9 +225,9 @@ async function warmUp(ctx: BenchContext, store: IngestionStore, pool: Db, taskQu
  * The SQS-listener job with `listeners` listener tasks, from creation until
  * every notification is a row. Warm by default, as the peer phase: the
  * worker first runs a small job of its own (warmUp), as a deployed worker has
- * run jobs before this one; a fresh worker's first workflow task on its new
- * task queue waited 1.0-1.3 s in two of three runs measured cold, the
- * floor's receivers have no such start.
+ * run jobs before this one. On a just-started worker the first row came after
+ * 250-280 ms, warm after 75-140 ms (measured 2026-12-07): the first run of
+ * the workflow and activity code in a new process, paid once per process.
  */
 export async function sqsJob(
   ctx: BenchContext,
@@ -271,6 +273,7 @@ export async function sqsJob(
           rate: (n * 1000) / done.rows,
           rowsRate: (n * 1000) / done.rows,
           firstRowMs: done.first,
+          warmup,
           compressionJobs: 0,
           history,
           per1k: historyPer1k(history, n),
