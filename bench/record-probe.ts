@@ -21,8 +21,8 @@ import { createPool } from '../src/store/db';
 import { IngestionStore } from '../src/store/ingestion-store';
 import type { NewS3File } from '../src/store/records';
 import { createTestDb } from '../support/stack';
-import { benchSettings, stackPids } from './lib/env';
-import { cpuSeconds } from './lib/proc';
+import { benchSettings } from './lib/env';
+import { cpuMeter } from './lib/harness';
 import { seedRows, waitForCleanBufferPool } from './seed-rows';
 
 const STATUS = [
@@ -76,10 +76,8 @@ async function main() {
     const jobId = await store.createJob(
       parseJobConfig('s3_scanner', { bucket_name: 'probe', key_prefix: `p${Date.now()}/`, dataset: 'probe' }),
     );
-    const mariadb = stackPids().mariadb;
-    const cpu = () => ({ mariadb: mariadb ? cpuSeconds(mariadb) : null, self: process.cpuUsage() });
     const before = await globalStatus(db.pool);
-    const cpu0 = cpu();
+    const cpu = cpuMeter().begin();
     let cursor: string | null = null;
     const pageMs: number[] = [];
     const flushMs: number[] = [];
@@ -105,7 +103,7 @@ async function main() {
       }
     }
     const total = performance.now() - t0;
-    const cpu1 = cpu();
+    const cpuUsed = cpu.end();
     const after = await globalStatus(db.pool);
     if (recording !== db.pool) await recording.end();
     const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : 0);
@@ -126,11 +124,8 @@ async function main() {
         flushes: flushMs.length,
         flushMeanMs: +mean(flushMs).toFixed(1),
         recordedBy: o.insert ? 'INSERT' : 'LOAD DATA LOCAL',
-        mariadbCpuSec:
-          cpu0.mariadb !== null && cpu1.mariadb !== null ? +(cpu1.mariadb - cpu0.mariadb).toFixed(2) : null,
-        probeCpuSec: +((cpu1.self.user - cpu0.self.user + cpu1.self.system - cpu0.self.system) / 1e6).toFixed(
-          2,
-        ),
+        mariadbCpuSec: cpuUsed.mariadb ?? null,
+        probeCpuSec: cpuUsed.bench,
         status: Object.fromEntries(STATUS.map((k) => [k, after[k] - before[k]])),
         database: o.keep ? db.settings.db.database : undefined,
       }),

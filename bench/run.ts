@@ -429,7 +429,7 @@ function table(r: Results): string {
       ]),
     );
     rows.push([
-      `SQS listener job → all rows, ${r.settings.sqsListeners} listener tasks, ${q.job.warmup === false ? 'cold' : 'warm'}${ofRuns(q.runs?.job)}${flag(q.jestRunning)}`,
+      `SQS listener job → all rows, ${r.settings.sqsListeners} listener tasks, ${q.job.warmup ? 'warm' : 'cold'}${ofRuns(q.runs?.job)}${flag(q.jestRunning)}`,
       int(q.job.files),
       fmtDuration(q.job.ms),
       int(q.job.rate),

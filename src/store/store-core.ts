@@ -93,8 +93,8 @@ function fileValues<F extends NewFile>(files: F[], head: (f: F) => string, tail:
 }
 
 /** A field of the bulk load as LOAD DATA reads it (a backslash escapes; `\N` is NULL): most keys are copied as they are. */
-const TSV_NEEDS_ESCAPE = /[\0\t\n\r\\]/;
 const TSV_SPECIAL = /[\0\t\n\r\\]/g;
+const TSV_NEEDS_ESCAPE = new RegExp(TSV_SPECIAL.source);
 const TSV_ESCAPES: Record<string, string> = {
   '\0': '\\0',
   '\t': '\\t',
