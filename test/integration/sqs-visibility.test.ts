@@ -96,7 +96,10 @@ interface StallOutcome {
   /** Message receipts in all (N when none was redelivered). */
   receipts: number;
   redelivered: number;
+  /** Every extension round on the queue, the warm-up's included, in the order they ended. */
   extensions: ExtendResult[];
+  /** The batches listeners received on the queue, the warm-up's included. */
+  batches: number;
 }
 
 /** N notifications received while the job's row is locked for STALL_MS; then all must be recorded once. */
@@ -104,7 +107,6 @@ async function stall(prefix: string): Promise<StallOutcome> {
   // The batches go to some listeners; the others are free to receive whatever comes back.
   const { queueUrl, keys, jobId, warmUp } = await listening(prefix, N, 4);
 
-  const firstExtension = extensions.length;
   await whileJobRowLocked(jobId, async () => {
     await sendAll(
       sqs,
@@ -130,7 +132,10 @@ async function stall(prefix: string): Promise<StallOutcome> {
   return {
     receipts: counts.reduce((a, b) => a + b, 0),
     redelivered: counts.filter((c) => c > 1).length,
-    extensions: extensions.slice(firstExtension).filter((e) => e.queueUrl === queueUrl),
+    // The queue is this test's own: all its extensions, the warm-up's too (on a busy machine
+    // its commit can outlast half a timeout, and then it is the one that meets the refusal).
+    extensions: extensions.filter((e) => e.queueUrl === queueUrl),
+    batches: (batchesReceived.get(queueUrl) ?? 0) + 1,
   };
 }
 
@@ -158,16 +163,17 @@ test('with it, the stalled messages stay in flight on goaws (batch refused, sing
   const r = await stall('with/');
   expect(r.redelivered).toBe(0);
   expect(r.receipts).toBe(N);
-  // goaws refuses ChangeMessageVisibilityBatch: that is found out in the first round (by
-  // each stalled batch whose first extension began before the first refusal came back:
-  // at most two a listener, the one committing and the one received meanwhile), and every
-  // extension after it is made of single calls; all of them succeed.
+  // goaws refuses ChangeMessageVisibilityBatch: each batch of messages tries the batch call at
+  // most once, in its first round (only the rounds that began before the first refusal came
+  // back), and every other round is made of single calls; all of them succeed. Rounds are
+  // recorded as they end, and a batch round's singles can end after a later single round's,
+  // so this counts the batch rounds rather than asserting their place in that order.
   const batchRounds = r.extensions.filter((e) => e.mode === 'batch');
   expect(batchRounds.length).toBeGreaterThanOrEqual(1);
-  expect(batchRounds.length).toBeLessThanOrEqual(2 * 4);
+  expect(batchRounds.length).toBeLessThanOrEqual(r.batches);
   expect(batchRounds.every((e) => e.batchRefused)).toBe(true);
-  expect(r.extensions.slice(0, batchRounds.length)).toEqual(batchRounds);
-  expect(r.extensions.length).toBeGreaterThan(batchRounds.length);
+  // Over two rounds a batch: had each round tried the batch call, the bound above would fail.
+  expect(r.extensions.length).toBeGreaterThan(2 * r.batches);
   expect(r.extensions.every((e) => e.failed.length === 0)).toBe(true);
   // About every half timeout for each stalled batch, for the length of the stall.
   const extended = r.extensions.reduce((n, e) => n + e.extended, 0);
