@@ -32,7 +32,7 @@ import { COMPRESSION_JOBS_DDL, TABLES } from '../src/store/schema';
 import { uniqueName } from '../support/stack';
 import { fmtDuration, sleep, stackPids } from './lib/env';
 import { cpuMeter, startWorker, terminateJob, withDb, type BenchContext } from './lib/harness';
-import { BENCH_DATASET, BENCH_TIMESTAMP_KEY } from './lib/objects';
+import { BENCH_DATASET, BENCH_TIMESTAMP_KEY, WARMUP_DATASET } from './lib/objects';
 import { Child, CpuMeter } from './lib/proc';
 import { settleSeeding } from './seed-rows';
 
@@ -67,11 +67,6 @@ const POLL_MS = 20;
 /** The warm-up job's objects: the first 100 keys of the prefix (`<prefix>0000000*`). */
 const WARMUP_OBJECTS = 100;
 const warmupPrefix = (prefix: string) => `${prefix}0000000`;
-/**
- * Its dataset: a job over a prefix inside the measured one, into the same
- * dataset, would be refused as overlapping while the warm-up job's row is open.
- */
-const WARMUP_DATASET = `${BENCH_DATASET}_warmup`;
 /** How long a finished run is watched for rows past N (a double registration). */
 const SETTLE_MS = 1_000;
 

@@ -16,6 +16,12 @@ import {
 
 /** The dataset of every bench job (its archives go to clp_bench_archives). */
 export const BENCH_DATASET = 'bench';
+/**
+ * The dataset of a warm-up job run before the clock (peer and SQS phases): a
+ * job into the measured job's dataset would be refused as overlapping while
+ * the warm-up job's row is open.
+ */
+export const WARMUP_DATASET = `${BENCH_DATASET}_warmup`;
 /** The field of objectBody's events the compression jobs name as timestamp_key. */
 export const BENCH_TIMESTAMP_KEY = 'timestamp';
 

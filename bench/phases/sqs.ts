@@ -29,7 +29,7 @@ import {
   type BenchContext,
 } from '../lib/harness';
 import { fmtDuration } from '../lib/env';
-import { BENCH_DATASET, forEachConcurrent, keyFor } from '../lib/objects';
+import { forEachConcurrent, keyFor, WARMUP_DATASET } from '../lib/objects';
 import type { Child } from '../lib/proc';
 import type { Db } from '../../src/store/db';
 import { historyPer1k, sha256, type JobResult } from './s3';
@@ -188,15 +188,14 @@ const WARMUP_NOTIFICATIONS = 100;
 
 /**
  * A job of its own on the phase's worker, over a queue of
- * WARMUP_NOTIFICATIONS, run to its last row and closed (in another dataset:
- * the measured job would otherwise be refused as overlapping its open row).
+ * WARMUP_NOTIFICATIONS, run to its last row and closed, in WARMUP_DATASET.
  */
 async function warmUp(ctx: BenchContext, store: IngestionStore, pool: Db, taskQueue: string, worker: Child) {
   const q = await loadQueue(ctx, WARMUP_NOTIFICATIONS, 'warmup');
   try {
     const t0 = performance.now();
     const jobId = await createBenchJob(ctx, store, taskQueue, 'sqs_listener', {
-      dataset: `${BENCH_DATASET}_warmup`,
+      dataset: WARMUP_DATASET,
       queue_url: q.queueUrl,
       bucket_name: ctx.bucket,
       key_prefix: q.prefix,
